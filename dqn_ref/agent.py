@@ -1,0 +1,119 @@
+"""The DQN agent: epsilon-greedy acting and the update that composes target, loss, clipping and sync."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+from dqn_ref.bellman import bellman_target
+from dqn_ref.config import DQNConfig
+from dqn_ref.grad_clip import clip_gradients
+from dqn_ref.loss import td_loss
+from dqn_ref.network import make_q_network
+from dqn_ref.replay import Batch
+from dqn_ref.target_update import hard_update, soft_update
+
+
+def epsilon_greedy(q_values: Tensor, epsilon: float, generator: torch.Generator) -> Tensor:
+    """a = uniform random action with probability epsilon, else argmax_a Q(s, a), per row.
+
+    Implements: spec/exploration.md#eq-eps-greedy
+
+    q_values: Q(s, . ; theta), (N, A). Returns actions (N,) int64 on q_values' device.
+    A random draw can pick the greedy action too, so the greedy action's probability is
+    1 - epsilon + epsilon / A.
+    """
+    num_envs, num_actions = q_values.shape
+    device = q_values.device
+    explore = torch.rand(num_envs, generator=generator, device=device) < epsilon
+    random_actions = torch.randint(0, num_actions, (num_envs,), generator=generator, device=device)
+    return torch.where(explore, random_actions, q_values.argmax(dim=1))
+
+
+def make_optimizer(config: DQNConfig, parameters: Any) -> torch.optim.Optimizer:
+    """The configured Adam or AdamW; fused kernels where torch has them for this device."""
+    optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return optimizer_class(
+        parameters,
+        lr=config.learning_rate,
+        eps=config.optimizer_eps,
+        weight_decay=config.weight_decay,
+        amsgrad=config.amsgrad,
+        fused=True,
+    )
+
+
+class DQNAgent:
+    """The online network theta, the target network theta^-, and the optimiser of theta."""
+
+    def __init__(
+        self,
+        config: DQNConfig,
+        obs_shape: tuple[int, ...],
+        num_actions: int,
+        device: torch.device,
+    ):
+        self.config = config
+        self.num_actions = num_actions
+        self.device = device
+        self.online_net = make_q_network(
+            config.network, obs_shape, num_actions, config.hidden_sizes
+        ).to(device)
+        # Alg. step 1: theta^- starts as an exact copy of theta (eq-hard).
+        self.target_net = copy.deepcopy(self.online_net).requires_grad_(False)
+        hard_update(self.target_net, self.online_net)
+        self.optimizer = make_optimizer(config, self.online_net.parameters())
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(config.seed)
+
+    def act(self, obs: NDArray[Any], epsilon: float) -> NDArray[np.int64]:
+        """Epsilon-greedy actions (N,) for a batch of observations (N, *obs_shape)."""
+        with torch.inference_mode():
+            q_values = self.online_net(torch.as_tensor(obs, device=self.device))
+            actions = epsilon_greedy(q_values, epsilon, self.generator)
+        return actions.cpu().numpy()
+
+    def update(self, batch: Batch) -> Tensor:
+        """One gradient step of theta on a minibatch; returns the loss, still on the device.
+
+        Alg. step 8: y from eq-target with theta^-, loss eq-huber or eq-mse, clip eq-grad-clip.
+        """
+        config = self.config
+        with torch.no_grad():
+            next_q = self.target_net(batch.next_obs)  # (B, A)
+            target = bellman_target(batch.reward, next_q, batch.terminated, config.gamma)  # (B,)
+        q_values = self.online_net(batch.obs)  # (B, A)
+        q_taken = q_values.gather(1, batch.action.unsqueeze(1)).squeeze(1)  # (B,)
+        loss = td_loss(q_taken, target, config.loss, config.huber_delta)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip_gradients(self.online_net.parameters(), config.max_grad_value, config.max_grad_norm)
+        self.optimizer.step()
+        return loss.detach()
+
+    def sync_target(self) -> None:
+        """Alg. step 9: eq-hard when tau is 1, else eq-soft with the config's tau."""
+        if self.config.tau == 1.0:
+            hard_update(self.target_net, self.online_net)
+        else:
+            soft_update(self.target_net, self.online_net, self.config.tau)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a checkpoint needs to rebuild the agent's learning state."""
+        return {
+            "online_net": self.online_net.state_dict(),
+            "target_net": self.target_net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.online_net.load_state_dict(state["online_net"])
+        self.target_net.load_state_dict(state["target_net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])

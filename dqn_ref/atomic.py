@@ -1,0 +1,34 @@
+"""Writing files so that a crash or a kill at any moment leaves either the old file or the new one."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    """Call write(file) on a temporary file beside `path`, fsync it, then rename it over `path`.
+
+    The rename is atomic on POSIX filesystems, so readers never see a half-written file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        Path(temp_name).replace(path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """JSON, indented for people, written atomically."""
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    atomic_write(path, lambda file: file.write(text.encode()))

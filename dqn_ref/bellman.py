@@ -1,0 +1,22 @@
+"""The one-step Bellman target that the online network regresses towards."""
+
+import torch
+from torch import Tensor
+
+
+def bellman_target(reward: Tensor, next_q: Tensor, terminated: Tensor, gamma: float) -> Tensor:
+    """y = r + gamma * (1 - terminated) * max_a' Q(s', a'; theta^-).
+
+    Implements: spec/bellman.md#eq-target
+
+    reward:     r, (B,) float, the stored (possibly clipped) reward.
+    next_q:     Q(s', . ; theta^-), (B, A) float, from the target network; the caller detaches it.
+    terminated: (B,) bool, True only when s' is a terminal state of the MDP. A time-limit
+                truncation is not termination and must arrive here as False, so the target
+                still bootstraps from the true s'.
+    gamma:      discount factor in [0, 1].
+    Returns y, (B,) with next_q's dtype.
+    """
+    best_next_q = next_q.max(dim=1).values  # (B,)
+    bootstrap = torch.where(terminated, torch.zeros_like(best_next_q), best_next_q)
+    return reward.to(best_next_q.dtype) + gamma * bootstrap

@@ -1,0 +1,64 @@
+"""Building environments: gymnasium vector envs with next-step autoreset, checked for DQN."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from dqn_ref.errors import DQNRefError
+
+# Training and evaluation environments draw from disjoint seed ranges so that no evaluation
+# episode replays a training episode's start state.
+EVAL_SEED_OFFSET = 1_000_003
+
+
+@dataclass(frozen=True)
+class EnvSpaces:
+    """What the agent needs to know about an environment."""
+
+    obs_shape: tuple[int, ...]
+    obs_dtype: np.dtype  # type: ignore[type-arg]
+    num_actions: int
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a one-line DQNRefError naming close matches when gymnasium does not know env_id."""
+    if env_id in gym.registry:
+        return
+    suggestions = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else "; see gymnasium.registry"
+    raise DQNRefError(f"unknown environment id {env_id!r}{hint}")
+
+
+def make_vector_env(env_id: str, num_envs: int) -> SyncVectorEnv:
+    """num_envs copies of env_id stepped in lockstep.
+
+    Autoreset is next-step (gymnasium's default): the step that ends an episode returns the true
+    final observation, and the following step resets that copy, ignores its action and returns
+    the first observation with reward 0. The training loop stores nothing for that reset step.
+    """
+    check_env_id(env_id)
+    envs = SyncVectorEnv(
+        [lambda: gym.make(env_id) for _ in range(num_envs)],
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+    )
+    env_spaces(envs, env_id)  # fail now, with a clear message, on a space DQN cannot handle
+    return envs
+
+
+def env_spaces(envs: gym.vector.VectorEnv, env_id: str) -> EnvSpaces:
+    """Observation shape and dtype and the number of actions of one copy of the environment."""
+    action_space = envs.single_action_space
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise DQNRefError(
+            f"DQN needs a discrete action space, but {env_id} has {action_space}; "
+            "pick an environment with Discrete actions"
+        )
+    obs_space = envs.single_observation_space
+    if not isinstance(obs_space, gym.spaces.Box):
+        raise DQNRefError(f"dqn_ref needs a Box observation space, but {env_id} has {obs_space}")
+    return EnvSpaces(tuple(obs_space.shape), np.dtype(obs_space.dtype), int(action_space.n))

@@ -1,0 +1,64 @@
+"""metrics.csv: one row per training episode and per evaluation, appended and flushed as it happens."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+COLUMNS = (
+    "kind",  # "train" (one training episode) or "eval" (one evaluation of several episodes)
+    "step",  # agent steps taken when the row was written
+    "episode",  # training episodes finished when the row was written
+    "wall_time_s",  # seconds since training started
+    "return",  # train: the episode's raw (unclipped) return; eval: mean return
+    "length",  # train: the episode's length in agent steps; eval: episodes evaluated
+    "epsilon",  # train: exploration rate at the episode's last step; eval: the evaluation's epsilon
+    "loss",  # train: mean TD loss of the updates since the previous train row (empty before any)
+    "eval_std",
+    "eval_min",
+    "eval_max",
+)
+
+
+@dataclass
+class MetricsLog:
+    """Appends rows to metrics.csv and keeps them in memory for the curve and the summary."""
+
+    path: Path
+    rows: list[dict[str, float | str]] = field(default_factory=list)
+    _file: IO[str] | None = None
+
+    def __post_init__(self) -> None:
+        self._file = self.path.open("w", newline="")
+        csv.writer(self._file).writerow(COLUMNS)
+        self._file.flush()
+
+    def write(self, **row: float | str) -> None:
+        assert self._file is not None, "MetricsLog is closed"
+        self.rows.append(row)
+        cells = [_format(row.get(column, "")) for column in COLUMNS]
+        csv.writer(self._file).writerow(cells)
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def column(self, kind: str, name: str) -> list[float]:
+        return [float(row[name]) for row in self.rows if row["kind"] == kind]
+
+
+def _format(value: float | str) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    """metrics.csv as a list of rows, for plots and tests."""
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))

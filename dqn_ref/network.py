@@ -1,0 +1,36 @@
+"""Q-networks: a map from an observation batch to one Q-value per action, Q(s, . ; theta)."""
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+
+class MLPQNetwork(nn.Module):
+    """Q(s, . ; theta) = W_L relu(... relu(W_1 s + b_1) ...) + b_L, the replication paper's 128-128 MLP.
+
+    Implements: spec/network.md#eq-qnet-mlp
+    """
+
+    def __init__(self, obs_dim: int, num_actions: int, hidden_sizes: Sequence[int] = (128, 128)):
+        super().__init__()
+        widths = [obs_dim, *hidden_sizes]
+        layers: list[nn.Module] = []
+        for width_in, width_out in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.Linear(width_in, width_out), nn.ReLU()]
+        layers.append(nn.Linear(widths[-1], num_actions))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        """obs (B, obs_dim) -> Q-values (B, num_actions), float32."""
+        return self.layers(obs.float())  # type: ignore[no-any-return]
+
+
+def make_q_network(
+    network: str, obs_shape: tuple[int, ...], num_actions: int, hidden_sizes: Sequence[int]
+) -> nn.Module:
+    """The Q-network a config names, sized for an observation shape and an action count."""
+    if network == "mlp":
+        if len(obs_shape) != 1:
+            raise ValueError(f"the mlp network needs flat observations, got shape {obs_shape}")
+        return MLPQNetwork(obs_shape[0], num_actions, hidden_sizes)
+    raise ValueError(f"unknown network {network!r}")

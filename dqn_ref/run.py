@@ -1,0 +1,166 @@
+"""Command line: python -m dqn_ref.run TASK [--preset NAME] [--FIELD VALUE ...].
+
+Every DQNConfig field is a flag (--learning-rate 3e-4, --no-reward-clip, --hidden-sizes 64,64);
+flags override the chosen preset. Errors in what you type print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+import types
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+from dqn_ref.config import DQNConfig
+from dqn_ref.errors import DQNRefError
+from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset
+
+PROG = "python -m dqn_ref.run"
+RUN_FILES = ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summary.json")
+FLAG_ALIASES = {"total_steps": ["--steps"]}
+
+TASK_HELP = {
+    "cartpole": "train DQN on CartPole-v1 (about a minute on a laptop CPU with the default preset)",
+}
+
+DESCRIPTION = """\
+Train the reference DQN. Each task has presets; flags named after config fields override them.
+
+examples:
+  python -m dqn_ref.run cartpole                      # the tuned default, CPU, about a minute
+  python -m dqn_ref.run cartpole --preset paper       # the replication paper's exact settings
+  python -m dqn_ref.run cartpole --seed 3 --steps 20000 --learning-rate 5e-4
+A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metrics.csv,
+checkpoint.pt, curve.png and summary.json."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, except that a usage error is one line on stderr rather than the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_optional_float(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+def parse_int_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+
+
+def flag_type(annotation: Any) -> dict[str, Any]:
+    """argparse keyword arguments for one DQNConfig field's type annotation."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if origin is Literal:
+        return {"choices": list(typing.get_args(annotation))}
+    if origin is tuple:
+        return {"type": parse_int_tuple, "metavar": "N,N,..."}
+    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation):
+        return {"type": parse_optional_float, "metavar": "X|none"}
+    return {"type": annotation}
+
+
+def add_config_flags(parser: argparse.ArgumentParser, preset_names: Sequence[str]) -> None:
+    """One flag per DQNConfig field; help text from the field, with each preset's value."""
+    hints = typing.get_type_hints(DQNConfig)
+    group = parser.add_argument_group("config fields (override the preset)")
+    for config_field in dataclasses.fields(DQNConfig):
+        name = config_field.name
+        values = ", ".join(f"{preset}: {getattr(PRESETS[preset], name)}" for preset in preset_names)
+        group.add_argument(
+            f"--{name.replace('_', '-')}",
+            *FLAG_ALIASES.get(name, []),
+            dest=name,
+            default=argparse.SUPPRESS,  # absent from the namespace unless the user gives it
+            help=f"{config_field.metadata['help']} [{values}]".replace("%", "%%"),
+            **flag_type(hints[name]),
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True,
+                                  parser_class=OneLineParser)
+    for task, preset_names in TASK_PRESETS.items():
+        task_parser = tasks.add_parser(
+            task, help=TASK_HELP[task], description=TASK_HELP[task],
+            usage=f"{PROG} {task} [--preset NAME] [--out DIR] [--FIELD VALUE ...]",
+        )
+        task_parser.add_argument("--preset", default=preset_names[0], choices=preset_names,
+                                 help=f"starting config (default: {preset_names[0]}); "
+                                 "spec/presets.md gives each value's source")
+        task_parser.add_argument("--out", type=Path, default=None,
+                                 help="run folder (default: runs/<env>-<preset>-s<seed>-<time>)")
+        task_parser.add_argument("--overwrite", action="store_true",
+                                 help="replace the run files in --out if it already holds a run")
+        task_parser.add_argument("--no-progress", action="store_true",
+                                 help="no progress bar (evaluations are still printed)")
+        add_config_flags(task_parser, preset_names)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> DQNConfig:
+    """The preset with every flag the user gave applied on top, validated."""
+    given = vars(args)
+    overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
+    return get_preset(args.preset, args.task).replace(**overrides)
+
+
+def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
+    """The run folder to write, refusing to mix two runs' files unless asked to overwrite."""
+    if out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{config.env_id}-{preset}-s{config.seed}-{stamp}"
+    if out.exists() and not out.is_dir():
+        raise DQNRefError(f"--out {out} is a file; give a folder path")
+    existing = [name for name in RUN_FILES if (out / name).exists()]
+    if existing and not overwrite:
+        raise DQNRefError(f"{out} already holds a run ({existing[0]}); pass --overwrite to replace "
+                          "it or choose another --out")
+    for name in existing:
+        (out / name).unlink()
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        run_dir = prepare_run_dir(args.out, config, args.preset, args.overwrite)
+        # Imported here so that --help and argument errors answer without loading torch.
+        from dqn_ref.train import resolve_device, train
+
+        device = resolve_device(config.device)
+        print(f"dqn_ref: {args.task}, preset {args.preset}, seed {config.seed}, device {device}, "
+              f"{config.total_steps} agent steps -> {run_dir}", flush=True)
+        result = train(config, run_dir, args.preset, progress=not args.no_progress)
+    except DQNRefError as error:
+        print(f"dqn_ref: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dqn_ref: interrupted; files written so far are kept", file=sys.stderr)
+        return 130
+    solved = (f"first solved (eval mean >= {config.solved_threshold:g}) at step "
+              f"{result.first_solved_step} after {result.first_solved_time_s:.1f} s"
+              if result.first_solved_step is not None else "never solved during training")
+    print(f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
+          f"in {result.wall_time_s:.1f} s; {solved}")
+    if result.final_eval is not None:
+        final = result.final_eval
+        print(f"final greedy evaluation over {final.episodes} episodes: mean {final.mean:.1f}, "
+              f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}")
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The training loop of spec/algorithm.md; each step below cites its number there."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dqn_ref.agent import DQNAgent
+from dqn_ref.atomic import atomic_write_json
+from dqn_ref.checkpoint import save_checkpoint
+from dqn_ref.config import DQNConfig
+from dqn_ref.envs import EVAL_SEED_OFFSET, env_spaces, make_vector_env
+from dqn_ref.errors import DQNRefError
+from dqn_ref.evaluate import evaluate
+from dqn_ref.metrics import MetricsLog
+from dqn_ref.plot import plot_curve
+from dqn_ref.preprocessing import clip_reward
+from dqn_ref.replay import ReplayBuffer
+from dqn_ref.schedule import exponential_epsilon, linear_epsilon
+from dqn_ref.target_update import hard_update
+
+PROGRESS_REFRESH_S = 0.5
+
+
+@dataclass(frozen=True)
+class EvalSummary:
+    """Mean, spread and count of one evaluation's episode returns."""
+
+    mean: float
+    std: float
+    min: float
+    max: float
+    episodes: int
+
+    @classmethod
+    def of(cls, returns: np.ndarray) -> EvalSummary:  # type: ignore[type-arg]
+        return cls(float(returns.mean()), float(returns.std()), float(returns.min()),
+                   float(returns.max()), len(returns))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run reports; summary.json holds the same."""
+
+    run_dir: Path
+    steps: int
+    episodes: int
+    updates: int
+    wall_time_s: float
+    first_solved_step: int | None
+    first_solved_time_s: float | None
+    final_eval: EvalSummary | None
+
+
+def resolve_device(requested: str) -> torch.device:
+    """cpu, cuda, or for auto whichever is best here; a one-line error when cuda is absent."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise DQNRefError(
+            "--device cuda asked for, but this torch sees no CUDA device; use --device cpu, "
+            "or install a CUDA build of torch (README, 'GPU install')"
+        )
+    return torch.device(requested)
+
+
+def epsilon_at(config: DQNConfig, step: int) -> float:
+    """The configured schedule's epsilon at an agent step (eq-eps-exp or eq-eps-linear)."""
+    if config.epsilon_schedule == "exponential":
+        return exponential_epsilon(step, config.epsilon_start, config.epsilon_end, config.epsilon_decay)
+    return linear_epsilon(step, config.epsilon_start, config.epsilon_end, config.epsilon_duration)
+
+
+def updates_due(config: DQNConfig, step: int) -> int:
+    """Updates that should have happened once `step` transitions are stored: one at learning_starts,
+    then one every train_frequency agent steps."""
+    if step < config.learning_starts or step == 0:
+        return 0
+    return (step - config.learning_starts) // config.train_frequency + 1
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(
+    config: DQNConfig, run_dir: Path, preset_name: str = "custom", progress: bool = True
+) -> TrainResult:
+    """Train one agent as `config` says and write the run folder (README, 'What a run writes')."""
+    # Alg. step 1: seed, build the environments, the replay buffer and both networks.
+    seed_everything(config.seed)
+    if config.torch_threads > 0:
+        torch.set_num_threads(config.torch_threads)
+    device = resolve_device(config.device)
+    envs = make_vector_env(config.env_id, config.num_envs)
+    spaces = env_spaces(envs, config.env_id)
+    eval_envs = make_vector_env(config.env_id, config.eval_episodes) if config.eval_interval else None
+    buffer = ReplayBuffer(config.buffer_size, spaces.obs_shape, spaces.obs_dtype, device, config.seed)
+    agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
+    eval_generator = torch.Generator(device=device)
+    eval_generator.manual_seed(config.seed + EVAL_SEED_OFFSET)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "config.json",
+                      {"preset": preset_name, "config": dataclasses.asdict(config)})
+    metrics = MetricsLog(run_dir / "metrics.csv")
+    checkpoint_path = run_dir / "checkpoint.pt"
+
+    step = episode = updates_done = syncs_done = 0
+    next_eval_step = config.eval_interval
+    first_solved: tuple[int, float] | None = None
+    episode_return = np.zeros(config.num_envs)
+    episode_length = np.zeros(config.num_envs, dtype=np.int64)
+    resetting = np.zeros(config.num_envs, dtype=bool)  # this copy's next step is its autoreset
+    loss_sum = torch.zeros((), device=device)
+    losses_since_row = 0
+    last_eval: EvalSummary | None = None
+    epsilon = epsilon_at(config, 0)
+    start_time = time.perf_counter()
+    bar = tqdm(total=config.total_steps, unit="step", disable=not progress, dynamic_ncols=True,
+               desc=f"{config.env_id} {preset_name} s{config.seed}")
+    last_refresh = 0.0
+
+    def counters() -> dict[str, int]:
+        return {"step": step, "episode": episode, "updates": updates_done}
+
+    def run_evaluation(eval_vector_env: Any, label: str) -> EvalSummary:
+        returns = evaluate(agent.online_net, eval_vector_env, config.eval_epsilon, eval_generator, device)
+        summary = EvalSummary.of(returns)
+        metrics.write(kind="eval", step=step, episode=episode, wall_time_s=time.perf_counter() - start_time,
+                      **{"return": summary.mean}, length=summary.episodes, epsilon=config.eval_epsilon,
+                      eval_std=summary.std, eval_min=summary.min, eval_max=summary.max)
+        bar.write(f"{label} at step {step}: mean {summary.mean:.1f} +- {summary.std:.1f} "
+                  f"(min {summary.min:.0f}, max {summary.max:.0f}, {summary.episodes} episodes)")
+        return summary
+
+    obs, _ = envs.reset(seed=config.seed)
+    if eval_envs is not None:
+        eval_envs.reset(seed=config.seed + EVAL_SEED_OFFSET)
+    try:
+        while step < config.total_steps and not (config.total_episodes and episode >= config.total_episodes):
+            # Alg. step 2: exploration rate for this step (eq-eps-exp / eq-eps-linear).
+            epsilon = epsilon_at(config, step)
+            # Alg. step 3: epsilon-greedy actions from the online network (eq-eps-greedy).
+            actions = agent.act(obs, epsilon)
+            # Alg. step 4: step every copy of the environment.
+            next_obs, reward, terminated, truncated, _ = envs.step(actions)
+            # Alg. step 5: store real transitions; an autoreset step is not one.
+            real = ~resetting
+            stored_terminated = terminated | truncated if config.truncation_as_terminal else terminated
+            stored_reward = clip_reward(reward) if config.reward_clip else reward.astype(np.float32)
+            if real.all():
+                buffer.add(obs, actions, stored_reward, next_obs, stored_terminated)
+            else:
+                buffer.add(obs[real], actions[real], stored_reward[real], next_obs[real],
+                           stored_terminated[real])
+            new_steps = int(real.sum())
+            step += new_steps
+            episode_return += np.where(real, reward, 0.0)
+            episode_length += real
+            # Alg. step 6: close finished episodes (log; the paper's episodic hard copy).
+            ended = (terminated | truncated) & real
+            for index in np.flatnonzero(ended):
+                episode += 1
+                loss_mean = (loss_sum / losses_since_row).item() if losses_since_row else float("nan")
+                loss_sum.zero_()
+                losses_since_row = 0
+                metrics.write(kind="train", step=step, episode=episode,
+                              wall_time_s=time.perf_counter() - start_time,
+                              **{"return": float(episode_return[index])},
+                              length=int(episode_length[index]), epsilon=epsilon, loss=loss_mean)
+                episode_return[index] = 0.0
+                episode_length[index] = 0
+                if config.target_hard_copy_episodes and (episode - 1) % config.target_hard_copy_episodes == 0:
+                    hard_update(agent.target_net, agent.online_net)
+            resetting = terminated | truncated
+            obs = next_obs
+            # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step.
+            while updates_done < updates_due(config, step):
+                loss_sum += agent.update(buffer.sample(config.batch_size))
+                losses_since_row += 1
+                updates_done += 1
+            # Alg. step 8: sync the target network every target_update_interval agent steps.
+            while syncs_done < step // config.target_update_interval:
+                agent.sync_target()
+                syncs_done += 1
+            # Alg. step 9: evaluate greedily and checkpoint every eval_interval agent steps.
+            if eval_envs is not None and step >= next_eval_step:
+                last_eval = run_evaluation(eval_envs, "evaluation")
+                if first_solved is None and last_eval.mean >= config.solved_threshold:
+                    first_solved = (step, time.perf_counter() - start_time)
+                save_checkpoint(checkpoint_path, config, agent, spaces, counters())
+                while next_eval_step <= step:
+                    next_eval_step += config.eval_interval
+            bar.update(new_steps)
+            now = time.perf_counter()
+            if progress and now - last_refresh > PROGRESS_REFRESH_S and metrics.rows:
+                last_refresh = now
+                recent = metrics.column("train", "return")[-10:]
+                postfix = {"episode": episode, "return(10)": f"{np.mean(recent):.0f}" if recent else "-",
+                           "eps": f"{epsilon:.3f}"}
+                if last_eval is not None:
+                    postfix["eval"] = f"{last_eval.mean:.0f}"
+                bar.set_postfix(postfix, refresh=False)
+        bar.close()
+        wall_time = time.perf_counter() - start_time
+
+        # Alg. step 10: final checkpoint and evaluation, then the curve and the summary.
+        save_checkpoint(checkpoint_path, config, agent, spaces, counters())
+        final_eval = None
+        if config.final_eval_episodes:
+            final_envs = make_vector_env(config.env_id, config.final_eval_episodes)
+            final_envs.reset(seed=config.seed + 2 * EVAL_SEED_OFFSET)
+            final_eval = run_evaluation(final_envs, "final evaluation")
+            final_envs.close()
+    finally:
+        bar.close()
+        metrics.close()
+        envs.close()
+        if eval_envs is not None:
+            eval_envs.close()
+
+    plot_curve(metrics, run_dir / "curve.png",
+               f"{config.env_id}, preset {preset_name}, seed {config.seed}", config.solved_threshold)
+    result = TrainResult(
+        run_dir=run_dir,
+        steps=step,
+        episodes=episode,
+        updates=updates_done,
+        wall_time_s=wall_time,
+        first_solved_step=first_solved[0] if first_solved else None,
+        first_solved_time_s=first_solved[1] if first_solved else None,
+        final_eval=final_eval,
+    )
+    summary = dataclasses.asdict(result)
+    summary["run_dir"] = str(run_dir)
+    summary["steps_per_s"] = step / wall_time if wall_time > 0 else None
+    atomic_write_json(run_dir / "summary.json", summary)
+    return result
