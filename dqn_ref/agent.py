@@ -81,7 +81,7 @@ class DQNAgent:
     def update(self, batch: Batch) -> Tensor:
         """One gradient step of theta on a minibatch; returns the loss, still on the device.
 
-        Alg. step 8: y from eq-target with theta^-, loss eq-huber or eq-mse, clip eq-grad-clip.
+        Alg. step 7: y from eq-target with theta^-, loss eq-huber or eq-mse, clip eq-grad-clip.
         """
         config = self.config
         with torch.no_grad():
@@ -97,7 +97,7 @@ class DQNAgent:
         return loss.detach()
 
     def sync_target(self) -> None:
-        """Alg. step 9: eq-hard when tau is 1, else eq-soft with the config's tau."""
+        """Alg. step 8: eq-hard when tau is 1, else eq-soft with the config's tau."""
         if self.config.tau == 1.0:
             hard_update(self.target_net, self.online_net)
         else:

@@ -31,6 +31,7 @@ class DQNConfig:
     num_envs: int = knob(1, "environments stepped in lockstep; one step of all of them is num_envs agent steps.")
     total_steps: int = knob(50_000, "training length in agent steps.")
     total_episodes: int = knob(0, "also stop after this many training episodes (0: no episode limit).")
+    max_episode_steps: int = knob(0, "time limit in agent steps, truncating episodes (0: the env's own).")
     seed: int = knob(0, "seeds python, numpy, torch and the environments.")
     device: Literal["auto", "cpu", "cuda"] = knob("auto", "where the networks live; auto picks cuda when present.")
     torch_threads: int = knob(1, "torch intra-op threads (0: torch's default); 1 is fastest for small MLPs.")
@@ -102,6 +103,7 @@ def _problems(config: DQNConfig) -> list[str]:
         (0.0 < config.tau <= 1.0, f"tau={config.tau} must lie in (0, 1]; 1 is a hard copy"),
         (config.total_steps > 0, f"total_steps={config.total_steps} must be positive"),
         (config.total_episodes >= 0, f"total_episodes={config.total_episodes} must be >= 0"),
+        (config.max_episode_steps >= 0, f"max_episode_steps={config.max_episode_steps} must be >= 0"),
         (config.num_envs >= 1, f"num_envs={config.num_envs} must be >= 1"),
         (config.batch_size >= 1, f"batch_size={config.batch_size} must be >= 1"),
         (

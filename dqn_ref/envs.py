@@ -34,8 +34,8 @@ def check_env_id(env_id: str) -> None:
     raise DQNRefError(f"unknown environment id {env_id!r}{hint}")
 
 
-def make_vector_env(env_id: str, num_envs: int) -> SyncVectorEnv:
-    """num_envs copies of env_id stepped in lockstep.
+def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> SyncVectorEnv:
+    """num_envs copies of env_id stepped in lockstep, truncated at max_episode_steps if it is not 0.
 
     Autoreset is next-step (gymnasium's default): the step that ends an episode returns the true
     final observation, and the following step resets that copy, ignores its action and returns
@@ -43,7 +43,7 @@ def make_vector_env(env_id: str, num_envs: int) -> SyncVectorEnv:
     """
     check_env_id(env_id)
     envs = SyncVectorEnv(
-        [lambda: gym.make(env_id) for _ in range(num_envs)],
+        [lambda: gym.make(env_id, max_episode_steps=max_episode_steps or None)] * num_envs,
         autoreset_mode=AutoresetMode.NEXT_STEP,
     )
     env_spaces(envs, env_id)  # fail now, with a clear message, on a space DQN cannot handle

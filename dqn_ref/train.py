@@ -102,9 +102,10 @@ def train(
     if config.torch_threads > 0:
         torch.set_num_threads(config.torch_threads)
     device = resolve_device(config.device)
-    envs = make_vector_env(config.env_id, config.num_envs)
+    envs = make_vector_env(config.env_id, config.num_envs, config.max_episode_steps)
     spaces = env_spaces(envs, config.env_id)
-    eval_envs = make_vector_env(config.env_id, config.eval_episodes) if config.eval_interval else None
+    eval_envs = (make_vector_env(config.env_id, config.eval_episodes, config.max_episode_steps)
+                 if config.eval_interval else None)
     buffer = ReplayBuffer(config.buffer_size, spaces.obs_shape, spaces.obs_dtype, device, config.seed)
     agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
     eval_generator = torch.Generator(device=device)
@@ -219,7 +220,8 @@ def train(
         save_checkpoint(checkpoint_path, config, agent, spaces, counters())
         final_eval = None
         if config.final_eval_episodes:
-            final_envs = make_vector_env(config.env_id, config.final_eval_episodes)
+            final_envs = make_vector_env(config.env_id, config.final_eval_episodes,
+                                         config.max_episode_steps)
             final_envs.reset(seed=config.seed + 2 * EVAL_SEED_OFFSET)
             final_eval = run_evaluation(final_envs, "final evaluation")
             final_envs.close()

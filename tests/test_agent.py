@@ -1,0 +1,93 @@
+"""eq-eps-greedy (spec/exploration.md) and the agent's update, which composes the other equations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dqn_ref.agent import DQNAgent, epsilon_greedy
+from dqn_ref.presets import cartpole
+from dqn_ref.replay import Batch
+
+q_tables = st.integers(1, 16).flatmap(
+    lambda rows: st.integers(1, 6).flatmap(
+        lambda actions: hnp.arrays(np.float32, (rows, actions),
+                                   elements=st.floats(-100, 100, width=32), unique=True)
+    )
+)
+
+
+def generator(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@given(q_tables, st.integers(0, 2**31 - 1))
+def test_zero_epsilon_always_takes_the_greedy_action(q_values: np.ndarray, seed: int) -> None:
+    """eq-eps-greedy P1: epsilon = 0 gives argmax_a Q(s, a) in every row."""
+    q = torch.from_numpy(q_values)
+    assert torch.equal(epsilon_greedy(q, 0.0, generator(seed)), q.argmax(dim=1))
+
+
+@given(q_tables, st.floats(0.0, 1.0), st.integers(0, 2**31 - 1))
+def test_actions_are_valid_indices(q_values: np.ndarray, epsilon: float, seed: int) -> None:
+    """eq-eps-greedy P2: one int64 action per row, each in {0, ..., |A| - 1}."""
+    q = torch.from_numpy(q_values)
+    actions = epsilon_greedy(q, epsilon, generator(seed))
+    assert actions.shape == (q.shape[0],) and actions.dtype == torch.int64
+    assert bool(((actions >= 0) & (actions < q.shape[1])).all())
+
+
+@given(st.integers(2, 6), st.sampled_from([0.05, 0.3, 0.7, 1.0]))
+def test_greedy_action_frequency_is_one_minus_epsilon_plus_epsilon_over_actions(
+    num_actions: int, epsilon: float
+) -> None:
+    """eq-eps-greedy P3: P(greedy action) = 1 - epsilon + epsilon / |A|, and each other action has
+    epsilon / |A|. Checked on 40,000 draws against 6 binomial standard deviations (p < 1e-8)."""
+    draws = 40_000
+    q = torch.zeros(draws, num_actions)
+    q[:, 0] = 1.0  # action 0 is greedy in every row
+    counts = torch.bincount(epsilon_greedy(q, epsilon, generator(1)), minlength=num_actions).double()
+    expected = torch.full((num_actions,), epsilon / num_actions)
+    expected[0] += 1 - epsilon
+    sd = torch.sqrt(draws * expected * (1 - expected))
+    assert bool(((counts - draws * expected).abs() <= 6 * sd + 1).all()), counts
+
+
+def test_agent_update_lowers_the_td_loss_on_a_fixed_batch() -> None:
+    """Repeated updates on one minibatch drive its TD loss down: the update composes eq-target,
+    eq-huber, eq-grad-clip and the optimiser with the right signs."""
+    torch.manual_seed(0)
+    config = cartpole.replace(learning_rate=1e-3)
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    batch = Batch(obs=torch.randn(64, 4), action=torch.randint(0, 2, (64,)),
+                  reward=torch.ones(64), next_obs=torch.randn(64, 4),
+                  terminated=torch.rand(64) < 0.5)
+    first = agent.update(batch).item()
+    for _ in range(200):
+        last = agent.update(batch).item()
+    assert last < 0.1 * first, (first, last)
+    assert math.isfinite(last)
+
+
+def test_agent_update_leaves_the_target_network_alone_until_synced() -> None:
+    """theta^- changes only through sync_target (Alg. step 8), never through update (step 7)."""
+    agent = DQNAgent(cartpole, (4,), 2, torch.device("cpu"))
+    target_before = [p.clone() for p in agent.target_net.parameters()]
+    batch = Batch(torch.randn(8, 4), torch.zeros(8, dtype=torch.int64), torch.ones(8),
+                  torch.randn(8, 4), torch.zeros(8, dtype=torch.bool))
+    agent.update(batch)
+    assert all(torch.equal(a, b) for a, b in zip(agent.target_net.parameters(), target_before, strict=True))
+    agent.sync_target()
+    assert all(torch.equal(a, b) for a, b in zip(agent.target_net.parameters(),
+                                                 agent.online_net.parameters(), strict=True))
+
+
+def test_act_returns_numpy_actions_for_each_environment() -> None:
+    agent = DQNAgent(cartpole, (4,), 2, torch.device("cpu"))
+    actions = agent.act(np.zeros((5, 4), dtype=np.float32), epsilon=0.5)
+    assert actions.shape == (5,) and actions.dtype == np.int64

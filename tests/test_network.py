@@ -1,0 +1,45 @@
+"""eq-qnet-mlp (spec/network.md): the MLP Q-network's shape and independence laws."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dqn_ref.network import MLPQNetwork, make_q_network
+
+obs_dims = st.integers(1, 16)
+action_counts = st.integers(1, 8)
+hidden = st.lists(st.integers(1, 32), min_size=1, max_size=3).map(tuple)
+
+
+@given(obs_dims, action_counts, hidden, st.integers(1, 16))
+def test_mlp_maps_a_batch_of_observations_to_one_value_per_action(
+    obs_dim: int, num_actions: int, hidden_sizes: tuple[int, ...], batch: int
+) -> None:
+    """eq-qnet-mlp P1: obs (B, d) -> Q (B, |A|), float32 and finite."""
+    network = MLPQNetwork(obs_dim, num_actions, hidden_sizes)
+    q_values = network(torch.randn(batch, obs_dim))
+    assert q_values.shape == (batch, num_actions)
+    assert q_values.dtype == torch.float32
+    assert bool(torch.isfinite(q_values).all())
+
+
+@given(obs_dims, action_counts, st.integers(2, 16), st.integers(0, 2**31 - 1))
+def test_each_row_depends_only_on_its_own_observation(
+    obs_dim: int, num_actions: int, batch: int, seed: int
+) -> None:
+    """eq-qnet-mlp P2: Q(s_i, .) is the same alone or in a batch; other rows do not leak in."""
+    torch.manual_seed(seed)
+    network = MLPQNetwork(obs_dim, num_actions, (16, 16))
+    observations = torch.randn(batch, obs_dim)
+    together = network(observations)
+    alone = torch.cat([network(observations[i : i + 1]) for i in range(batch)])
+    assert torch.allclose(together, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_mlp_has_the_papers_layer_sizes() -> None:
+    """eq-qnet-mlp: the replication paper's 4 -> 128 -> 128 -> 2 network has
+    (4*128 + 128) + (128*128 + 128) + (128*2 + 2) = 640 + 16,512 + 258 = 17,410 parameters."""
+    network = make_q_network("mlp", (4,), 2, (128, 128))
+    assert sum(p.numel() for p in network.parameters()) == 17_410

@@ -1,0 +1,139 @@
+"""The training loop end to end on the real CartPole-v1: what it stores (eq-target P6) and the run
+folder it writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import dqn_ref.train as train_module
+from dqn_ref.checkpoint import load_checkpoint, restore_agent
+from dqn_ref.config import DQNConfig
+from dqn_ref.envs import EVAL_SEED_OFFSET, make_vector_env
+from dqn_ref.evaluate import evaluate
+from dqn_ref.metrics import read_metrics
+from dqn_ref.presets import cartpole, paper
+from dqn_ref.replay import ReplayBuffer
+
+TIME_LIMIT = 8  # short enough that most random-policy episodes end by truncation
+
+
+def collect(config: DQNConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReplayBuffer:
+    """Run the real loop with a random policy and no learning; return the buffer it filled."""
+    buffers: list[ReplayBuffer] = []
+
+    class RecordedReplayBuffer(ReplayBuffer):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            buffers.append(self)
+
+    monkeypatch.setattr(train_module, "ReplayBuffer", RecordedReplayBuffer)
+    config = config.replace(total_steps=400, total_episodes=0, max_episode_steps=TIME_LIMIT,
+                            buffer_size=1000, learning_starts=10_000, eval_interval=0,
+                            final_eval_episodes=0, epsilon_schedule="linear", epsilon_start=1.0,
+                            epsilon_end=1.0)
+    train_module.train(config, tmp_path / "run", progress=False)
+    return buffers[0]
+
+
+def replay_physics(obs: np.ndarray, action: int) -> tuple[np.ndarray, bool]:
+    """CartPole's own dynamics from state `obs`: the true next observation and termination."""
+    env = gym.make("CartPole-v1").unwrapped
+    env.reset(seed=0)
+    env.state = obs.astype(np.float64)
+    next_obs, _, terminated, _, _ = env.step(action)
+    return next_obs, terminated
+
+
+@pytest.mark.parametrize("truncation_as_terminal", [False, True])
+def test_truncated_transitions_keep_the_true_next_observation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, truncation_as_terminal: bool
+) -> None:
+    """eq-target P6: every stored s' is CartPole's physics applied to (s, a), also at a truncation,
+    where the reset observation would be wrong; d is the physics' own termination, unless
+    truncation_as_terminal (the paper preset) also sets it at the time limit."""
+    config = (paper if truncation_as_terminal else cartpole).replace(reward_clip=True)
+    buffer = collect(config, tmp_path, monkeypatch)
+    stored = len(buffer)
+    assert stored == 400
+    obs, next_obs = buffer.obs[:stored].numpy(), buffer.next_obs[:stored].numpy()
+    actions, terminated = buffer.action[:stored].numpy(), buffer.terminated[:stored].numpy()
+    truncations = 0
+    for row in range(stored):
+        expected_next, expected_terminated = replay_physics(obs[row], int(actions[row]))
+        np.testing.assert_allclose(next_obs[row], expected_next, atol=1e-5)
+        if row + 1 == stored:
+            break  # whether the last row ended an episode is not visible from the buffer
+        episode_ended = not np.allclose(next_obs[row], obs[row + 1])
+        truncated_here = episode_ended and not expected_terminated
+        truncations += truncated_here
+        assert terminated[row] == (expected_terminated or (truncation_as_terminal and truncated_here))
+    assert truncations >= 10, "the time limit should have truncated many episodes"
+
+
+def test_autoreset_steps_are_not_stored_or_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alg. step 5: consecutive stored rows chain (s' of one is s of the next) within an episode, and
+    the step after an episode's end, which resets the env, adds no row."""
+    buffer = collect(cartpole, tmp_path, monkeypatch)
+    rows = read_metrics(tmp_path / "run" / "metrics.csv")
+    lengths = [int(row["length"]) for row in rows if row["kind"] == "train"]
+    assert sum(lengths) <= len(buffer) and len(buffer) - sum(lengths) < TIME_LIMIT
+    boundaries = sum(not np.allclose(buffer.next_obs[j].numpy(), buffer.obs[j + 1].numpy())
+                     for j in range(len(buffer) - 1))
+    assert boundaries == len(lengths) - (1 if sum(lengths) == len(buffer) else 0)
+
+
+def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: Path) -> None:
+    """A short real run writes every promised file, and its checkpoint restores the agent."""
+    config = cartpole.replace(total_steps=1_500, learning_starts=200, eval_interval=500,
+                              eval_episodes=3, final_eval_episodes=4, buffer_size=2_000)
+    run_dir = tmp_path / "run"
+    result = train_module.train(config, run_dir, "cartpole", progress=False)
+
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["preset"] == "cartpole"
+    restored_config = DQNConfig(**{**saved["config"], "hidden_sizes": tuple(saved["config"]["hidden_sizes"])})
+    assert restored_config == config
+
+    rows = read_metrics(run_dir / "metrics.csv")
+    evaluations = [row for row in rows if row["kind"] == "eval"]
+    assert [int(row["step"]) for row in evaluations] == [500, 1000, 1500, 1500]
+    assert int(evaluations[-1]["length"]) == 4
+    train_rows = [row for row in rows if row["kind"] == "train"]
+    assert sum(int(row["length"]) for row in train_rows) <= 1_500
+    assert all(float(row["return"]) == float(row["length"]) for row in train_rows)  # +1 per step
+
+    assert (run_dir / "curve.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 1_500 == result.steps
+    assert summary["updates"] == 1_500 - 200 + 1
+    assert summary["final_eval"]["episodes"] == 4
+
+    payload = load_checkpoint(run_dir / "checkpoint.pt")
+    assert payload["counters"] == {"step": 1_500, "episode": result.episodes, "updates": 1_301}
+    loaded_config, agent = restore_agent(payload, torch.device("cpu"))
+    assert loaded_config == config
+    # The restored greedy policy replays the final evaluation exactly: same weights, same env seeds.
+    final_envs = make_vector_env(config.env_id, config.final_eval_episodes)
+    final_envs.reset(seed=config.seed + 2 * EVAL_SEED_OFFSET)
+    returns = evaluate(agent.online_net, final_envs, 0.0, torch.Generator(), torch.device("cpu"))
+    assert result.final_eval is not None
+    assert float(returns.mean()) == result.final_eval.mean == summary["final_eval"]["mean"]
+
+
+def test_every_evaluation_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
+    """Alg. step 9 writes checkpoint.pt at each evaluation, through a temporary file and a rename,
+    so no temporary file is left behind."""
+    config = cartpole.replace(total_steps=600, learning_starts=100, eval_interval=300, eval_episodes=2,
+                              final_eval_episodes=0, buffer_size=1_000)
+    train_module.train(config, tmp_path / "run", progress=False)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["counters"]["step"] == 600
+    assert not list((tmp_path / "run").glob(".*.tmp"))
