@@ -1,4 +1,4 @@
-"""The DQN agent: epsilon-greedy acting and the update that composes target, loss, clipping and sync."""
+"""The DQN agent: epsilon-greedy acting, and the update that composes target, loss and clipping."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Writing files so that a crash or a kill at any moment leaves either the old file or the new one."""
+"""Writing files so that a crash or a kill at any moment leaves the old file or the new one."""
 
 from __future__ import annotations
 

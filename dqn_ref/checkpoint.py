@@ -37,14 +37,16 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The payload of a dqn_ref checkpoint, or a one-line DQNRefError saying what is wrong with it."""
+    """The payload of a dqn_ref checkpoint, or a one-line DQNRefError saying what is wrong."""
     if not path.is_file():
         raise DQNRefError(f"no checkpoint at {path}; pass a run folder that holds checkpoint.pt")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as error:
-        raise DQNRefError(f"{path} is not a readable checkpoint ({type(error).__name__}); "
-                          "it may be truncated or corrupt") from error
+        raise DQNRefError(
+            f"{path} is not a readable checkpoint ({type(error).__name__}); "
+            "it may be truncated or corrupt"
+        ) from error
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise DQNRefError(f"{path} is not a dqn_ref checkpoint")
     if payload.get("version") != CHECKPOINT_VERSION:

@@ -18,8 +18,8 @@ T = TypeVar("T")
 
 
 def knob(default: T, help: str) -> T:
-    """A config field whose help text the CLI shows; returns a dataclass field typed as its default."""
-    return field(default=default, metadata={"help": help})  # type: ignore[no-any-return]
+    """A config field with the help text the CLI shows, typed as its default for mypy."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,26 @@ class DQNConfig:
     """One DQN run. Presets (dqn_ref/presets.py) are `dataclasses.replace` of these defaults."""
 
     # --- task -----------------------------------------------------------------------------
-    env_id: str = knob("CartPole-v1", "Gymnasium environment id; its action space must be discrete.")
-    num_envs: int = knob(1, "environments stepped in lockstep; one step of all of them is num_envs agent steps.")
+    env_id: str = knob(
+        "CartPole-v1", "Gymnasium environment id; its action space must be discrete."
+    )
+    num_envs: int = knob(
+        1, "environments stepped in lockstep; one step of all of them is num_envs agent steps."
+    )
     total_steps: int = knob(50_000, "training length in agent steps.")
-    total_episodes: int = knob(0, "also stop after this many training episodes (0: no episode limit).")
-    max_episode_steps: int = knob(0, "time limit in agent steps, truncating episodes (0: the env's own).")
+    total_episodes: int = knob(
+        0, "also stop after this many training episodes (0: no episode limit)."
+    )
+    max_episode_steps: int = knob(
+        0, "time limit in agent steps, truncating episodes (0: the env's own)."
+    )
     seed: int = knob(0, "seeds python, numpy, torch and the environments.")
-    device: Literal["auto", "cpu", "cuda"] = knob("auto", "where the networks live; auto picks cuda when present.")
-    torch_threads: int = knob(1, "torch intra-op threads (0: torch's default); 1 is fastest for small MLPs.")
+    device: Literal["auto", "cpu", "cuda"] = knob(
+        "auto", "where the networks live; auto picks cuda when present."
+    )
+    torch_threads: int = knob(
+        1, "torch intra-op threads (0: torch's default); 1 is fastest for small MLPs."
+    )
 
     # --- Q-network (spec/network.md) --------------------------------------------------------
     network: Literal["mlp"] = knob("mlp", "Q-network architecture (eq-qnet-mlp).")
@@ -44,12 +56,20 @@ class DQNConfig:
     optimizer: Literal["adam", "adamw"] = knob("adam", "torch optimiser for the online network.")
     learning_rate: float = knob(1e-3, "optimiser step size.")
     optimizer_eps: float = knob(1e-8, "Adam's epsilon (denominator guard), not exploration.")
-    weight_decay: float = knob(0.0, "decoupled weight decay for adamw (torch's AdamW default is 0.01).")
+    weight_decay: float = knob(
+        0.0, "decoupled weight decay for adamw (torch's AdamW default is 0.01)."
+    )
     amsgrad: bool = knob(False, "use the AMSGrad variant of Adam/AdamW.")
     loss: Literal["huber", "mse"] = knob("huber", "TD loss: eq-huber or eq-mse.")
-    huber_delta: float = knob(1.0, "Huber threshold delta where the loss turns from quadratic to linear.")
-    max_grad_value: float | None = knob(None, "clip each gradient element to [-v, v] (eq-grad-clip); none: off.")
-    max_grad_norm: float | None = knob(10.0, "rescale gradients to this global L2 norm (eq-grad-clip); none: off.")
+    huber_delta: float = knob(
+        1.0, "Huber threshold delta where the loss turns from quadratic to linear."
+    )
+    max_grad_value: float | None = knob(
+        None, "clip each gradient element to [-v, v] (eq-grad-clip); none: off."
+    )
+    max_grad_norm: float | None = knob(
+        10.0, "rescale gradients to this global L2 norm (eq-grad-clip); none: off."
+    )
 
     # --- replay and updates -----------------------------------------------------------------
     buffer_size: int = knob(50_000, "replay capacity in transitions.")
@@ -59,29 +79,38 @@ class DQNConfig:
     gamma: float = knob(0.99, "discount factor of eq-target, in [0, 1].")
     reward_clip: bool = knob(True, "store clip(r, -1, 1) instead of r (eq-reward-clip).")
     truncation_as_terminal: bool = knob(
-        False, "mask the bootstrap on time-limit truncation too (the replication paper's bug; keep off)."
+        False,
+        "mask the bootstrap on time-limit truncation too (the replication paper's bug; keep off).",
     )
 
     # --- target network (spec/target_update.md) ------------------------------------------------
     target_update_interval: int = knob(500, "agent steps between target-network syncs.")
-    tau: float = knob(1.0, "Polyak weight of the online net per sync, in (0, 1]; 1 is a hard copy (eq-hard).")
+    tau: float = knob(
+        1.0, "Polyak weight of the online net per sync, in (0, 1]; 1 is a hard copy (eq-hard)."
+    )
     target_hard_copy_episodes: int = knob(
         0, "also hard-copy after episode e (0-based) when e % N == 0, as the paper does (0: off)."
     )
 
     # --- exploration (spec/exploration.md) -----------------------------------------------------
-    epsilon_schedule: Literal["linear", "exponential"] = knob("linear", "eq-eps-linear or eq-eps-exp.")
+    epsilon_schedule: Literal["linear", "exponential"] = knob(
+        "linear", "eq-eps-linear or eq-eps-exp."
+    )
     epsilon_start: float = knob(1.0, "exploration rate at agent step 0.")
     epsilon_end: float = knob(0.05, "exploration rate the schedule settles at.")
     epsilon_duration: int = knob(10_000, "linear schedule: agent steps to go from start to end.")
     epsilon_decay: float = knob(2_000.0, "exponential schedule: time constant in agent steps.")
 
     # --- evaluation (spec/evaluation.md) ---------------------------------------------------------
-    eval_interval: int = knob(5_000, "agent steps between greedy evaluations (0: none during training).")
+    eval_interval: int = knob(
+        5_000, "agent steps between greedy evaluations (0: none during training)."
+    )
     eval_episodes: int = knob(20, "episodes per evaluation during training.")
     eval_epsilon: float = knob(0.0, "exploration rate while evaluating.")
     final_eval_episodes: int = knob(100, "episodes of the evaluation after training ends.")
-    solved_threshold: float = knob(475.0, "evaluation mean return at which the task counts as solved.")
+    solved_threshold: float = knob(
+        475.0, "evaluation mean return at which the task counts as solved."
+    )
 
     def __post_init__(self) -> None:
         problems = list(_problems(self))
@@ -103,7 +132,10 @@ def _problems(config: DQNConfig) -> list[str]:
         (0.0 < config.tau <= 1.0, f"tau={config.tau} must lie in (0, 1]; 1 is a hard copy"),
         (config.total_steps > 0, f"total_steps={config.total_steps} must be positive"),
         (config.total_episodes >= 0, f"total_episodes={config.total_episodes} must be >= 0"),
-        (config.max_episode_steps >= 0, f"max_episode_steps={config.max_episode_steps} must be >= 0"),
+        (
+            config.max_episode_steps >= 0,
+            f"max_episode_steps={config.max_episode_steps} must be >= 0",
+        ),
         (config.num_envs >= 1, f"num_envs={config.num_envs} must be >= 1"),
         (config.batch_size >= 1, f"batch_size={config.batch_size} must be >= 1"),
         (
@@ -135,13 +167,22 @@ def _problems(config: DQNConfig) -> list[str]:
             0.0 <= config.epsilon_end <= 1.0 and 0.0 <= config.epsilon_start <= 1.0,
             "epsilon_start and epsilon_end must lie in [0, 1]",
         ),
-        (0.0 <= config.eval_epsilon <= 1.0, f"eval_epsilon={config.eval_epsilon} must lie in [0, 1]"),
+        (
+            0.0 <= config.eval_epsilon <= 1.0,
+            f"eval_epsilon={config.eval_epsilon} must lie in [0, 1]",
+        ),
         (config.epsilon_duration >= 1, f"epsilon_duration={config.epsilon_duration} must be >= 1"),
         (config.epsilon_decay > 0, f"epsilon_decay={config.epsilon_decay} must be positive"),
         (config.eval_interval >= 0, f"eval_interval={config.eval_interval} must be >= 0"),
         (config.eval_episodes >= 1, f"eval_episodes={config.eval_episodes} must be >= 1"),
-        (config.final_eval_episodes >= 0, f"final_eval_episodes={config.final_eval_episodes} must be >= 0"),
-        (len(config.hidden_sizes) >= 1 and min(config.hidden_sizes) >= 1, "hidden_sizes must be positive widths"),
+        (
+            config.final_eval_episodes >= 0,
+            f"final_eval_episodes={config.final_eval_episodes} must be >= 0",
+        ),
+        (
+            len(config.hidden_sizes) >= 1 and min(config.hidden_sizes) >= 1,
+            "hidden_sizes must be positive widths",
+        ),
         (config.torch_threads >= 0, f"torch_threads={config.torch_threads} must be >= 0"),
         (math.isfinite(config.solved_threshold), "solved_threshold must be finite"),
     ]

@@ -21,7 +21,7 @@ class EnvSpaces:
     """What the agent needs to know about an environment."""
 
     obs_shape: tuple[int, ...]
-    obs_dtype: np.dtype  # type: ignore[type-arg]
+    obs_dtype: np.dtype
     num_actions: int
 
 
@@ -30,7 +30,9 @@ def check_env_id(env_id: str) -> None:
     if env_id in gym.registry:
         return
     suggestions = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else "; see gymnasium.registry"
+    hint = (
+        f"; did you mean {', '.join(suggestions)}?" if suggestions else "; see gymnasium.registry"
+    )
     raise DQNRefError(f"unknown environment id {env_id!r}{hint}")
 
 

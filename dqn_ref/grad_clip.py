@@ -9,7 +9,7 @@ from torch import nn
 def clip_gradients(
     parameters: Iterable[nn.Parameter], max_value: float | None, max_norm: float | None
 ) -> None:
-    """Clip each gradient element to [-max_value, max_value], then rescale to global norm <= max_norm.
+    """Clip each gradient element to [-max_value, max_value], then rescale to norm <= max_norm.
 
     Implements: spec/loss.md#eq-grad-clip
 

@@ -1,4 +1,4 @@
-"""metrics.csv: one row per training episode and per evaluation, appended and flushed as it happens."""
+"""metrics.csv: one row per training episode and per evaluation, appended and flushed at once."""
 
 from __future__ import annotations
 

@@ -1,12 +1,13 @@
 """Q-networks: a map from an observation batch to one Q-value per action, Q(s, . ; theta)."""
 
+import itertools
 from collections.abc import Sequence
 
 from torch import Tensor, nn
 
 
 class MLPQNetwork(nn.Module):
-    """Q(s, . ; theta) = W_L relu(... relu(W_1 s + b_1) ...) + b_L, the replication paper's 128-128 MLP.
+    """Q(s, . ; theta) = W_L relu(... relu(W_1 s + b_1) ...) + b_L; the paper's is 128-128 wide.
 
     Implements: spec/network.md#eq-qnet-mlp
     """
@@ -15,7 +16,7 @@ class MLPQNetwork(nn.Module):
         super().__init__()
         widths = [obs_dim, *hidden_sizes]
         layers: list[nn.Module] = []
-        for width_in, width_out in zip(widths[:-1], widths[1:], strict=True):
+        for width_in, width_out in itertools.pairwise(widths):
             layers += [nn.Linear(width_in, width_out), nn.ReLU()]
         layers.append(nn.Linear(widths[-1], num_actions))
         self.layers = nn.Sequential(*layers)

@@ -23,22 +23,41 @@ def plot_curve(metrics: MetricsLog, path: Path, title: str, solved_threshold: fl
     train_steps = np.array(metrics.column("train", "step"))
     train_returns = np.array(metrics.column("train", "return"))
     if len(train_returns):
-        axes.plot(train_steps, train_returns, ".", ms=2, alpha=0.35, color="tab:blue",
-                  label="training episode return")
+        axes.plot(
+            train_steps,
+            train_returns,
+            ".",
+            ms=2,
+            alpha=0.35,
+            color="tab:blue",
+            label="training episode return",
+        )
         if len(train_returns) >= MOVING_AVERAGE_EPISODES:
             kernel = np.ones(MOVING_AVERAGE_EPISODES) / MOVING_AVERAGE_EPISODES
             smoothed = np.convolve(train_returns, kernel, mode="valid")
-            axes.plot(train_steps[MOVING_AVERAGE_EPISODES - 1:], smoothed, color="tab:blue",
-                      label=f"training, mean of last {MOVING_AVERAGE_EPISODES} episodes")
+            axes.plot(
+                train_steps[MOVING_AVERAGE_EPISODES - 1 :],
+                smoothed,
+                color="tab:blue",
+                label=f"training, mean of last {MOVING_AVERAGE_EPISODES} episodes",
+            )
     eval_steps = np.array(metrics.column("eval", "step"))
     if len(eval_steps):
         eval_mean = np.array(metrics.column("eval", "return"))
         eval_min = np.array(metrics.column("eval", "eval_min"))
         eval_max = np.array(metrics.column("eval", "eval_max"))
-        axes.fill_between(eval_steps, eval_min, eval_max, color="tab:orange", alpha=0.2,
-                          label="evaluation, min to max")
+        axes.fill_between(
+            eval_steps,
+            eval_min,
+            eval_max,
+            color="tab:orange",
+            alpha=0.2,
+            label="evaluation, min to max",
+        )
         axes.plot(eval_steps, eval_mean, "o-", color="tab:orange", label="evaluation mean")
-    axes.axhline(solved_threshold, color="gray", ls="--", lw=1, label=f"solved ({solved_threshold:g})")
+    axes.axhline(
+        solved_threshold, color="gray", ls="--", lw=1, label=f"solved ({solved_threshold:g})"
+    )
     axes.set_xlabel("agent steps")
     axes.set_ylabel("episode return (raw)")
     axes.set_title(title)

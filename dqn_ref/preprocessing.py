@@ -15,4 +15,5 @@ def clip_reward(reward: NDArray[np.floating]) -> NDArray[np.float32]:
 
     Applied to the reward that goes into replay, never to the return that is logged or evaluated.
     """
-    return np.clip(reward, -1.0, 1.0).astype(np.float32)
+    clipped: NDArray[np.float32] = np.clip(reward, -1.0, 1.0).astype(np.float32)
+    return clipped

@@ -1,4 +1,4 @@
-"""Named configs. Each is a `replace` of DQNConfig's defaults, and spec/presets.md tables every value
+"""Named configs. Each is a `replace` of DQNConfig's defaults; spec/presets.md tables every value
 beside its source; tests/test_presets.py keeps that table and this file in step."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from torch import Tensor
 
 
 class Batch(NamedTuple):
-    """A minibatch of transitions (s, a, r, s', terminated), each field (B, ...) on the learner's device."""
+    """A minibatch of transitions (s, a, r, s', terminated), (B, ...) each, on the device."""
 
     obs: Tensor  # s, (B, *obs_shape)
     action: Tensor  # a, (B,) int64
@@ -85,7 +85,10 @@ class ReplayBuffer:
         if self.next_index + n <= self.capacity:
             rows: slice | Tensor = slice(self.next_index, self.next_index + n)
         else:
-            rows = torch.arange(self.next_index, self.next_index + n, device=self.device) % self.capacity
+            rows = (
+                torch.arange(self.next_index, self.next_index + n, device=self.device)
+                % self.capacity
+            )
         fields = (
             (self.obs, obs_t),
             (self.action, action),

@@ -86,24 +86,46 @@ def add_config_flags(parser: argparse.ArgumentParser, preset_names: Sequence[str
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description=DESCRIPTION,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True,
-                                  parser_class=OneLineParser)
+    parser = OneLineParser(
+        prog=PROG,
+        description=DESCRIPTION,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tasks = parser.add_subparsers(
+        dest="task", metavar="TASK", required=True, parser_class=OneLineParser
+    )
     for task, preset_names in TASK_PRESETS.items():
         task_parser = tasks.add_parser(
-            task, help=TASK_HELP[task], description=TASK_HELP[task],
+            task,
+            help=TASK_HELP[task],
+            description=TASK_HELP[task],
+            allow_abbrev=False,
             usage=f"{PROG} {task} [--preset NAME] [--out DIR] [--FIELD VALUE ...]",
         )
-        task_parser.add_argument("--preset", default=preset_names[0], choices=preset_names,
-                                 help=f"starting config (default: {preset_names[0]}); "
-                                 "spec/presets.md gives each value's source")
-        task_parser.add_argument("--out", type=Path, default=None,
-                                 help="run folder (default: runs/<env>-<preset>-s<seed>-<time>)")
-        task_parser.add_argument("--overwrite", action="store_true",
-                                 help="replace the run files in --out if it already holds a run")
-        task_parser.add_argument("--no-progress", action="store_true",
-                                 help="no progress bar (evaluations are still printed)")
+        task_parser.add_argument(
+            "--preset",
+            default=preset_names[0],
+            choices=preset_names,
+            help=f"starting config (default: {preset_names[0]}); "
+            "spec/presets.md gives each value's source",
+        )
+        task_parser.add_argument(
+            "--out",
+            type=Path,
+            default=None,
+            help="run folder (default: runs/<env>-<preset>-s<seed>-<time>)",
+        )
+        task_parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace the run files in --out if it already holds a run",
+        )
+        task_parser.add_argument(
+            "--no-progress",
+            action="store_true",
+            help="no progress bar (evaluations are still printed)",
+        )
         add_config_flags(task_parser, preset_names)
     return parser
 
@@ -124,8 +146,10 @@ def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite:
         raise DQNRefError(f"--out {out} is a file; give a folder path")
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if existing and not overwrite:
-        raise DQNRefError(f"{out} already holds a run ({existing[0]}); pass --overwrite to replace "
-                          "it or choose another --out")
+        raise DQNRefError(
+            f"{out} already holds a run ({existing[0]}); pass --overwrite to replace "
+            "it or choose another --out"
+        )
     for name in existing:
         (out / name).unlink()
     return out
@@ -140,8 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dqn_ref.train import resolve_device, train
 
         device = resolve_device(config.device)
-        print(f"dqn_ref: {args.task}, preset {args.preset}, seed {config.seed}, device {device}, "
-              f"{config.total_steps} agent steps -> {run_dir}", flush=True)
+        print(
+            f"dqn_ref: {args.task}, preset {args.preset}, seed {config.seed}, device {device}, "
+            f"{config.total_steps} agent steps -> {run_dir}",
+            flush=True,
+        )
         result = train(config, run_dir, args.preset, progress=not args.no_progress)
     except DQNRefError as error:
         print(f"dqn_ref: error: {error}", file=sys.stderr)
@@ -149,15 +176,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dqn_ref: interrupted; files written so far are kept", file=sys.stderr)
         return 130
-    solved = (f"first solved (eval mean >= {config.solved_threshold:g}) at step "
-              f"{result.first_solved_step} after {result.first_solved_time_s:.1f} s"
-              if result.first_solved_step is not None else "never solved during training")
-    print(f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
-          f"in {result.wall_time_s:.1f} s; {solved}")
+    solved = (
+        f"first solved (eval mean >= {config.solved_threshold:g}) at step "
+        f"{result.first_solved_step} after {result.first_solved_time_s:.1f} s"
+        if result.first_solved_step is not None
+        else "never solved during training"
+    )
+    print(
+        f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
+        f"in {result.wall_time_s:.1f} s; {solved}"
+    )
     if result.final_eval is not None:
         final = result.final_eval
-        print(f"final greedy evaluation over {final.episodes} episodes: mean {final.mean:.1f}, "
-              f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}")
+        print(
+            f"final greedy evaluation over {final.episodes} episodes: mean {final.mean:.1f}, "
+            f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}"
+        )
     print(f"run folder: {run_dir}")
     return 0
 

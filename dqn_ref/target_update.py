@@ -30,5 +30,7 @@ def soft_update(target_net: nn.Module, online_net: nn.Module, tau: float) -> Non
         # lerp_(online, tau) computes target + tau * (online - target): the same convex combination
         # in one fused kernel per tensor list.
         torch._foreach_lerp_(list(target_net.parameters()), list(online_net.parameters()), tau)
-        for target_buffer, online_buffer in zip(target_net.buffers(), online_net.buffers(), strict=True):
+        for target_buffer, online_buffer in zip(
+            target_net.buffers(), online_net.buffers(), strict=True
+        ):
             target_buffer.copy_(online_buffer)

@@ -41,9 +41,14 @@ class EvalSummary:
     episodes: int
 
     @classmethod
-    def of(cls, returns: np.ndarray) -> EvalSummary:  # type: ignore[type-arg]
-        return cls(float(returns.mean()), float(returns.std()), float(returns.min()),
-                   float(returns.max()), len(returns))
+    def of(cls, returns: np.ndarray) -> EvalSummary:
+        return cls(
+            float(returns.mean()),
+            float(returns.std()),
+            float(returns.min()),
+            float(returns.max()),
+            len(returns),
+        )
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,9 @@ def resolve_device(requested: str) -> torch.device:
 def epsilon_at(config: DQNConfig, step: int) -> float:
     """The configured schedule's epsilon at an agent step (eq-eps-exp or eq-eps-linear)."""
     if config.epsilon_schedule == "exponential":
-        return exponential_epsilon(step, config.epsilon_start, config.epsilon_end, config.epsilon_decay)
+        return exponential_epsilon(
+            step, config.epsilon_start, config.epsilon_end, config.epsilon_decay
+        )
     return linear_epsilon(step, config.epsilon_start, config.epsilon_end, config.epsilon_duration)
 
 
@@ -89,7 +96,7 @@ def updates_due(config: DQNConfig, step: int) -> int:
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - seeds code that uses the legacy global generator
     torch.manual_seed(seed)
 
 
@@ -104,16 +111,22 @@ def train(
     device = resolve_device(config.device)
     envs = make_vector_env(config.env_id, config.num_envs, config.max_episode_steps)
     spaces = env_spaces(envs, config.env_id)
-    eval_envs = (make_vector_env(config.env_id, config.eval_episodes, config.max_episode_steps)
-                 if config.eval_interval else None)
-    buffer = ReplayBuffer(config.buffer_size, spaces.obs_shape, spaces.obs_dtype, device, config.seed)
+    eval_envs = (
+        make_vector_env(config.env_id, config.eval_episodes, config.max_episode_steps)
+        if config.eval_interval
+        else None
+    )
+    buffer = ReplayBuffer(
+        config.buffer_size, spaces.obs_shape, spaces.obs_dtype, device, config.seed
+    )
     agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
     eval_generator = torch.Generator(device=device)
     eval_generator.manual_seed(config.seed + EVAL_SEED_OFFSET)
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "config.json",
-                      {"preset": preset_name, "config": dataclasses.asdict(config)})
+    atomic_write_json(
+        run_dir / "config.json", {"preset": preset_name, "config": dataclasses.asdict(config)}
+    )
     metrics = MetricsLog(run_dir / "metrics.csv")
     checkpoint_path = run_dir / "checkpoint.pt"
 
@@ -128,28 +141,48 @@ def train(
     last_eval: EvalSummary | None = None
     epsilon = epsilon_at(config, 0)
     start_time = time.perf_counter()
-    bar = tqdm(total=config.total_steps, unit="step", disable=not progress, dynamic_ncols=True,
-               desc=f"{config.env_id} {preset_name} s{config.seed}")
+    bar = tqdm(
+        total=config.total_steps,
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+        desc=f"{config.env_id} {preset_name} s{config.seed}",
+    )
     last_refresh = 0.0
 
     def counters() -> dict[str, int]:
         return {"step": step, "episode": episode, "updates": updates_done}
 
     def run_evaluation(eval_vector_env: Any, label: str) -> EvalSummary:
-        returns = evaluate(agent.online_net, eval_vector_env, config.eval_epsilon, eval_generator, device)
+        returns = evaluate(
+            agent.online_net, eval_vector_env, config.eval_epsilon, eval_generator, device
+        )
         summary = EvalSummary.of(returns)
-        metrics.write(kind="eval", step=step, episode=episode, wall_time_s=time.perf_counter() - start_time,
-                      **{"return": summary.mean}, length=summary.episodes, epsilon=config.eval_epsilon,
-                      eval_std=summary.std, eval_min=summary.min, eval_max=summary.max)
-        bar.write(f"{label} at step {step}: mean {summary.mean:.1f} +- {summary.std:.1f} "
-                  f"(min {summary.min:.0f}, max {summary.max:.0f}, {summary.episodes} episodes)")
+        metrics.write(
+            kind="eval",
+            step=step,
+            episode=episode,
+            wall_time_s=time.perf_counter() - start_time,
+            **{"return": summary.mean},
+            length=summary.episodes,
+            epsilon=config.eval_epsilon,
+            eval_std=summary.std,
+            eval_min=summary.min,
+            eval_max=summary.max,
+        )
+        bar.write(
+            f"{label} at step {step}: mean {summary.mean:.1f} +- {summary.std:.1f} "
+            f"(min {summary.min:.0f}, max {summary.max:.0f}, {summary.episodes} episodes)"
+        )
         return summary
 
     obs, _ = envs.reset(seed=config.seed)
     if eval_envs is not None:
         eval_envs.reset(seed=config.seed + EVAL_SEED_OFFSET)
     try:
-        while step < config.total_steps and not (config.total_episodes and episode >= config.total_episodes):
+        while step < config.total_steps and not (
+            config.total_episodes and episode >= config.total_episodes
+        ):
             # Alg. step 2: exploration rate for this step (eq-eps-exp / eq-eps-linear).
             epsilon = epsilon_at(config, step)
             # Alg. step 3: epsilon-greedy actions from the online network (eq-eps-greedy).
@@ -158,13 +191,20 @@ def train(
             next_obs, reward, terminated, truncated, _ = envs.step(actions)
             # Alg. step 5: store real transitions; an autoreset step is not one.
             real = ~resetting
-            stored_terminated = terminated | truncated if config.truncation_as_terminal else terminated
+            stored_terminated = (
+                terminated | truncated if config.truncation_as_terminal else terminated
+            )
             stored_reward = clip_reward(reward) if config.reward_clip else reward.astype(np.float32)
             if real.all():
                 buffer.add(obs, actions, stored_reward, next_obs, stored_terminated)
             else:
-                buffer.add(obs[real], actions[real], stored_reward[real], next_obs[real],
-                           stored_terminated[real])
+                buffer.add(
+                    obs[real],
+                    actions[real],
+                    stored_reward[real],
+                    next_obs[real],
+                    stored_terminated[real],
+                )
             new_steps = int(real.sum())
             step += new_steps
             episode_return += np.where(real, reward, 0.0)
@@ -173,16 +213,27 @@ def train(
             ended = (terminated | truncated) & real
             for index in np.flatnonzero(ended):
                 episode += 1
-                loss_mean = (loss_sum / losses_since_row).item() if losses_since_row else float("nan")
+                loss_mean = (
+                    (loss_sum / losses_since_row).item() if losses_since_row else float("nan")
+                )
                 loss_sum.zero_()
                 losses_since_row = 0
-                metrics.write(kind="train", step=step, episode=episode,
-                              wall_time_s=time.perf_counter() - start_time,
-                              **{"return": float(episode_return[index])},
-                              length=int(episode_length[index]), epsilon=epsilon, loss=loss_mean)
+                metrics.write(
+                    kind="train",
+                    step=step,
+                    episode=episode,
+                    wall_time_s=time.perf_counter() - start_time,
+                    **{"return": float(episode_return[index])},
+                    length=int(episode_length[index]),
+                    epsilon=epsilon,
+                    loss=loss_mean,
+                )
                 episode_return[index] = 0.0
                 episode_length[index] = 0
-                if config.target_hard_copy_episodes and (episode - 1) % config.target_hard_copy_episodes == 0:
+                if (
+                    config.target_hard_copy_episodes
+                    and (episode - 1) % config.target_hard_copy_episodes == 0
+                ):
                     hard_update(agent.target_net, agent.online_net)
             resetting = terminated | truncated
             obs = next_obs
@@ -208,8 +259,11 @@ def train(
             if progress and now - last_refresh > PROGRESS_REFRESH_S and metrics.rows:
                 last_refresh = now
                 recent = metrics.column("train", "return")[-10:]
-                postfix = {"episode": episode, "return(10)": f"{np.mean(recent):.0f}" if recent else "-",
-                           "eps": f"{epsilon:.3f}"}
+                postfix = {
+                    "episode": episode,
+                    "return(10)": f"{np.mean(recent):.0f}" if recent else "-",
+                    "eps": f"{epsilon:.3f}",
+                }
                 if last_eval is not None:
                     postfix["eval"] = f"{last_eval.mean:.0f}"
                 bar.set_postfix(postfix, refresh=False)
@@ -220,8 +274,9 @@ def train(
         save_checkpoint(checkpoint_path, config, agent, spaces, counters())
         final_eval = None
         if config.final_eval_episodes:
-            final_envs = make_vector_env(config.env_id, config.final_eval_episodes,
-                                         config.max_episode_steps)
+            final_envs = make_vector_env(
+                config.env_id, config.final_eval_episodes, config.max_episode_steps
+            )
             final_envs.reset(seed=config.seed + 2 * EVAL_SEED_OFFSET)
             final_eval = run_evaluation(final_envs, "final evaluation")
             final_envs.close()
@@ -232,8 +287,12 @@ def train(
         if eval_envs is not None:
             eval_envs.close()
 
-    plot_curve(metrics, run_dir / "curve.png",
-               f"{config.env_id}, preset {preset_name}, seed {config.seed}", config.solved_threshold)
+    plot_curve(
+        metrics,
+        run_dir / "curve.png",
+        f"{config.env_id}, preset {preset_name}, seed {config.seed}",
+        config.solved_threshold,
+    )
     result = TrainResult(
         run_dir=run_dir,
         steps=step,

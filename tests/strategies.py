@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 from hypothesis import strategies as st
@@ -24,8 +26,12 @@ def target_inputs(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     reward = draw(hnp.arrays(np.float32, batch, elements=finite_values))
     next_q = draw(hnp.arrays(np.float32, (batch, actions), elements=finite_values))
     terminated = draw(hnp.arrays(np.bool_, batch))
-    return (torch.from_numpy(reward), torch.from_numpy(next_q), torch.from_numpy(terminated),
-            draw(gammas))
+    return (
+        torch.from_numpy(reward),
+        torch.from_numpy(next_q),
+        torch.from_numpy(terminated),
+        draw(gammas),
+    )
 
 
 @st.composite
@@ -41,6 +47,6 @@ def small_mlp(seed: int, widths: tuple[int, ...] = (3, 5, 2)) -> torch.nn.Module
     """A small MLP with seeded weights, for target-update and clipping properties."""
     torch.manual_seed(seed)
     layers: list[torch.nn.Module] = []
-    for width_in, width_out in zip(widths[:-1], widths[1:], strict=True):
+    for width_in, width_out in itertools.pairwise(widths):
         layers += [torch.nn.Linear(width_in, width_out), torch.nn.ReLU()]
     return torch.nn.Sequential(*layers[:-1])

@@ -1,4 +1,4 @@
-"""eq-eps-greedy (spec/exploration.md) and the agent's update, which composes the other equations."""
+"""eq-eps-greedy (spec/exploration.md) and the agent's update, which composes other equations."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from dqn_ref.replay import Batch
 
 q_tables = st.integers(1, 16).flatmap(
     lambda rows: st.integers(1, 6).flatmap(
-        lambda actions: hnp.arrays(np.float32, (rows, actions),
-                                   elements=st.floats(-100, 100, width=32), unique=True)
+        lambda actions: hnp.arrays(
+            np.float32, (rows, actions), elements=st.floats(-100, 100, width=32), unique=True
+        )
     )
 )
 
@@ -51,7 +52,9 @@ def test_greedy_action_frequency_is_one_minus_epsilon_plus_epsilon_over_actions(
     draws = 40_000
     q = torch.zeros(draws, num_actions)
     q[:, 0] = 1.0  # action 0 is greedy in every row
-    counts = torch.bincount(epsilon_greedy(q, epsilon, generator(1)), minlength=num_actions).double()
+    counts = torch.bincount(
+        epsilon_greedy(q, epsilon, generator(1)), minlength=num_actions
+    ).double()
     expected = torch.full((num_actions,), epsilon / num_actions)
     expected[0] += 1 - epsilon
     sd = torch.sqrt(draws * expected * (1 - expected))
@@ -64,9 +67,13 @@ def test_agent_update_lowers_the_td_loss_on_a_fixed_batch() -> None:
     torch.manual_seed(0)
     config = cartpole.replace(learning_rate=1e-3)
     agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
-    batch = Batch(obs=torch.randn(64, 4), action=torch.randint(0, 2, (64,)),
-                  reward=torch.ones(64), next_obs=torch.randn(64, 4),
-                  terminated=torch.rand(64) < 0.5)
+    batch = Batch(
+        obs=torch.randn(64, 4),
+        action=torch.randint(0, 2, (64,)),
+        reward=torch.ones(64),
+        next_obs=torch.randn(64, 4),
+        terminated=torch.rand(64) < 0.5,
+    )
     first = agent.update(batch).item()
     for _ in range(200):
         last = agent.update(batch).item()
@@ -78,13 +85,22 @@ def test_agent_update_leaves_the_target_network_alone_until_synced() -> None:
     """theta^- changes only through sync_target (Alg. step 8), never through update (step 7)."""
     agent = DQNAgent(cartpole, (4,), 2, torch.device("cpu"))
     target_before = [p.clone() for p in agent.target_net.parameters()]
-    batch = Batch(torch.randn(8, 4), torch.zeros(8, dtype=torch.int64), torch.ones(8),
-                  torch.randn(8, 4), torch.zeros(8, dtype=torch.bool))
+    batch = Batch(
+        torch.randn(8, 4),
+        torch.zeros(8, dtype=torch.int64),
+        torch.ones(8),
+        torch.randn(8, 4),
+        torch.zeros(8, dtype=torch.bool),
+    )
     agent.update(batch)
-    assert all(torch.equal(a, b) for a, b in zip(agent.target_net.parameters(), target_before, strict=True))
+    assert all(
+        torch.equal(a, b) for a, b in zip(agent.target_net.parameters(), target_before, strict=True)
+    )
     agent.sync_target()
-    assert all(torch.equal(a, b) for a, b in zip(agent.target_net.parameters(),
-                                                 agent.online_net.parameters(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(agent.target_net.parameters(), agent.online_net.parameters(), strict=True)
+    )
 
 
 def test_act_returns_numpy_actions_for_each_environment() -> None:

@@ -38,13 +38,15 @@ def test_nonterminal_target_bootstraps_from_the_best_next_action(inputs: TargetI
 
 @given(target_inputs(), st.randoms(use_true_random=False))
 def test_target_ignores_the_order_of_actions(inputs: TargetInputs, rng: random.Random) -> None:
-    """eq-target P3: permuting the action axis of Q(s', .) leaves y unchanged (a max is order-free)."""
+    """eq-target P3: permuting the action axis of Q(s', .) leaves y unchanged."""
     reward, next_q, terminated, gamma = inputs
     order = list(range(next_q.shape[1]))
     rng.shuffle(order)
     shuffled = next_q[:, order]
-    assert torch.equal(bellman_target(reward, next_q, terminated, gamma),
-                       bellman_target(reward, shuffled, terminated, gamma))
+    assert torch.equal(
+        bellman_target(reward, next_q, terminated, gamma),
+        bellman_target(reward, shuffled, terminated, gamma),
+    )
 
 
 @given(target_inputs(), st.floats(0.0, 100.0))

@@ -12,8 +12,9 @@ from torch import nn
 from dqn_ref.grad_clip import clip_gradients
 
 thresholds = st.floats(1e-3, 100.0, allow_nan=False)
-gradient_arrays = hnp.arrays(np.float32, st.integers(1, 40),
-                             elements=st.floats(-1e3, 1e3, allow_nan=False, width=32))
+gradient_arrays = hnp.arrays(
+    np.float32, st.integers(1, 40), elements=st.floats(-1e3, 1e3, allow_nan=False, width=32)
+)
 
 
 def parameters_with_gradients(*gradients: np.ndarray) -> list[nn.Parameter]:

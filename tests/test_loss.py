@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.nn import functional
 
 from dqn_ref.loss import huber_loss, mse_loss, td_loss
 from tests.strategies import prediction_pairs
@@ -21,8 +21,8 @@ def per_element_huber(error: torch.Tensor, delta: float) -> torch.Tensor:
 
 @given(prediction_pairs(), deltas)
 def test_huber_is_quadratic_inside_delta_and_linear_outside(pair: Pair, delta: float) -> None:
-    """eq-huber P1: per element, 1/2 e^2 for |e| <= delta and delta (|e| - delta / 2) beyond; the loss
-    is their mean."""
+    """eq-huber P1: per element, 1/2 e^2 for |e| <= delta and delta (|e| - delta / 2) beyond;
+    the loss is their mean."""
     q_taken, target = pair
     expected = per_element_huber(target - q_taken, delta).mean()
     assert torch.allclose(huber_loss(q_taken, target, delta), expected, rtol=1e-5, atol=1e-5)
@@ -50,18 +50,26 @@ def test_huber_is_symmetric_and_zero_only_at_equality(pair: Pair, delta: float) 
 
 @given(prediction_pairs(), deltas)
 def test_huber_matches_torch_oracle(pair: Pair, delta: float) -> None:
-    """eq-huber against torch: F.huber_loss with the same delta and mean reduction."""
+    """eq-huber against torch: functional.huber_loss with the same delta and mean reduction."""
     q_taken, target = pair
-    assert torch.allclose(huber_loss(q_taken, target, delta), F.huber_loss(q_taken, target, delta=delta),
-                          rtol=1e-5, atol=1e-5)
+    assert torch.allclose(
+        huber_loss(q_taken, target, delta),
+        functional.huber_loss(q_taken, target, delta=delta),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 @given(prediction_pairs())
 def test_huber_with_delta_one_is_the_papers_smooth_l1(pair: Pair) -> None:
     """eq-huber P4: delta = 1 is torch's smooth_l1_loss, the replication paper's loss."""
     q_taken, target = pair
-    assert torch.allclose(huber_loss(q_taken, target, 1.0), F.smooth_l1_loss(q_taken, target),
-                          rtol=1e-5, atol=1e-5)
+    assert torch.allclose(
+        huber_loss(q_taken, target, 1.0),
+        functional.smooth_l1_loss(q_taken, target),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_huber_worked_example() -> None:
@@ -84,16 +92,21 @@ def test_mse_is_the_mean_squared_error(pair: Pair) -> None:
 
 @given(prediction_pairs())
 def test_mse_matches_torch_oracle(pair: Pair) -> None:
-    """eq-mse against torch: F.mse_loss, the book's nn.MSELoss."""
+    """eq-mse against torch: functional.mse_loss, the book's nn.MSELoss."""
     q_taken, target = pair
-    assert torch.allclose(mse_loss(q_taken, target), F.mse_loss(q_taken, target), rtol=1e-5, atol=1e-5)
+    assert torch.allclose(
+        mse_loss(q_taken, target), functional.mse_loss(q_taken, target), rtol=1e-5, atol=1e-5
+    )
 
 
 @given(prediction_pairs(), deltas)
 def test_huber_never_exceeds_half_the_mse(pair: Pair, delta: float) -> None:
-    """eq-huber P5: per element L_delta(e) <= e^2 / 2, so Huber's mean never exceeds half the MSE."""
+    """eq-huber P5: per element L_delta(e) <= e^2 / 2, so the Huber loss is at most half the MSE."""
     q_taken, target = pair
-    assert float(huber_loss(q_taken, target, delta)) <= 0.5 * float(mse_loss(q_taken, target)) * (1 + 1e-5) + 1e-6
+    assert (
+        float(huber_loss(q_taken, target, delta))
+        <= 0.5 * float(mse_loss(q_taken, target)) * (1 + 1e-5) + 1e-6
+    )
 
 
 def test_mse_worked_example() -> None:

@@ -9,8 +9,11 @@ from hypothesis.extra import numpy as hnp
 
 from dqn_ref.preprocessing import clip_reward
 
-rewards = hnp.arrays(np.float64, st.integers(1, 32),
-                     elements=st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+rewards = hnp.arrays(
+    np.float64,
+    st.integers(1, 32),
+    elements=st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+)
 
 
 @given(rewards)

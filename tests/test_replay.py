@@ -27,7 +27,7 @@ def transitions(first: int, count: int) -> tuple[np.ndarray, ...]:
 
 
 def filled(capacity: int, chunks: list[int], seed: int = 0) -> tuple[ReplayBuffer, int]:
-    """A buffer after adding transitions 1, 2, ... in chunks of the given sizes; returns the count."""
+    """A buffer after adding transitions 1, 2, ... in chunks of these sizes, and how many."""
     buffer = ReplayBuffer(capacity, OBS_SHAPE, np.float32, seed=seed)
     added = 0
     for chunk in chunks:

@@ -65,7 +65,9 @@ def test_linear_starts_at_start_and_reaches_end_at_duration(
 
 
 @given(rates, rates, durations, st.integers(0, 10_000_000))
-def test_linear_stays_at_end_after_duration(start: float, end: float, duration: int, extra: int) -> None:
+def test_linear_stays_at_end_after_duration(
+    start: float, end: float, duration: int, extra: int
+) -> None:
     """eq-eps-linear P2: for t >= duration, epsilon_t = end."""
     assert math.isclose(linear_epsilon(duration + extra, start, end, duration), end, abs_tol=1e-12)
 

@@ -37,7 +37,7 @@ def spec_sections() -> dict[str, str]:
             if match:
                 end = headings[number + 1].start() if number + 1 < len(headings) else len(text)
                 assert match.group(1) not in sections, f"{match.group(1)} is defined twice"
-                sections[match.group(1)] = text[heading.end():end]
+                sections[match.group(1)] = text[heading.end() : end]
     return sections
 
 
@@ -47,9 +47,21 @@ def python_text(folder: str, exclude: str | None = None) -> str:
 
 
 def test_spec_defines_the_ids_the_project_promises() -> None:
-    promised = {"eq-target", "eq-eps-exp", "eq-eps-linear", "eq-eps-greedy", "eq-hard", "eq-soft",
-                "eq-huber", "eq-mse", "eq-grad-clip", "eq-reward-clip", "eq-replay-capacity",
-                "eq-replay-fifo", "eq-replay-uniform"}
+    promised = {
+        "eq-target",
+        "eq-eps-exp",
+        "eq-eps-linear",
+        "eq-eps-greedy",
+        "eq-hard",
+        "eq-soft",
+        "eq-huber",
+        "eq-mse",
+        "eq-grad-clip",
+        "eq-reward-clip",
+        "eq-replay-capacity",
+        "eq-replay-fifo",
+        "eq-replay-uniform",
+    }
     assert promised <= set(spec_sections())
 
 
@@ -60,7 +72,8 @@ def test_every_id_is_implemented_by_a_function_that_cites_it(spec_id: str) -> No
     module_name, _, attribute = match.group(1).rpartition(".")
     implementation = getattr(importlib.import_module(module_name), attribute)
     assert spec_id in (inspect.getdoc(implementation) or ""), (
-        f"{match.group(1)}'s docstring does not cite {spec_id}")
+        f"{match.group(1)}'s docstring does not cite {spec_id}"
+    )
 
 
 @pytest.mark.parametrize("spec_id", sorted(spec_sections()))
@@ -85,12 +98,15 @@ def test_code_and_tests_cite_only_ids_and_properties_that_exist() -> None:
         assert not unknown, f"{folder}/ cites IDs the spec does not define: {sorted(unknown)}"
         for spec_id, number in CITED_PROPERTY.findall(text):
             assert number in PROPERTY.findall(sections[spec_id]), (
-                f"{folder}/ cites {spec_id} P{number}, which spec does not list")
+                f"{folder}/ cites {spec_id} P{number}, which spec does not list"
+            )
 
 
 def test_index_lists_every_id_with_its_implementation() -> None:
     index = (SPEC / "index.md").read_text()
-    rows = dict(re.findall(r"^\| \[(eq-[a-z0-9-]+)\]\([^)]*\) \| `([\w.]+)` \|", index, re.MULTILINE))
+    rows = dict(
+        re.findall(r"^\| \[(eq-[a-z0-9-]+)\]\([^)]*\) \| `([\w.]+)` \|", index, re.MULTILINE)
+    )
     assert set(rows) == set(spec_sections()), "spec/index.md and the spec pages list different IDs"
     for spec_id, section in spec_sections().items():
         match = IMPLEMENTED_BY.search(section)

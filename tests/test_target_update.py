@@ -75,7 +75,9 @@ def test_soft_update_moves_each_weight_between_its_old_value_and_the_online_one(
 
 
 @given(seeds, taus, st.integers(1, 20))
-def test_repeated_soft_updates_shrink_the_gap_geometrically(seed: int, tau: float, syncs: int) -> None:
+def test_repeated_soft_updates_shrink_the_gap_geometrically(
+    seed: int, tau: float, syncs: int
+) -> None:
     """eq-soft P4: n syncs towards a fixed theta leave theta^- - theta scaled by (1 - tau)^n."""
     target_net, online_net = pair(seed)
     gap_before = flat(target_net) - flat(online_net)

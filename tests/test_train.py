@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -33,17 +34,25 @@ def collect(config: DQNConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             buffers.append(self)
 
     monkeypatch.setattr(train_module, "ReplayBuffer", RecordedReplayBuffer)
-    config = config.replace(total_steps=400, total_episodes=0, max_episode_steps=TIME_LIMIT,
-                            buffer_size=1000, learning_starts=10_000, eval_interval=0,
-                            final_eval_episodes=0, epsilon_schedule="linear", epsilon_start=1.0,
-                            epsilon_end=1.0)
+    config = config.replace(
+        total_steps=400,
+        total_episodes=0,
+        max_episode_steps=TIME_LIMIT,
+        buffer_size=1000,
+        learning_starts=10_000,
+        eval_interval=0,
+        final_eval_episodes=0,
+        epsilon_schedule="linear",
+        epsilon_start=1.0,
+        epsilon_end=1.0,
+    )
     train_module.train(config, tmp_path / "run", progress=False)
     return buffers[0]
 
 
 def replay_physics(obs: np.ndarray, action: int) -> tuple[np.ndarray, bool]:
     """CartPole's own dynamics from state `obs`: the true next observation and termination."""
-    env = gym.make("CartPole-v1").unwrapped
+    env: Any = gym.make("CartPole-v1").unwrapped
     env.reset(seed=0)
     env.state = obs.astype(np.float64)
     next_obs, _, terminated, _, _ = env.step(action)
@@ -72,34 +81,46 @@ def test_truncated_transitions_keep_the_true_next_observation(
         episode_ended = not np.allclose(next_obs[row], obs[row + 1])
         truncated_here = episode_ended and not expected_terminated
         truncations += truncated_here
-        assert terminated[row] == (expected_terminated or (truncation_as_terminal and truncated_here))
+        assert terminated[row] == (
+            expected_terminated or (truncation_as_terminal and truncated_here)
+        )
     assert truncations >= 10, "the time limit should have truncated many episodes"
 
 
 def test_autoreset_steps_are_not_stored_or_counted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Alg. step 5: consecutive stored rows chain (s' of one is s of the next) within an episode, and
-    the step after an episode's end, which resets the env, adds no row."""
+    """Alg. step 5: consecutive stored rows chain (s' of one is s of the next) within an episode,
+    and the step after an episode's end, which resets the env, adds no row."""
     buffer = collect(cartpole, tmp_path, monkeypatch)
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     lengths = [int(row["length"]) for row in rows if row["kind"] == "train"]
     assert sum(lengths) <= len(buffer) and len(buffer) - sum(lengths) < TIME_LIMIT
-    boundaries = sum(not np.allclose(buffer.next_obs[j].numpy(), buffer.obs[j + 1].numpy())
-                     for j in range(len(buffer) - 1))
+    boundaries = sum(
+        not np.allclose(buffer.next_obs[j].numpy(), buffer.obs[j + 1].numpy())
+        for j in range(len(buffer) - 1)
+    )
     assert boundaries == len(lengths) - (1 if sum(lengths) == len(buffer) else 0)
 
 
 def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: Path) -> None:
     """A short real run writes every promised file, and its checkpoint restores the agent."""
-    config = cartpole.replace(total_steps=1_500, learning_starts=200, eval_interval=500,
-                              eval_episodes=3, final_eval_episodes=4, buffer_size=2_000)
+    config = cartpole.replace(
+        total_steps=1_500,
+        learning_starts=200,
+        eval_interval=500,
+        eval_episodes=3,
+        final_eval_episodes=4,
+        buffer_size=2_000,
+    )
     run_dir = tmp_path / "run"
     result = train_module.train(config, run_dir, "cartpole", progress=False)
 
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["preset"] == "cartpole"
-    restored_config = DQNConfig(**{**saved["config"], "hidden_sizes": tuple(saved["config"]["hidden_sizes"])})
+    restored_config = DQNConfig(
+        **{**saved["config"], "hidden_sizes": tuple(saved["config"]["hidden_sizes"])}
+    )
     assert restored_config == config
 
     rows = read_metrics(run_dir / "metrics.csv")
@@ -132,8 +153,14 @@ def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: 
 def test_every_evaluation_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
     """Alg. step 9 writes checkpoint.pt at each evaluation, through a temporary file and a rename,
     so no temporary file is left behind."""
-    config = cartpole.replace(total_steps=600, learning_starts=100, eval_interval=300, eval_episodes=2,
-                              final_eval_episodes=0, buffer_size=1_000)
+    config = cartpole.replace(
+        total_steps=600,
+        learning_starts=100,
+        eval_interval=300,
+        eval_episodes=2,
+        final_eval_episodes=0,
+        buffer_size=1_000,
+    )
     train_module.train(config, tmp_path / "run", progress=False)
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["counters"]["step"] == 600
     assert not list((tmp_path / "run").glob(".*.tmp"))

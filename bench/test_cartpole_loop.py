@@ -1,0 +1,111 @@
+"""CartPole step-loop throughput: the environment alone (the floor), act + step + store, one update,
+and the whole training loop. Compare the loop figures with the env-only figure of the same run.
+
+pytest bench --benchmark-only   (or: tox -e bench)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from bench.conftest import devices
+from dqn_ref.agent import DQNAgent
+from dqn_ref.envs import make_vector_env
+from dqn_ref.presets import cartpole
+from dqn_ref.replay import ReplayBuffer
+from dqn_ref.train import TrainResult, train
+
+STEPS = 1_000
+
+
+def test_env_step_only(benchmark: BenchmarkFixture) -> None:
+    """gymnasium CartPole-v1 through the vector env with random actions: the loop's floor."""
+    envs = make_vector_env("CartPole-v1", 1)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 2, size=(STEPS, 1))
+
+    def run() -> int:
+        episodes = 0
+        for action in actions:
+            _, _, terminated, truncated, _ = envs.step(action)
+            episodes += int((terminated | truncated).sum())
+        return episodes
+
+    episodes = benchmark(run)
+    assert episodes > 0  # random play ends CartPole episodes within a few dozen steps
+    benchmark.extra_info["agent_steps_per_round"] = STEPS
+
+
+@pytest.mark.parametrize("device", devices())
+def test_act_step_store(benchmark: BenchmarkFixture, device: str) -> None:
+    """epsilon-greedy act on the online network, env step, replay add: everything but learning."""
+    envs = make_vector_env("CartPole-v1", 1)
+    agent = DQNAgent(cartpole, (4,), 2, torch.device(device))
+    buffer = ReplayBuffer(STEPS * 10, (4,), np.float32, device)
+    obs, _ = envs.reset(seed=0)
+
+    def run() -> None:
+        nonlocal obs
+        for _ in range(STEPS):
+            actions = agent.act(obs, 0.1)
+            next_obs, reward, terminated, _, _ = envs.step(actions)
+            buffer.add(obs, actions, reward, next_obs, terminated)
+            obs = next_obs
+
+    benchmark.pedantic(run, rounds=5, iterations=1)
+    assert len(buffer) == 5 * STEPS
+    benchmark.extra_info["agent_steps_per_round"] = STEPS
+
+
+@pytest.mark.parametrize("device", devices())
+def test_update_only(benchmark: BenchmarkFixture, device: str) -> None:
+    """One gradient update at the default preset's sizes (batch 128, 128-128 MLP)."""
+    agent = DQNAgent(cartpole, (4,), 2, torch.device(device))
+    buffer = ReplayBuffer(10_000, (4,), np.float32, device)
+    count = 10_000
+    rng = np.random.default_rng(0)
+    buffer.add(
+        rng.normal(size=(count, 4)).astype(np.float32),
+        rng.integers(0, 2, count),
+        np.ones(count, np.float32),
+        rng.normal(size=(count, 4)).astype(np.float32),
+        rng.random(count) < 0.05,
+    )
+
+    def run() -> torch.Tensor:
+        loss = torch.zeros((), device=device)
+        for _ in range(100):
+            loss = agent.update(buffer.sample(cartpole.batch_size))
+        return loss
+
+    loss = benchmark(run)
+    assert torch.isfinite(loss).item()
+    benchmark.extra_info["updates_per_round"] = 100
+
+
+@pytest.mark.parametrize("device", devices())
+def test_full_train_loop(benchmark: BenchmarkFixture, device: str, tmp_path: Path) -> None:
+    """dqn_ref.train.train for 2,000 agent steps with an update per step, no evaluation."""
+    steps = 2_000
+    config = cartpole.replace(
+        total_steps=steps,
+        learning_starts=100,
+        eval_interval=0,
+        final_eval_episodes=0,
+        device=device,
+    )
+    results: list[TrainResult] = []
+
+    def run() -> None:
+        results.append(train(config, tmp_path / f"run{len(results)}", progress=False))
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    assert all(result.steps == steps and result.updates == steps - 100 + 1 for result in results)
+    benchmark.extra_info["agent_steps_per_round"] = steps
+    benchmark.extra_info["steps_per_s_inside_train"] = [r.steps / r.wall_time_s for r in results]

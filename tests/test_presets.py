@@ -1,0 +1,113 @@
+"""Presets and config validation. spec/presets.md's table must agree with dqn_ref/presets.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from dqn_ref.config import DQNConfig
+from dqn_ref.errors import DQNRefError
+from dqn_ref.presets import PRESETS, get_preset, paper
+
+PRESETS_PAGE = Path(__file__).resolve().parent.parent / "spec" / "presets.md"
+
+
+def presets_table() -> tuple[list[str], dict[str, list[str]]]:
+    """(preset names of the columns, field -> cells) from the first table in spec/presets.md."""
+    lines = [line for line in PRESETS_PAGE.read_text().splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if not cells[0].startswith("`"):
+            break
+        rows[cells[0].strip("`")] = [cell.strip("`") for cell in cells[1:]]
+    preset_columns = [name for name in header[1:] if name in PRESETS]
+    return preset_columns, rows
+
+
+def test_presets_page_tables_every_field_of_every_preset() -> None:
+    columns, rows = presets_table()
+    assert set(columns) == set(PRESETS)
+    assert set(rows) == {f.name for f in dataclasses.fields(DQNConfig)}
+    for field_name, cells in rows.items():
+        for column, preset_name in enumerate(columns):
+            assert cells[column] == str(getattr(PRESETS[preset_name], field_name)), (
+                f"spec/presets.md says {preset_name}.{field_name} = {cells[column]}, the code "
+                f"{getattr(PRESETS[preset_name], field_name)}"
+            )
+
+
+def test_paper_preset_has_the_seed_papers_constants() -> None:
+    """Seed 000, section 8: EPISODES 1000, MEMORY_SIZE 1000, BATCH_SIZE 128, GAMMA 0.95,
+    EPS_START 0.9, EPS_END 0.1, EPS_DECAY 10, TARGET_UPDATE 1000, TAU 0.005, LR 1e-4, AdamW with
+    amsgrad, smooth_l1_loss, clip_grad_value_ 5, 128-128 MLP, done = terminated or truncated."""
+    assert (paper.total_episodes, paper.buffer_size, paper.batch_size, paper.gamma) == (
+        1000,
+        1000,
+        128,
+        0.95,
+    )
+    assert (
+        paper.epsilon_schedule,
+        paper.epsilon_start,
+        paper.epsilon_end,
+        paper.epsilon_decay,
+    ) == ("exponential", 0.9, 0.1, 10.0)
+    assert (paper.target_hard_copy_episodes, paper.tau, paper.target_update_interval) == (
+        1000,
+        0.005,
+        1,
+    )
+    assert (paper.optimizer, paper.learning_rate, paper.amsgrad, paper.weight_decay) == (
+        "adamw",
+        1e-4,
+        True,
+        0.01,
+    )
+    assert (paper.loss, paper.huber_delta, paper.max_grad_value, paper.max_grad_norm) == (
+        "huber",
+        1.0,
+        5.0,
+        None,
+    )
+    assert paper.hidden_sizes == (128, 128) and paper.learning_starts == 128
+    assert paper.truncation_as_terminal and not paper.reward_clip
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"gamma": 1.5}, "gamma=1.5 must lie in [0, 1]"),
+        ({"gamma": -0.1}, "gamma=-0.1 must lie in [0, 1]"),
+        ({"tau": 0.0}, "tau=0.0 must lie in (0, 1]"),
+        ({"tau": 1.5}, "tau=1.5 must lie in (0, 1]"),
+        ({"buffer_size": 10, "batch_size": 32}, "buffer_size=10 is smaller than batch_size=32"),
+        ({"total_steps": -5}, "total_steps=-5 must be positive"),
+        ({"learning_rate": 0.0}, "learning_rate=0.0 must be positive"),
+        ({"epsilon_end": 2.0}, "epsilon_start and epsilon_end must lie in [0, 1]"),
+        ({"max_grad_norm": -1.0}, "max_grad_norm=-1.0 must be positive or none"),
+        ({"hidden_sizes": ()}, "hidden_sizes must be positive widths"),
+    ],
+)
+def test_invalid_values_are_refused_with_the_rule_they_break(
+    changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(DQNRefError, match=re.escape(message)):
+        DQNConfig().replace(**changes)
+
+
+def test_unknown_field_and_unknown_preset_are_refused() -> None:
+    with pytest.raises(DQNRefError, match="unknown config field 'learning_rat'"):
+        DQNConfig().replace(learning_rat=1e-3)
+    with pytest.raises(DQNRefError, match="unknown preset 'fast'; choose one of: cartpole, paper"):
+        get_preset("fast", "cartpole")
+
+
+def test_config_round_trips_through_its_json_form() -> None:
+    for config in PRESETS.values():
+        fields = dataclasses.asdict(config)
+        assert DQNConfig(**{**fields, "hidden_sizes": tuple(fields["hidden_sizes"])}) == config
