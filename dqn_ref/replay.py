@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 from torch import Tensor
 
 
@@ -77,28 +77,32 @@ class ReplayBuffer:
 
         When the buffer is full the oldest transitions are overwritten first.
         """
-        obs_t = torch.as_tensor(obs, device=self.device)
-        batched = obs_t.dim() == len(self.obs_shape) + 1
-        n = obs_t.shape[0] if batched else 1
+        batched = np.ndim(obs) == len(self.obs_shape) + 1
+        n = len(obs) if batched else 1  # type: ignore[arg-type]
         if n > self.capacity:
             raise ValueError(f"cannot add {n} transitions to a buffer of capacity {self.capacity}")
-        if self.next_index + n <= self.capacity:
-            rows: slice | Tensor = slice(self.next_index, self.next_index + n)
-        else:
-            rows = (
-                torch.arange(self.next_index, self.next_index + n, device=self.device)
-                % self.capacity
-            )
+        rows: slice | NDArray[np.int64] = (
+            slice(self.next_index, self.next_index + n)
+            if self.next_index + n <= self.capacity
+            else np.arange(self.next_index, self.next_index + n) % self.capacity
+        )
         fields = (
-            (self.obs, obs_t),
+            (self.obs, obs),
             (self.action, action),
             (self.reward, reward),
             (self.next_obs, next_obs),
             (self.terminated, terminated),
         )
         for storage, values in fields:
-            values_t = torch.as_tensor(values, device=self.device)
-            storage[rows] = values_t.reshape((n, *storage.shape[1:])).to(storage.dtype)
+            shape = (n, *storage.shape[1:])
+            if self.device.type == "cpu":
+                # A CPU tensor and its .numpy() view share memory; numpy's assignment skips the
+                # per-call overhead of torch indexing, which dominates for one small transition.
+                storage.numpy()[rows] = np.asarray(values).reshape(shape)
+            else:
+                values_t = torch.as_tensor(np.asarray(values), device=self.device)
+                index = rows if isinstance(rows, slice) else torch.from_numpy(rows).to(self.device)
+                storage[index] = values_t.reshape(shape).to(storage.dtype)
         self.next_index = (self.next_index + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 

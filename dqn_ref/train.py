@@ -17,7 +17,7 @@ from dqn_ref.agent import DQNAgent
 from dqn_ref.atomic import atomic_write_json
 from dqn_ref.checkpoint import save_checkpoint
 from dqn_ref.config import DQNConfig
-from dqn_ref.envs import EVAL_SEED_OFFSET, env_spaces, make_vector_env
+from dqn_ref.envs import EVAL_SEED_OFFSET, REPLAY_SEED_OFFSET, env_spaces, make_vector_env
 from dqn_ref.errors import DQNRefError
 from dqn_ref.evaluate import evaluate
 from dqn_ref.metrics import MetricsLog
@@ -117,7 +117,11 @@ def train(
         else None
     )
     buffer = ReplayBuffer(
-        config.buffer_size, spaces.obs_shape, spaces.obs_dtype, device, config.seed
+        config.buffer_size,
+        spaces.obs_shape,
+        spaces.obs_dtype,
+        device,
+        config.seed + REPLAY_SEED_OFFSET,
     )
     agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
     eval_generator = torch.Generator(device=device)
