@@ -32,15 +32,16 @@ def untrained_greedy_mean(seed: int) -> float:
 
 @pytest.mark.slow
 def test_default_preset_learns_cartpole_within_5000_steps(tmp_path: Path) -> None:
-    """After 5,000 agent steps the greedy mean over 20 episodes is at least 4 times the untrained
-    network's (which falls within 10-60 steps) in every seed, and the median over seeds is >= 100
-    (measured on this project's CPU machines: 134-260 over eight runs of candidate presets)."""
+    """After 5,000 agent steps (1,001 updates) the greedy mean over 20 episodes beats the same
+    network before training by at least 50 in every seed, and the median over seeds is >= 150.
+    An untrained network scores 9-90 here; measured after training on this project's CPU machines:
+    seeds 0-2 score 195, 185 and 225."""
     config = cartpole.replace(total_steps=STEPS, eval_interval=0, final_eval_episodes=EPISODES)
     trained = []
     for seed in SEEDS:
         result = train(config.replace(seed=seed), tmp_path / f"s{seed}", progress=False)
         assert result.final_eval is not None
         before = untrained_greedy_mean(seed)
-        assert result.final_eval.mean >= 4 * before, (seed, before, result.final_eval.mean)
+        assert result.final_eval.mean >= before + 50, (seed, before, result.final_eval.mean)
         trained.append(result.final_eval.mean)
-    assert statistics.median(trained) >= 100, trained
+    assert statistics.median(trained) >= 150, trained
