@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import IO
 
 COLUMNS = (
-    "kind",  # "train" (one training episode) or "eval" (one evaluation of several episodes)
+    "kind",  # "train": a training episode; "eval": an evaluation in training; "final": the last
     "step",  # agent steps taken when the row was written
     "episode",  # training episodes finished when the row was written
     "wall_time_s",  # seconds since training started
-    "return",  # train: the episode's raw (unclipped) return; eval: mean return
-    "length",  # train: the episode's length in agent steps; eval: episodes evaluated
-    "epsilon",  # train: exploration rate at the episode's last step; eval: the evaluation's epsilon
+    "return",  # train: the episode's raw (unclipped) return; eval, final: mean return
+    "length",  # train: the episode's length in agent steps; eval, final: episodes evaluated
+    "epsilon",  # train: exploration rate at the episode's last step; eval, final: the policy's
     "loss",  # train: mean TD loss of the updates since the previous train row (empty before any)
     "eval_std",
     "eval_min",

@@ -55,6 +55,19 @@ def plot_curve(metrics: MetricsLog, path: Path, title: str, solved_threshold: fl
             label="evaluation, min to max",
         )
         axes.plot(eval_steps, eval_mean, "o-", color="tab:orange", label="evaluation mean")
+    final_steps = metrics.column("final", "step")
+    if final_steps:
+        episodes = int(metrics.column("final", "length")[0])
+        axes.errorbar(
+            final_steps,
+            metrics.column("final", "return"),
+            yerr=metrics.column("final", "eval_std"),
+            fmt="*",
+            ms=12,
+            color="tab:red",
+            capsize=3,
+            label=f"final evaluation ({episodes} episodes, mean and std)",
+        )
     axes.axhline(
         solved_threshold, color="gray", ls="--", lw=1, label=f"solved ({solved_threshold:g})"
     )

@@ -28,6 +28,7 @@ from dqn_ref.schedule import exponential_epsilon, linear_epsilon
 from dqn_ref.target_update import hard_update
 
 PROGRESS_REFRESH_S = 0.5
+EVAL_LABELS = {"eval": "evaluation", "final": "final evaluation"}
 
 
 @dataclass(frozen=True)
@@ -157,13 +158,13 @@ def train(
     def counters() -> dict[str, int]:
         return {"step": step, "episode": episode, "updates": updates_done}
 
-    def run_evaluation(eval_vector_env: Any, label: str) -> EvalSummary:
+    def run_evaluation(eval_vector_env: Any, kind: str) -> EvalSummary:
         returns = evaluate(
             agent.online_net, eval_vector_env, config.eval_epsilon, eval_generator, device
         )
         summary = EvalSummary.of(returns)
         metrics.write(
-            kind="eval",
+            kind=kind,
             step=step,
             episode=episode,
             wall_time_s=time.perf_counter() - start_time,
@@ -175,7 +176,7 @@ def train(
             eval_max=summary.max,
         )
         bar.write(
-            f"{label} at step {step}: mean {summary.mean:.1f} +- {summary.std:.1f} "
+            f"{EVAL_LABELS[kind]} at step {step}: mean {summary.mean:.1f} +- {summary.std:.1f} "
             f"(min {summary.min:.0f}, max {summary.max:.0f}, {summary.episodes} episodes)"
         )
         return summary
@@ -252,7 +253,7 @@ def train(
                 syncs_done += 1
             # Alg. step 9: evaluate greedily and checkpoint every eval_interval agent steps.
             if eval_envs is not None and step >= next_eval_step:
-                last_eval = run_evaluation(eval_envs, "evaluation")
+                last_eval = run_evaluation(eval_envs, "eval")
                 if first_solved is None and last_eval.mean >= config.solved_threshold:
                     first_solved = (step, time.perf_counter() - start_time)
                 save_checkpoint(checkpoint_path, config, agent, spaces, counters())
@@ -282,7 +283,7 @@ def train(
                 config.env_id, config.final_eval_episodes, config.max_episode_steps
             )
             final_envs.reset(seed=config.seed + 2 * EVAL_SEED_OFFSET)
-            final_eval = run_evaluation(final_envs, "final evaluation")
+            final_eval = run_evaluation(final_envs, "final")
             final_envs.close()
     finally:
         bar.close()

@@ -82,8 +82,9 @@ def test_agent_update_lowers_the_td_loss_on_a_fixed_batch() -> None:
 
 
 def test_agent_update_leaves_the_target_network_alone_until_synced() -> None:
-    """theta^- changes only through sync_target (Alg. step 8), never through update (step 7)."""
-    agent = DQNAgent(cartpole, (4,), 2, torch.device("cpu"))
+    """theta^- changes only through sync_target (Alg. step 8), never through update (step 7); with
+    tau = 1 a sync is the hard copy eq-hard."""
+    agent = DQNAgent(cartpole.replace(tau=1.0), (4,), 2, torch.device("cpu"))
     target_before = [p.clone() for p in agent.target_net.parameters()]
     batch = Batch(
         torch.randn(8, 4),

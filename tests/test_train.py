@@ -125,8 +125,10 @@ def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: 
 
     rows = read_metrics(run_dir / "metrics.csv")
     evaluations = [row for row in rows if row["kind"] == "eval"]
-    assert [int(row["step"]) for row in evaluations] == [500, 1000, 1500, 1500]
-    assert int(evaluations[-1]["length"]) == 4
+    assert [int(row["step"]) for row in evaluations] == [500, 1000, 1500]
+    assert all(int(row["length"]) == 3 for row in evaluations)
+    (final,) = [row for row in rows if row["kind"] == "final"]
+    assert (int(final["step"]), int(final["length"])) == (1500, 4)
     train_rows = [row for row in rows if row["kind"] == "train"]
     assert sum(int(row["length"]) for row in train_rows) <= 1_500
     assert all(float(row["return"]) == float(row["length"]) for row in train_rows)  # +1 per step
@@ -135,11 +137,17 @@ def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: 
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 1_500 == result.steps
-    assert summary["updates"] == 1_500 - 200 + 1
+    # Alg. step 7: one update at learning_starts, then one every train_frequency agent steps.
+    expected_updates = (1_500 - 200) // config.train_frequency + 1
+    assert summary["updates"] == expected_updates
     assert summary["final_eval"]["episodes"] == 4
 
     payload = load_checkpoint(run_dir / "checkpoint.pt")
-    assert payload["counters"] == {"step": 1_500, "episode": result.episodes, "updates": 1_301}
+    assert payload["counters"] == {
+        "step": 1_500,
+        "episode": result.episodes,
+        "updates": expected_updates,
+    }
     loaded_config, agent = restore_agent(payload, torch.device("cpu"))
     assert loaded_config == config
     # The restored greedy policy replays the final evaluation exactly: same weights, same env seeds.
