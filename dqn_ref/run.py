@@ -65,7 +65,7 @@ def flag_type(annotation: Any) -> dict[str, Any]:
         return {"type": parse_int_tuple, "metavar": "N,N,..."}
     if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation):
         return {"type": parse_optional_float, "metavar": "X|none"}
-    return {"type": annotation}
+    return {"type": annotation, "metavar": {int: "N", float: "X"}.get(annotation, "NAME")}
 
 
 def add_config_flags(parser: argparse.ArgumentParser, preset_names: Sequence[str]) -> None:
