@@ -108,3 +108,10 @@ def test_act_returns_numpy_actions_for_each_environment() -> None:
     agent = DQNAgent(cartpole, (4,), 2, torch.device("cpu"))
     actions = agent.act(np.zeros((5, 4), dtype=np.float32), epsilon=0.5)
     assert actions.shape == (5,) and actions.dtype == np.int64
+
+
+def test_epsilon_greedy_worked_example() -> None:
+    """eq-eps-greedy by hand with epsilon = 0: Q = ((1, 3), (5, 2), (0, 0)) gives argmax per row
+    (1, 0, 0); the tie in row 2 goes to the lowest index."""
+    q = torch.tensor([[1.0, 3.0], [5.0, 2.0], [0.0, 0.0]])
+    assert epsilon_greedy(q, 0.0, generator()).tolist() == [1, 0, 0]

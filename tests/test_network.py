@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.nn import functional
 
 from dqn_ref.network import MLPQNetwork, make_q_network
 
@@ -43,3 +44,15 @@ def test_mlp_has_the_papers_layer_sizes() -> None:
     (4*128 + 128) + (128*128 + 128) + (128*2 + 2) = 640 + 16,512 + 258 = 17,410 parameters."""
     network = make_q_network("mlp", (4,), 2, (128, 128))
     assert sum(p.numel() for p in network.parameters()) == 17_410
+
+
+def test_mlp_matches_explicit_matrix_products() -> None:
+    """eq-qnet-mlp against torch's functional ops: W3 relu(W2 relu(W1 s + b1) + b2) + b3."""
+    torch.manual_seed(0)
+    network = MLPQNetwork(4, 2, (8, 8))
+    w1, b1, w2, b2, w3, b3 = (p.detach() for p in network.parameters())
+    obs = torch.randn(5, 4)
+    expected = functional.linear(
+        torch.relu(functional.linear(torch.relu(functional.linear(obs, w1, b1)), w2, b2)), w3, b3
+    )
+    assert torch.allclose(network(obs), expected, rtol=1e-6, atol=1e-6)

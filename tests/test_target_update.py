@@ -109,3 +109,13 @@ def test_soft_update_worked_example() -> None:
         online_net.weight.fill_(8.0)
     soft_update(target_net, online_net, 0.25)
     assert target_net.weight.item() == 5.0
+
+
+def test_hard_update_worked_example() -> None:
+    """eq-hard by hand: theta^- = 4, theta = 8 -> theta^- = 8, and theta stays 8."""
+    target_net, online_net = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        target_net.weight.fill_(4.0)
+        online_net.weight.fill_(8.0)
+    hard_update(target_net, online_net)
+    assert (target_net.weight.item(), online_net.weight.item()) == (8.0, 8.0)
