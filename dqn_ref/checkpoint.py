@@ -61,7 +61,10 @@ def restore_agent(payload: dict[str, Any], device: torch.device) -> tuple[DQNCon
     """Rebuild the config and the agent, weights and optimiser state included, from a payload."""
     fields = dict(payload["config"])
     fields["hidden_sizes"] = tuple(fields["hidden_sizes"])
-    config = DQNConfig(**fields)
+    try:
+        config = DQNConfig(**fields)
+    except TypeError as error:  # a field this version of DQNConfig does not have, or lacks
+        raise DQNRefError(f"the checkpoint's config does not fit this dqn_ref: {error}") from error
     agent = DQNAgent(config, tuple(payload["obs_shape"]), payload["num_actions"], device)
     agent.load_state_dict(payload["agent"])
     return config, agent

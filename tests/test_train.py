@@ -16,6 +16,7 @@ import dqn_ref.train as train_module
 from dqn_ref.checkpoint import load_checkpoint, restore_agent
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import EVAL_SEED_OFFSET, make_vector_env
+from dqn_ref.errors import DQNRefError
 from dqn_ref.evaluate import evaluate
 from dqn_ref.metrics import read_metrics
 from dqn_ref.presets import cartpole, paper
@@ -172,3 +173,30 @@ def test_every_evaluation_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
     train_module.train(config, tmp_path / "run", progress=False)
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["counters"]["step"] == 600
     assert not list((tmp_path / "run").glob(".*.tmp"))
+
+
+def test_unreadable_and_foreign_checkpoints_are_one_line_errors(tmp_path: Path) -> None:
+    """A truncated file, a torch file that is not a dqn_ref checkpoint, and a checkpoint whose
+    config has a field this version lacks each raise DQNRefError, never a raw exception."""
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(b"PK\x03\x04 not a whole zip")
+    with pytest.raises(DQNRefError, match="not a readable checkpoint"):
+        load_checkpoint(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(DQNRefError, match="not a dqn_ref checkpoint"):
+        load_checkpoint(foreign)
+    with pytest.raises(DQNRefError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "missing.pt")
+    config = cartpole.replace(
+        total_steps=200,
+        learning_starts=100,
+        eval_interval=0,
+        final_eval_episodes=0,
+        buffer_size=1_000,
+    )
+    train_module.train(config, tmp_path / "run", progress=False)
+    payload = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    payload["config"]["future_field"] = 1
+    with pytest.raises(DQNRefError, match="does not fit this dqn_ref"):
+        restore_agent(payload, torch.device("cpu"))
