@@ -47,10 +47,13 @@ def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> S
     the first observation with reward 0. The training loop stores nothing for that reset step.
     """
     check_env_id(env_id)
-    envs = SyncVectorEnv(
-        [lambda: gym.make(env_id, max_episode_steps=max_episode_steps or None)] * num_envs,
-        autoreset_mode=AutoresetMode.NEXT_STEP,
-    )
+    try:
+        envs = SyncVectorEnv(
+            [lambda: gym.make(env_id, max_episode_steps=max_episode_steps or None)] * num_envs,
+            autoreset_mode=AutoresetMode.NEXT_STEP,
+        )
+    except gym.error.Error as error:  # a missing extra (Box2D, MuJoCo), a bad env argument, ...
+        raise DQNRefError(f"cannot make {env_id}: {error}") from error
     env_spaces(envs, env_id)  # fail now, with a clear message, on a space DQN cannot handle
     return envs
 

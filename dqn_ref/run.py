@@ -173,6 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DQNRefError as error:
         print(f"dqn_ref: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the run folder cannot be written: a file in the path, no space, ...
+        print(
+            f"dqn_ref: error: cannot write the run folder: {error}; choose another --out",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print("dqn_ref: interrupted; files written so far are kept", file=sys.stderr)
         return 130
