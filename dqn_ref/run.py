@@ -157,6 +157,7 @@ def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    run_dir: Path | None = None
     try:
         config = config_from_args(args)
         run_dir = prepare_run_dir(args.out, config, args.preset, args.overwrite)
@@ -180,7 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     except KeyboardInterrupt:
-        print("dqn_ref: interrupted; files written so far are kept", file=sys.stderr)
+        where = f" in {run_dir}" if run_dir is not None else ""
+        print(
+            f"dqn_ref: interrupted; what was written so far is kept{where} (metrics.csv, and "
+            "checkpoint.pt from the last evaluation)",
+            file=sys.stderr,
+        )
         return 130
     solved = (
         f"first solved (eval mean >= {config.solved_threshold:g}) at step "
