@@ -64,9 +64,8 @@ class DQNAgent:
         self.online_net = make_q_network(
             config.network, obs_shape, num_actions, config.hidden_sizes
         ).to(device)
-        # Alg. step 1: theta^- starts as an exact copy of theta (eq-hard).
+        # Alg. step 1: theta^- starts as an exact copy of theta (eq-hard), made by deepcopy.
         self.target_net = copy.deepcopy(self.online_net).requires_grad_(False)
-        hard_update(self.target_net, self.online_net)
         self.optimizer = make_optimizer(config, self.online_net.parameters())
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)

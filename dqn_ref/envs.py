@@ -11,13 +11,6 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from dqn_ref.errors import DQNRefError
 
-# Training and evaluation environments draw from disjoint seed ranges so that no evaluation
-# episode replays a training episode's start state.
-EVAL_SEED_OFFSET = 1_000_003
-# The replay sampler gets its own seed so that its index stream is not the stream the agent's
-# exploration draws from (both are torch generators seeded from config.seed).
-REPLAY_SEED_OFFSET = 7_919
-
 
 @dataclass(frozen=True)
 class EnvSpaces:

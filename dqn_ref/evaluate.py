@@ -9,6 +9,22 @@ from numpy.typing import NDArray
 from torch import nn
 
 from dqn_ref.agent import epsilon_greedy
+from dqn_ref.config import DQNConfig
+from dqn_ref.envs import make_vector_env
+
+# Evaluation environments draw from seed ranges disjoint from training's (seed, seed + 1, ...), so
+# that no evaluation episode replays a training episode's start state: seed + EVAL_SEED_OFFSET for
+# the evaluations during training, seed + 2 * EVAL_SEED_OFFSET for the final one.
+EVAL_SEED_OFFSET = 1_000_003
+
+
+def evaluation_envs(config: DQNConfig, final: bool) -> VectorEnv:
+    """One environment copy per evaluation episode, seeded as spec/evaluation.md says: the
+    evaluations during training (final=False) or the final evaluation (final=True)."""
+    episodes = config.final_eval_episodes if final else config.eval_episodes
+    envs = make_vector_env(config.env_id, episodes, config.max_episode_steps)
+    envs.reset(seed=config.seed + (2 if final else 1) * EVAL_SEED_OFFSET)
+    return envs
 
 
 def evaluate(
@@ -17,16 +33,16 @@ def evaluate(
     epsilon: float,
     generator: torch.Generator,
     device: torch.device,
-    seed: int | None = None,
 ) -> NDArray[np.float64]:
     """Play exactly one episode in each copy of `envs` and return their undiscounted raw returns.
 
     Actions follow eq-eps-greedy with `epsilon` (0 is greedy). Rewards are summed unclipped, and an
     episode ends at termination or truncation (CartPole-v1's 500-step limit). The copies run in
     lockstep, so one forward pass serves every episode; a copy whose episode ended keeps stepping
-    until the others finish, but what it collects is discarded.
+    until the others finish, but what it collects is discarded. Each call resets `envs` without a
+    seed, so successive evaluations continue the seeded streams and start from new states.
     """
-    obs, _ = envs.reset(seed=seed)
+    obs, _ = envs.reset()
     num_envs = envs.num_envs
     returns = np.zeros(num_envs)
     finished = np.zeros(num_envs, dtype=bool)

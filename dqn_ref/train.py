@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,9 @@ from dqn_ref.agent import DQNAgent
 from dqn_ref.atomic import atomic_write_json
 from dqn_ref.checkpoint import save_checkpoint
 from dqn_ref.config import DQNConfig
-from dqn_ref.envs import EVAL_SEED_OFFSET, REPLAY_SEED_OFFSET, env_spaces, make_vector_env
+from dqn_ref.envs import env_spaces, make_vector_env
 from dqn_ref.errors import DQNRefError
-from dqn_ref.evaluate import evaluate
+from dqn_ref.evaluate import EVAL_SEED_OFFSET, evaluate, evaluation_envs
 from dqn_ref.metrics import MetricsLog
 from dqn_ref.plot import plot_curve
 from dqn_ref.preprocessing import clip_reward
@@ -29,6 +30,10 @@ from dqn_ref.target_update import hard_update
 
 PROGRESS_REFRESH_S = 0.5
 EVAL_LABELS = {"eval": "evaluation", "final": "final evaluation"}
+RECENT_EPISODES = 10  # training episodes averaged in the progress bar
+# The replay sampler gets its own seed so that its index stream is not the stream the agent's
+# exploration draws from (both are torch generators seeded from config.seed).
+REPLAY_SEED_OFFSET = 7_919
 
 
 @dataclass(frozen=True)
@@ -112,11 +117,7 @@ def train(
     device = resolve_device(config.device)
     envs = make_vector_env(config.env_id, config.num_envs, config.max_episode_steps)
     spaces = env_spaces(envs, config.env_id)
-    eval_envs = (
-        make_vector_env(config.env_id, config.eval_episodes, config.max_episode_steps)
-        if config.eval_interval
-        else None
-    )
+    eval_envs = evaluation_envs(config, final=False) if config.eval_interval else None
     buffer = ReplayBuffer(
         config.buffer_size,
         spaces.obs_shape,
@@ -144,6 +145,7 @@ def train(
     loss_sum = torch.zeros((), device=device)
     losses_since_row = 0
     last_eval: EvalSummary | None = None
+    recent_returns: deque[float] = deque(maxlen=RECENT_EPISODES)
     epsilon = epsilon_at(config, 0)
     start_time = time.perf_counter()
     bar = tqdm(
@@ -182,8 +184,6 @@ def train(
         return summary
 
     obs, _ = envs.reset(seed=config.seed)
-    if eval_envs is not None:
-        eval_envs.reset(seed=config.seed + EVAL_SEED_OFFSET)
     try:
         while step < config.total_steps and not (
             config.total_episodes and episode >= config.total_episodes
@@ -233,6 +233,7 @@ def train(
                     epsilon=epsilon,
                     loss=loss_mean,
                 )
+                recent_returns.append(float(episode_return[index]))
                 episode_return[index] = 0.0
                 episode_length[index] = 0
                 if (
@@ -261,12 +262,11 @@ def train(
                     next_eval_step += config.eval_interval
             bar.update(new_steps)
             now = time.perf_counter()
-            if progress and now - last_refresh > PROGRESS_REFRESH_S and metrics.rows:
+            if progress and now - last_refresh > PROGRESS_REFRESH_S and recent_returns:
                 last_refresh = now
-                recent = metrics.column("train", "return")[-10:]
                 postfix = {
                     "episode": episode,
-                    "return(10)": f"{np.mean(recent):.0f}" if recent else "-",
+                    f"return({RECENT_EPISODES})": f"{np.mean(recent_returns):.0f}",
                     "eps": f"{epsilon:.3f}",
                 }
                 if last_eval is not None:
@@ -279,10 +279,7 @@ def train(
         save_checkpoint(checkpoint_path, config, agent, spaces, counters())
         final_eval = None
         if config.final_eval_episodes:
-            final_envs = make_vector_env(
-                config.env_id, config.final_eval_episodes, config.max_episode_steps
-            )
-            final_envs.reset(seed=config.seed + 2 * EVAL_SEED_OFFSET)
+            final_envs = evaluation_envs(config, final=True)
             final_eval = run_evaluation(final_envs, "final")
             final_envs.close()
     finally:

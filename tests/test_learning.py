@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from dqn_ref.agent import DQNAgent
-from dqn_ref.envs import EVAL_SEED_OFFSET, make_vector_env
-from dqn_ref.evaluate import evaluate
+from dqn_ref.evaluate import evaluate, evaluation_envs
 from dqn_ref.presets import cartpole
 from dqn_ref.train import train
 
@@ -24,8 +23,7 @@ def untrained_greedy_mean(seed: int) -> float:
     """The greedy return of the same preset's network before any update, on the same eval seeds."""
     torch.manual_seed(seed)
     agent = DQNAgent(cartpole.replace(seed=seed), (4,), 2, torch.device("cpu"))
-    envs = make_vector_env("CartPole-v1", EPISODES)
-    envs.reset(seed=seed + 2 * EVAL_SEED_OFFSET)
+    envs = evaluation_envs(cartpole.replace(seed=seed, final_eval_episodes=EPISODES), final=True)
     returns = evaluate(agent.online_net, envs, 0.0, torch.Generator(), torch.device("cpu"))
     return float(returns.mean())
 

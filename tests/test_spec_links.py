@@ -41,6 +41,7 @@ def spec_sections() -> dict[str, str]:
     return sections
 
 
+@cache
 def python_text(folder: str, exclude: str | None = None) -> str:
     files = sorted((ROOT / folder).rglob("*.py"))
     return "\n".join(f.read_text() for f in files if f.name != exclude)

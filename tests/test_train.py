@@ -15,9 +15,8 @@ import torch
 import dqn_ref.train as train_module
 from dqn_ref.checkpoint import load_checkpoint, restore_agent
 from dqn_ref.config import DQNConfig
-from dqn_ref.envs import EVAL_SEED_OFFSET, make_vector_env
 from dqn_ref.errors import DQNRefError
-from dqn_ref.evaluate import evaluate
+from dqn_ref.evaluate import evaluate, evaluation_envs
 from dqn_ref.metrics import read_metrics
 from dqn_ref.presets import cartpole, paper
 from dqn_ref.replay import ReplayBuffer
@@ -152,24 +151,28 @@ def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: 
     loaded_config, agent = restore_agent(payload, torch.device("cpu"))
     assert loaded_config == config
     # The restored greedy policy replays the final evaluation exactly: same weights, same env seeds.
-    final_envs = make_vector_env(config.env_id, config.final_eval_episodes)
-    final_envs.reset(seed=config.seed + 2 * EVAL_SEED_OFFSET)
+    final_envs = evaluation_envs(config, final=True)
     returns = evaluate(agent.online_net, final_envs, 0.0, torch.Generator(), torch.device("cpu"))
     assert result.final_eval is not None
     assert float(returns.mean()) == result.final_eval.mean == summary["final_eval"]["mean"]
 
 
+def short_run(total_steps: int, **changes: Any) -> DQNConfig:
+    """The default preset cut to a few hundred steps: learning early, no evaluation unless asked."""
+    return cartpole.replace(
+        total_steps=total_steps,
+        learning_starts=100,
+        buffer_size=1_000,
+        eval_interval=0,
+        final_eval_episodes=0,
+        **changes,
+    )
+
+
 def test_every_evaluation_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
     """Alg. step 9 writes checkpoint.pt at each evaluation, through a temporary file and a rename,
     so no temporary file is left behind."""
-    config = cartpole.replace(
-        total_steps=600,
-        learning_starts=100,
-        eval_interval=300,
-        eval_episodes=2,
-        final_eval_episodes=0,
-        buffer_size=1_000,
-    )
+    config = short_run(600, eval_interval=300, eval_episodes=2)
     train_module.train(config, tmp_path / "run", progress=False)
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["counters"]["step"] == 600
     assert not list((tmp_path / "run").glob(".*.tmp"))
@@ -188,13 +191,7 @@ def test_unreadable_and_foreign_checkpoints_are_one_line_errors(tmp_path: Path) 
         load_checkpoint(foreign)
     with pytest.raises(DQNRefError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
-    config = cartpole.replace(
-        total_steps=200,
-        learning_starts=100,
-        eval_interval=0,
-        final_eval_episodes=0,
-        buffer_size=1_000,
-    )
+    config = short_run(200)
     train_module.train(config, tmp_path / "run", progress=False)
     payload = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     payload["config"]["future_field"] = 1
