@@ -159,14 +159,13 @@ def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: 
 
 def short_run(total_steps: int, **changes: Any) -> DQNConfig:
     """The default preset cut to a few hundred steps: learning early, no evaluation unless asked."""
-    return cartpole.replace(
-        total_steps=total_steps,
-        learning_starts=100,
-        buffer_size=1_000,
-        eval_interval=0,
-        final_eval_episodes=0,
-        **changes,
-    )
+    short = {
+        "learning_starts": 100,
+        "buffer_size": 1_000,
+        "eval_interval": 0,
+        "final_eval_episodes": 0,
+    }
+    return cartpole.replace(total_steps=total_steps, **{**short, **changes})
 
 
 def test_every_evaluation_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
