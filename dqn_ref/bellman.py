@@ -1,6 +1,5 @@
 """The one-step Bellman target that the online network regresses towards."""
 
-import torch
 from torch import Tensor
 
 
@@ -18,5 +17,5 @@ def bellman_target(reward: Tensor, next_q: Tensor, terminated: Tensor, gamma: fl
     Returns y, (B,) with next_q's dtype.
     """
     best_next_q = next_q.max(dim=1).values  # (B,)
-    bootstrap = torch.where(terminated, torch.zeros_like(best_next_q), best_next_q)
+    bootstrap = best_next_q.masked_fill(terminated, 0.0)  # (1 - terminated) * max_a' Q
     return reward.to(best_next_q.dtype) + gamma * bootstrap

@@ -7,9 +7,13 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import VectorizeMode
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from dqn_ref.errors import DQNRefError
+
+# From this many copies on, an environment with a native vector version uses it (see below).
+NATIVE_VECTOR_MIN_ENVS = 2
 
 
 @dataclass(frozen=True)
@@ -32,21 +36,37 @@ def check_env_id(env_id: str) -> None:
     raise DQNRefError(f"unknown environment id {env_id!r}{hint}")
 
 
-def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> SyncVectorEnv:
+def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> gym.vector.VectorEnv:
     """num_envs copies of env_id stepped in lockstep, truncated at max_episode_steps if it is not 0.
 
     Autoreset is next-step (gymnasium's default): the step that ends an episode returns the true
     final observation, and the following step resets that copy, ignores its action and returns
     the first observation with reward 0. The training loop stores nothing for that reset step.
+
+    Where gymnasium has a natively vectorised version of the environment (CartPole's steps every
+    copy in one set of numpy operations) and there are several copies, that version is used: it
+    is about 4x faster than stepping 8 copies one by one. For one copy the plain environment in a
+    SyncVectorEnv is faster. Both follow the same dynamics and the same autoreset rule.
     """
     check_env_id(env_id)
+    time_limit = {"max_episode_steps": max_episode_steps} if max_episode_steps else {}
     try:
-        envs = SyncVectorEnv(
-            [lambda: gym.make(env_id, max_episode_steps=max_episode_steps or None)] * num_envs,
-            autoreset_mode=AutoresetMode.NEXT_STEP,
-        )
+        if num_envs >= NATIVE_VECTOR_MIN_ENVS and gym.spec(env_id).vector_entry_point:
+            envs = gym.make_vec(
+                env_id, num_envs, vectorization_mode=VectorizeMode.VECTOR_ENTRY_POINT, **time_limit
+            )
+        else:
+            envs = SyncVectorEnv(
+                [lambda: gym.make(env_id, **time_limit)] * num_envs,
+                autoreset_mode=AutoresetMode.NEXT_STEP,
+            )
     except gym.error.Error as error:  # a missing extra (Box2D, MuJoCo), a bad env argument, ...
         raise DQNRefError(f"cannot make {env_id}: {error}") from error
+    autoreset_mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    if autoreset_mode != AutoresetMode.NEXT_STEP:
+        raise DQNRefError(
+            f"{env_id}'s vector env autoresets {autoreset_mode}; dqn_ref needs next-step autoreset"
+        )
     env_spaces(envs, env_id)  # fail now, with a clear message, on a space DQN cannot handle
     return envs
 

@@ -3,6 +3,7 @@
 import itertools
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 
@@ -15,15 +16,17 @@ class MLPQNetwork(nn.Module):
     def __init__(self, obs_dim: int, num_actions: int, hidden_sizes: Sequence[int] = (128, 128)):
         super().__init__()
         widths = [obs_dim, *hidden_sizes]
-        layers: list[nn.Module] = []
-        for width_in, width_out in itertools.pairwise(widths):
-            layers += [nn.Linear(width_in, width_out), nn.ReLU()]
-        layers.append(nn.Linear(widths[-1], num_actions))
-        self.layers = nn.Sequential(*layers)
+        self.hidden_layers = nn.ModuleList(
+            nn.Linear(width_in, width_out) for width_in, width_out in itertools.pairwise(widths)
+        )
+        self.output_layer = nn.Linear(widths[-1], num_actions)
 
     def forward(self, obs: Tensor) -> Tensor:
         """obs (B, obs_dim) -> Q-values (B, num_actions), float32."""
-        return self.layers(obs.float())  # type: ignore[no-any-return]
+        hidden = obs.float()
+        for layer in self.hidden_layers:
+            hidden = torch.relu(layer(hidden))
+        return self.output_layer(hidden)  # type: ignore[no-any-return]
 
 
 def make_q_network(

@@ -78,3 +78,16 @@ def test_clip_worked_example() -> None:
     parameters = parameters_with_gradients(np.array([3.0, 4.0], dtype=np.float32))
     clip_gradients(parameters, max_value=None, max_norm=2.5)
     assert torch.allclose(gradients_of(parameters), torch.tensor([1.5, 2.0]), atol=1e-6)
+
+
+@given(gradient_arrays, gradient_arrays, thresholds, thresholds)
+def test_clipping_matches_torch_oracle(
+    first: np.ndarray, second: np.ndarray, max_value: float, max_norm: float
+) -> None:
+    """eq-grad-clip against torch: clip_grad_value_ then clip_grad_norm_ on the same gradients."""
+    ours = parameters_with_gradients(first, second)
+    torchs = parameters_with_gradients(first, second)
+    clip_gradients(ours, max_value=max_value, max_norm=max_norm)
+    torch.nn.utils.clip_grad_value_(torchs, max_value)
+    torch.nn.utils.clip_grad_norm_(torchs, max_norm)
+    assert torch.allclose(gradients_of(ours), gradients_of(torchs), rtol=1e-5, atol=1e-6)
