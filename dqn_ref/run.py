@@ -1,4 +1,5 @@
-"""Command line: python -m dqn_ref.run TASK [--preset NAME] [--FIELD VALUE ...].
+"""Command line: python -m dqn_ref.run TASK [--preset NAME] [--FIELD VALUE ...], and
+python -m dqn_ref.run study TASK [--seeds N] [--workers N] [...] for one run per seed, compared.
 
 Every DQNConfig field is a flag (--learning-rate 3e-4, --no-reward-clip, --hidden-sizes 64,64);
 flags override the chosen preset. Errors in what you type print one line and exit with status 2.
@@ -12,7 +13,7 @@ import sys
 import time
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -35,8 +36,37 @@ examples:
   python -m dqn_ref.run cartpole                      # the tuned default, CPU, about a minute
   python -m dqn_ref.run cartpole --preset paper       # the replication paper's exact settings
   python -m dqn_ref.run cartpole --seed 3 --steps 20000 --learning-rate 5e-4
+  python -m dqn_ref.run study cartpole --seeds 10     # seeds 0-9 in parallel, compared
 A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metrics.csv,
-checkpoint.pt, curve.png and summary.json."""
+checkpoint.pt, curve.png and summary.json. `study --help` says what a study writes."""
+
+STUDY_HELP = "train one run per seed in parallel and compare them (the seed paper's 10-run study)"
+
+STUDY_DESCRIPTION = """\
+Train the same config once per seed, several seeds at a time in worker processes, and compare
+the seeds: the replication paper's 10-run experiment as one command. One progress bar follows
+all seeds; each seed's result is printed as it finishes. Flags are those of the task (its
+presets and config fields), plus --seeds, --first-seed and --workers.
+
+examples:
+  python -m dqn_ref.run study cartpole --seeds 10                  # the default preset
+  python -m dqn_ref.run study cartpole --seeds 10 --preset paper   # the paper's settings
+  python -m dqn_ref.run study cartpole --seeds 4 --steps 20000 --workers 2
+
+A study writes runs/study-<env>-<preset>-<time>/ (or --out):
+  seed<S>/     each seed's run folder (what a single run writes, plus train.log: its output)
+  study.csv    one row per seed: solved or not (an evaluation mean reached the solved
+               threshold), agent steps and seconds to solve, success rate (the fraction of
+               training episodes whose return reached the time limit's, 500 on CartPole-v1:
+               the paper's measure), mean training return, best and final evaluation
+  study.md     that table, the aggregates (seeds solved, median and range of steps and
+               seconds to solve, median and minimum final evaluation, mean success rate)
+               and the command line
+  study.json   all of the above and the config, machine-readable
+  curves.png   evaluation mean and smoothed training return against agent steps: each seed,
+               the mean over seeds and the min-max band
+  boxplot.png  one box per seed of its training-episode returns (the paper's figure)
+Ctrl-C stops every worker and keeps what they wrote."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -68,6 +98,21 @@ def flag_type(annotation: Any) -> dict[str, Any]:
     return {"type": annotation, "metavar": {int: "N", float: "X"}.get(annotation, "NAME")}
 
 
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an int no smaller than `minimum`, or a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum, {minimum}")
+        return value
+
+    return parse
+
+
 def add_config_flags(parser: argparse.ArgumentParser, preset_names: Sequence[str]) -> None:
     """One flag per DQNConfig field; help text from the field, with each preset's value."""
     hints = typing.get_type_hints(DQNConfig)
@@ -85,6 +130,67 @@ def add_config_flags(parser: argparse.ArgumentParser, preset_names: Sequence[str
         )
 
 
+def add_task_flags(
+    task_parser: argparse.ArgumentParser,
+    preset_names: Sequence[str],
+    folder: str,
+    default_folder: str,
+    progress_note: str,
+) -> None:
+    """The flags a task takes, whether trained once or as a study: its preset, the output folder
+    (`folder` is "run" or "study"), and one flag per config field."""
+    task_parser.add_argument(
+        "--preset",
+        default=preset_names[0],
+        choices=preset_names,
+        help=f"starting config (default: {preset_names[0]}); "
+        "spec/presets.md gives each value's source",
+    )
+    task_parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"{folder} folder (default: {default_folder})",
+    )
+    task_parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace the {folder} files in --out if it already holds a {folder}",
+    )
+    task_parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help=f"no progress bar ({progress_note})",
+    )
+    add_config_flags(task_parser, preset_names)
+
+
+def add_study_flags(study_parser: argparse.ArgumentParser) -> None:
+    group = study_parser.add_argument_group("study")
+    group.add_argument(
+        "--seeds",
+        type=int_at_least(1),
+        default=10,
+        metavar="N",
+        help="how many seeds (runs) to train (default: 10, as in the paper)",
+    )
+    group.add_argument(
+        "--first-seed",
+        type=int_at_least(0),
+        default=0,
+        metavar="K",
+        help="the seeds are K, K+1, ..., K+N-1 (default: 0); --seed is not used in a study",
+    )
+    group.add_argument(
+        "--workers",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="runs trained at once, one process each (default: the smaller of --seeds and the "
+        "CPU cores); each process uses --torch-threads threads",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog=PROG,
@@ -92,41 +198,54 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tasks = parser.add_subparsers(
-        dest="task", metavar="TASK", required=True, parser_class=OneLineParser
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser
     )
     for task, preset_names in TASK_PRESETS.items():
-        task_parser = tasks.add_parser(
+        task_parser = commands.add_parser(
             task,
             help=TASK_HELP[task],
             description=TASK_HELP[task],
             allow_abbrev=False,
             usage=f"{PROG} {task} [--preset NAME] [--out DIR] [--FIELD VALUE ...]",
         )
-        task_parser.add_argument(
-            "--preset",
-            default=preset_names[0],
-            choices=preset_names,
-            help=f"starting config (default: {preset_names[0]}); "
-            "spec/presets.md gives each value's source",
+        task_parser.set_defaults(task=task)
+        add_task_flags(
+            task_parser,
+            preset_names,
+            "run",
+            "runs/<env>-<preset>-s<seed>-<time>",
+            "evaluations are still printed",
         )
-        task_parser.add_argument(
-            "--out",
-            type=Path,
-            default=None,
-            help="run folder (default: runs/<env>-<preset>-s<seed>-<time>)",
+    study_parser = commands.add_parser(
+        "study",
+        help=STUDY_HELP,
+        description=STUDY_DESCRIPTION,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage=f"{PROG} study TASK [--seeds N] [--workers N] [--preset NAME] [--FIELD VALUE ...]",
+    )
+    study_tasks = study_parser.add_subparsers(
+        dest="task", metavar="TASK", required=True, parser_class=OneLineParser
+    )
+    for task, preset_names in TASK_PRESETS.items():
+        study_task_parser = study_tasks.add_parser(
+            task,
+            help=f"a study of: {TASK_HELP[task]}",
+            description=STUDY_DESCRIPTION,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            usage=f"{PROG} study {task} [--seeds N] [--first-seed K] [--workers N] "
+            "[--preset NAME] [--out DIR] [--FIELD VALUE ...]",
         )
-        task_parser.add_argument(
-            "--overwrite",
-            action="store_true",
-            help="replace the run files in --out if it already holds a run",
+        add_study_flags(study_task_parser)
+        add_task_flags(
+            study_task_parser,
+            preset_names,
+            "study",
+            "runs/study-<env>-<preset>-<time>",
+            "each seed's result is still printed",
         )
-        task_parser.add_argument(
-            "--no-progress",
-            action="store_true",
-            help="no progress bar (evaluations are still printed)",
-        )
-        add_config_flags(task_parser, preset_names)
     return parser
 
 
@@ -157,6 +276,11 @@ def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "study":
+        # Imported here, as train is below, so that --help and argument errors answer quickly.
+        from dqn_ref.study import study_main
+
+        return study_main(args, sys.argv[1:] if argv is None else argv)
     run_dir: Path | None = None
     try:
         config = config_from_args(args)

@@ -1,0 +1,683 @@
+"""A study: the same config trained once per seed in parallel worker processes, then compared.
+
+This is the seed paper's 10-run experiment as a command (python -m dqn_ref.run study TASK). Every
+seed is an ordinary run folder, seed<S>/, written by dqn_ref.train.train; the study reads the seeds'
+results back from those folders (summary.json, metrics.csv) and writes its own files beside them:
+study.csv, study.md, study.json, curves.png and boxplot.png (`study --help` describes each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import multiprocessing
+import os
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import gymnasium as gym
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display is needed or wanted
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from dqn_ref.atomic import atomic_write, atomic_write_json
+from dqn_ref.config import DQNConfig
+from dqn_ref.envs import make_vector_env
+from dqn_ref.errors import DQNRefError
+from dqn_ref.metrics import COLUMNS, read_metrics
+from dqn_ref.plot import MOVING_AVERAGE_EPISODES
+from dqn_ref.run import PROG, config_from_args
+from dqn_ref.train import resolve_device, train
+
+STUDY_FILES = ("study.csv", "study.md", "study.json", "curves.png", "boxplot.png")
+SEED_FOLDER = re.compile(r"seed\d+")
+TRAIN_LOG = "train.log"  # a seed's printed output (its evaluations), kept in its run folder
+POLL_INTERVAL_S = 0.5  # how often the progress bar reads the seeds' metrics.csv
+METRICS_TAIL_BYTES = 4096  # holds the last few rows of metrics.csv, which are ~100 bytes each
+CURVE_POINTS = 200  # agent steps at which the seeds' smoothed training returns are compared
+ALL_SEEDS = ", while every seed trains"  # where seeds stop at different steps, so do the means
+# CartPole pays +1 per step, so an episode that lasts to the time limit returns the limit itself:
+# 500 on CartPole-v1, the paper's "success".
+REWARD_PER_STEP = 1.0
+
+TABLE_COLUMNS = (
+    "seed",
+    "solved",  # an evaluation mean during training reached config.solved_threshold
+    "steps_to_solve",  # agent steps at that first evaluation
+    "seconds_to_solve",  # training wall-clock to that evaluation, evaluations included
+    "train_seconds_to_solve",  # the same without evaluation time, where the run reports it
+    "success_rate",  # fraction of training episodes whose return reached the time limit's
+    "episodes",  # training episodes
+    "steps",  # agent steps trained
+    "mean_train_return",  # mean return of the training episodes
+    "best_eval",  # highest evaluation mean during training
+    "final_eval",  # mean of the final evaluation
+    "wall_time_s",  # training wall-clock, without the final evaluation
+)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """One seed's row of the study table (TABLE_COLUMNS says what each field is)."""
+
+    seed: int
+    solved: bool
+    steps_to_solve: int | None
+    seconds_to_solve: float | None
+    train_seconds_to_solve: float | None
+    success_rate: float | None
+    episodes: int
+    steps: int
+    mean_train_return: float | None
+    best_eval: float | None
+    final_eval: float | None
+    wall_time_s: float
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and range of one measure over the seeds that have it."""
+
+    median: float
+    min: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Sequence[float | int | None]) -> Spread | None:
+        present = [float(value) for value in values if value is not None]
+        if not present:
+            return None
+        return cls(statistics.median(present), min(present), max(present))
+
+
+@dataclass(frozen=True)
+class StudyAggregate:
+    """The study's summary over seeds; the solve measures are over the solved seeds only."""
+
+    seeds: int
+    solved: int
+    steps_to_solve: Spread | None
+    seconds_to_solve: Spread | None
+    train_seconds_to_solve: Spread | None
+    final_eval: Spread | None
+    mean_success_rate: float | None
+
+    @classmethod
+    def of(cls, results: Sequence[SeedResult]) -> StudyAggregate:
+        rates = [result.success_rate for result in results if result.success_rate is not None]
+        return cls(
+            seeds=len(results),
+            solved=sum(result.solved for result in results),
+            steps_to_solve=Spread.of([result.steps_to_solve for result in results]),
+            seconds_to_solve=Spread.of([result.seconds_to_solve for result in results]),
+            train_seconds_to_solve=Spread.of([result.train_seconds_to_solve for result in results]),
+            final_eval=Spread.of([result.final_eval for result in results]),
+            mean_success_rate=statistics.fmean(rates) if rates else None,
+        )
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    study_dir: Path
+    results: list[SeedResult]
+    aggregate: StudyAggregate
+    return_cap: float | None
+
+
+def episode_return_cap(config: DQNConfig) -> float | None:
+    """The return of an episode that lasts to the time limit (500 on CartPole-v1): the config's
+    max_episode_steps, or the environment's own limit when that is 0; None without a limit."""
+    limit = config.max_episode_steps or gym.spec(config.env_id).max_episode_steps
+    return limit * REWARD_PER_STEP if limit else None
+
+
+def success_rate(rows: Sequence[dict[str, str]], return_cap: float | None) -> float | None:
+    """The paper's success rate: the fraction of training episodes (kind "train" rows of
+    metrics.csv) whose return reached `return_cap`; None without a cap or an episode."""
+    returns = [float(row["return"]) for row in rows if row["kind"] == "train"]
+    if return_cap is None or not returns:
+        return None
+    return sum(episode_return >= return_cap for episode_return in returns) / len(returns)
+
+
+def read_seed_result(run_dir: Path, seed: int, return_cap: float | None) -> SeedResult:
+    """A finished seed's row, from the summary.json and metrics.csv that train() wrote."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rows = read_metrics(run_dir / "metrics.csv")
+    train_returns = [float(row["return"]) for row in rows if row["kind"] == "train"]
+    eval_means = [float(row["return"]) for row in rows if row["kind"] == "eval"]
+    final_eval = summary["final_eval"]
+    return SeedResult(
+        seed=seed,
+        solved=summary["first_solved_step"] is not None,
+        steps_to_solve=summary["first_solved_step"],
+        seconds_to_solve=summary["first_solved_time_s"],
+        # Reported only by runs that time their evaluations separately; older ones lack it.
+        train_seconds_to_solve=summary.get("first_solved_train_time_s"),
+        success_rate=success_rate(rows, return_cap),
+        episodes=summary["episodes"],
+        steps=summary["steps"],
+        mean_train_return=statistics.fmean(train_returns) if train_returns else None,
+        best_eval=max(eval_means) if eval_means else None,
+        final_eval=final_eval["mean"] if final_eval is not None else None,
+        wall_time_s=summary["wall_time_s"],
+    )
+
+
+def prepare_study_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
+    """The study folder to write: new or empty, or with --overwrite an earlier study's, whose
+    study files and seed folders are removed (anything else there is left alone)."""
+    if out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"study-{config.env_id}-{preset}-{stamp}"
+    if out.exists() and not out.is_dir():
+        raise DQNRefError(f"--out {out} is a file; give a folder path")
+    entries = sorted(out.iterdir()) if out.is_dir() else []
+    if entries and not overwrite:
+        raise DQNRefError(
+            f"{out} is not empty ({entries[0].name}); pass --overwrite to replace the study "
+            "there or choose another --out"
+        )
+    for entry in entries:
+        if entry.name in STUDY_FILES:
+            entry.unlink()
+        elif SEED_FOLDER.fullmatch(entry.name) and entry.is_dir():
+            shutil.rmtree(entry)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def seed_dir(study_dir: Path, seed: int) -> Path:
+    return study_dir / f"seed{seed}"
+
+
+def start_worker() -> None:
+    """Worker initializer. Ctrl-C reaches every process of the terminal's group; the parent alone
+    acts on it and stops the workers, so no worker dies mid-write with a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # tqdm's default lock is a multiprocessing semaphore, which a stopped worker cannot release
+    # (Python then warns of a leaked semaphore); a worker draws no bar, so a thread lock will do.
+    tqdm.set_lock(threading.RLock())
+
+
+def train_seed(config: DQNConfig, run_dir: Path, preset_name: str) -> None:
+    """One seed's run, in a worker process. What train() prints goes to the seed's train.log, so
+    that ten runs' evaluation lines do not interleave under the study's progress bar."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        (run_dir / TRAIN_LOG).open("w", buffering=1) as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        train(config, run_dir, preset_name, progress=False)
+
+
+def logged_count(metrics_path: Path, column: str) -> int:
+    """The `column` ("step" or "episode") of the last complete row of a running seed's
+    metrics.csv, which train() flushes row by row; 0 before the first row."""
+    try:
+        with metrics_path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - METRICS_TAIL_BYTES))
+            tail = file.read()
+    except FileNotFoundError:
+        return 0
+    complete_lines = tail.split(b"\n")[:-1]  # what follows the last newline may be half-written
+    if not complete_lines or complete_lines[-1].startswith(COLUMNS[0].encode()):
+        return 0  # nothing yet, or only the header
+    cells = next(csv.reader([complete_lines[-1].decode()]))
+    return int(float(cells[COLUMNS.index(column)]))
+
+
+def stop_workers(pool: ProcessPoolExecutor, workers: set[BaseProcess]) -> None:
+    """Cancel the seeds not started and end the ones training, which ignore Ctrl-C."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join()
+    pool.shutdown(wait=True)  # the pool notices its dead workers and frees its queues
+
+
+def run_study(
+    config: DQNConfig,
+    preset_name: str,
+    study_dir: Path,
+    seeds: Sequence[int],
+    workers: int,
+    progress: bool,
+    command: str,
+) -> StudyResult:
+    """Train `config` once per seed, `workers` at a time, then write the study's files."""
+    return_cap = episode_return_cap(config)
+    # The bar counts what ends a run: episodes when the config has an episode limit (the paper
+    # preset's 1000 episodes end long before its step cap), agent steps otherwise.
+    unit = "episode" if config.total_episodes else "step"
+    per_seed_total = config.total_episodes or config.total_steps
+    results: dict[int, SeedResult] = {}
+    start_time = time.perf_counter()
+    bar = tqdm(
+        total=len(seeds) * per_seed_total,
+        unit=unit,
+        disable=not progress,
+        dynamic_ncols=True,
+        desc=f"study {config.env_id} {preset_name}",
+    )
+    children_before = set(multiprocessing.active_children())
+    # spawn, not fork: a forked copy of a process that has loaded torch can deadlock on its locks.
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_worker,
+    )
+    try:
+        futures: dict[Future[None], int] = {
+            pool.submit(
+                train_seed, config.replace(seed=seed), seed_dir(study_dir, seed), preset_name
+            ): seed
+            for seed in seeds
+        }
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=POLL_INTERVAL_S, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=futures.__getitem__):
+                seed = futures[future]
+                try:
+                    future.result()
+                except DQNRefError as error:
+                    raise DQNRefError(f"seed {seed}: {error}") from error
+                except BrokenProcessPool as error:
+                    log = seed_dir(study_dir, seed) / TRAIN_LOG
+                    raise DQNRefError(
+                        f"a worker process died while training ({error}); see {log}"
+                    ) from error
+                results[seed] = read_seed_result(seed_dir(study_dir, seed), seed, return_cap)
+                bar.write(describe_seed(results[seed], config, return_cap))
+            done = sum(
+                per_seed_total
+                if seed in results
+                else logged_count(seed_dir(study_dir, seed) / "metrics.csv", unit)
+                for seed in seeds
+            )
+            bar.update(min(done, bar.total) - bar.n)
+            solved = sum(result.solved for result in results.values())
+            bar.set_postfix({"seeds done": f"{len(results)}/{len(seeds)}", "solved": solved})
+    except BaseException:
+        bar.close()
+        stop_workers(pool, set(multiprocessing.active_children()) - children_before)
+        raise
+    bar.close()
+    pool.shutdown()
+
+    ordered = [results[seed] for seed in seeds]
+    aggregate = StudyAggregate.of(ordered)
+    runs = {seed: read_metrics(seed_dir(study_dir, seed) / "metrics.csv") for seed in seeds}
+    title = f"{config.env_id}, preset {preset_name}, {len(seeds)} seeds"
+    write_table_csv(study_dir / "study.csv", ordered)
+    write_markdown(study_dir / "study.md", ordered, aggregate, config, return_cap, title, command)
+    atomic_write_json(
+        study_dir / "study.json",
+        {
+            "command": command,
+            "preset": preset_name,
+            "seeds": list(seeds),
+            "workers": workers,
+            "wall_time_s": time.perf_counter() - start_time,
+            "episode_return_cap": return_cap,
+            "config": dataclasses.asdict(config),  # each seed's config.json holds its own seed
+            "per_seed": [dataclasses.asdict(result) for result in ordered],
+            "aggregate": dataclasses.asdict(aggregate),
+        },
+    )
+    plot_curves(runs, study_dir / "curves.png", title, config.solved_threshold, return_cap)
+    plot_boxplot(runs, study_dir / "boxplot.png", title, return_cap)
+    return StudyResult(study_dir, ordered, aggregate, return_cap)
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def format_number(value: float | int | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def format_rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def format_solve_spread(spread: Spread | None, digits: int) -> str:
+    if spread is None:
+        return "no seed solved"
+    return (
+        f"median {format_number(spread.median, digits)}, range "
+        f"{format_number(spread.min, digits)} to {format_number(spread.max, digits)}"
+    )
+
+
+def cap_label(return_cap: float | None) -> str:
+    return "the time limit's return" if return_cap is None else f"{return_cap:g}"
+
+
+def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | None) -> str:
+    """The one line printed when a seed finishes."""
+    if result.solved:
+        solved = (
+            f"solved (evaluation mean >= {config.solved_threshold:g}) at step "
+            f"{result.steps_to_solve:,} after {format_number(result.seconds_to_solve)} s"
+        )
+        if result.train_seconds_to_solve is not None:
+            solved += f" ({format_number(result.train_seconds_to_solve)} s training only)"
+    else:
+        solved = f"never solved (best evaluation {format_number(result.best_eval)})"
+    return (
+        f"seed {result.seed}: {solved}; final evaluation {format_number(result.final_eval)}; "
+        f"{format_rate(result.success_rate)} of {result.episodes} training episodes reached "
+        f"{cap_label(return_cap)}"
+    )
+
+
+def aggregate_lines(
+    aggregate: StudyAggregate, config: DQNConfig, return_cap: float | None
+) -> list[str]:
+    """The study's summary, one measure a line (study.md and the terminal)."""
+    lines = [
+        f"solved (an evaluation mean >= {config.solved_threshold:g} during training): "
+        f"{aggregate.solved} of {aggregate.seeds} seeds",
+        f"agent steps to solve: {format_solve_spread(aggregate.steps_to_solve, 0)}",
+        f"seconds to solve: {format_solve_spread(aggregate.seconds_to_solve, 1)}",
+    ]
+    if aggregate.train_seconds_to_solve is not None:
+        lines.append(
+            "seconds to solve, training only (evaluations excluded): "
+            f"{format_solve_spread(aggregate.train_seconds_to_solve, 1)}"
+        )
+    if aggregate.final_eval is not None:
+        lines.append(
+            f"final evaluation ({config.final_eval_episodes} episodes): median "
+            f"{format_number(aggregate.final_eval.median)}, min "
+            f"{format_number(aggregate.final_eval.min)}"
+        )
+    lines.append(
+        f"success rate (training episodes reaching {cap_label(return_cap)}), mean over seeds: "
+        f"{format_rate(aggregate.mean_success_rate)}"
+    )
+    return lines
+
+
+def write_table_csv(path: Path, results: Sequence[SeedResult]) -> None:
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(TABLE_COLUMNS)
+    for result in results:
+        row = dataclasses.asdict(result)
+        row["solved"] = "yes" if result.solved else "no"
+        writer.writerow(["" if row[column] is None else row[column] for column in TABLE_COLUMNS])
+    atomic_write(path, lambda file: file.write(text.getvalue().encode()))
+
+
+def write_markdown(
+    path: Path,
+    results: Sequence[SeedResult],
+    aggregate: StudyAggregate,
+    config: DQNConfig,
+    return_cap: float | None,
+    title: str,
+    command: str,
+) -> None:
+    """study.md: the per-seed table, the aggregates and the command that made them."""
+    with_train_seconds = aggregate.train_seconds_to_solve is not None
+    header = ["seed", "solved", "steps to solve", "seconds to solve"]
+    if with_train_seconds:
+        header.append("seconds to solve, training only")
+    header += [
+        f"success rate (training episodes reaching {cap_label(return_cap)})",
+        "mean training return",
+        "best evaluation",
+        "final evaluation",
+    ]
+    lines = [
+        f"# Study: {title}",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    for result in results:
+        cells = [
+            str(result.seed),
+            "yes" if result.solved else "no",
+            format_number(result.steps_to_solve, 0),
+            format_number(result.seconds_to_solve),
+        ]
+        if with_train_seconds:
+            cells.append(format_number(result.train_seconds_to_solve))
+        cells += [
+            format_rate(result.success_rate),
+            format_number(result.mean_train_return),
+            format_number(result.best_eval),
+            format_number(result.final_eval),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *(f"- {line}" for line in aggregate_lines(aggregate, config, return_cap)), ""]
+    lines += [
+        "Each seed's run folder is seed<S>/; curves.png and boxplot.png are the study's figures.",
+        "",
+    ]
+    text = "\n".join(lines)
+    atomic_write(path, lambda file: file.write(text.encode()))
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+
+def save_figure(figure: Figure, path: Path) -> None:
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    atomic_write(path, lambda file: file.write(buffer.getvalue()))
+
+
+def column(rows: Sequence[dict[str, str]], kind: str, name: str) -> NDArray[np.float64]:
+    return np.array([float(row[name]) for row in rows if row["kind"] == kind])
+
+
+def trailing_mean(values: NDArray[np.float64], window: int) -> NDArray[np.float64]:
+    """Mean of each value and the up to window - 1 before it (so the first episodes count too)."""
+    sums: NDArray[np.float64] = np.cumsum(np.concatenate([[0.0], values]))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - window, 0)
+    means: NDArray[np.float64] = (sums[ends] - sums[starts]) / (ends - starts)
+    return means
+
+
+def plot_curves(
+    runs: dict[int, list[dict[str, str]]],
+    path: Path,
+    title: str,
+    solved_threshold: float,
+    return_cap: float | None,
+) -> None:
+    """curves.png: evaluation means (top) and smoothed training returns (bottom) against agent
+    steps, each seed thin, the mean over seeds bold within the seeds' min-max band."""
+    figure, (eval_axes, train_axes) = plt.subplots(2, 1, figsize=(8, 8), dpi=110, sharex=True)
+
+    # Every seed evaluates at the same agent steps (each eval_interval), so their k-th evaluations
+    # are compared. The mean and band stop where the shortest seed stopped (an episode limit ends
+    # seeds at different steps): past that a mean would jump as seeds drop out.
+    evaluations = [
+        (column(rows, "eval", "step"), column(rows, "eval", "return")) for rows in runs.values()
+    ]
+    for steps, means in evaluations:
+        eval_axes.plot(steps, means, color="tab:orange", lw=0.7, alpha=0.45)
+    shared = min((len(steps) for steps, _ in evaluations), default=0)
+    eval_suffix = "" if all(len(steps) == shared for steps, _ in evaluations) else ALL_SEEDS
+    if shared:
+        eval_steps = np.median([steps[:shared] for steps, _ in evaluations], axis=0)
+        eval_means = np.array([means[:shared] for _, means in evaluations])  # (seeds, evals)
+        eval_axes.fill_between(
+            eval_steps,
+            eval_means.min(axis=0),
+            eval_means.max(axis=0),
+            color="tab:orange",
+            alpha=0.2,
+            label=f"min to max over seeds{eval_suffix}",
+        )
+        eval_axes.plot(
+            eval_steps,
+            eval_means.mean(axis=0),
+            "o-",
+            color="tab:orange",
+            ms=3,
+            label=f"mean over seeds{eval_suffix}",
+        )
+    eval_axes.axhline(
+        solved_threshold, color="gray", ls="--", lw=1, label=f"solved ({solved_threshold:g})"
+    )
+    eval_axes.set_ylabel("evaluation mean return")
+    eval_axes.set_title(f"{title}: evaluations (thin lines: one seed each)")
+
+    # Training episodes end at different agent steps in each seed, so each seed's trailing mean is
+    # interpolated onto common steps, over the range where every seed has episodes.
+    curves = []
+    for rows in runs.values():
+        steps = column(rows, "train", "step")
+        if len(steps):
+            smoothed = trailing_mean(column(rows, "train", "return"), MOVING_AVERAGE_EPISODES)
+            curves.append((steps, smoothed))
+            train_axes.plot(steps, smoothed, color="tab:blue", lw=0.7, alpha=0.45)
+    first_step = max((steps[0] for steps, _ in curves), default=0.0)
+    last_step = min((steps[-1] for steps, _ in curves), default=0.0)
+    if curves and first_step < last_step:
+        grid = np.linspace(first_step, last_step, CURVE_POINTS)
+        on_grid = np.array([np.interp(grid, steps, smoothed) for steps, smoothed in curves])
+        ends = {steps[-1] for steps, _ in curves}
+        train_suffix = "" if len(ends) == 1 else ALL_SEEDS
+        train_axes.fill_between(
+            grid,
+            on_grid.min(axis=0),
+            on_grid.max(axis=0),
+            color="tab:blue",
+            alpha=0.2,
+            label=f"min to max over seeds{train_suffix}",
+        )
+        train_axes.plot(
+            grid, on_grid.mean(axis=0), color="tab:blue", label=f"mean over seeds{train_suffix}"
+        )
+    if return_cap is not None:
+        train_axes.axhline(
+            return_cap, color="gray", ls=":", lw=1, label=f"time limit's return ({return_cap:g})"
+        )
+    train_axes.set_ylabel(f"training return, mean of last {MOVING_AVERAGE_EPISODES} episodes")
+    train_axes.set_xlabel("agent steps")
+    train_axes.set_title("training episodes (thin lines: one seed each)")
+    for axes in (eval_axes, train_axes):
+        axes.grid(alpha=0.3)
+        axes.legend(loc="best", fontsize=8)
+    save_figure(figure, path)
+
+
+def plot_boxplot(
+    runs: dict[int, list[dict[str, str]]], path: Path, title: str, return_cap: float | None
+) -> None:
+    """boxplot.png, the paper's figure: one box per seed of its training-episode returns
+    (median line, quartile box, whiskers to 1.5 IQR, outliers as points, mean as a triangle)."""
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.6 * len(runs) + 2), 4.5), dpi=110)
+    returns = [column(rows, "train", "return") for rows in runs.values()]
+    axes.boxplot(returns, showmeans=True)
+    axes.set_xticks(range(1, len(runs) + 1), [str(seed) for seed in runs])
+    if return_cap is not None:
+        axes.axhline(
+            return_cap, color="gray", ls=":", lw=1, label=f"time limit's return ({return_cap:g})"
+        )
+        axes.legend(loc="best", fontsize=8)
+    axes.set_xlabel("seed")
+    axes.set_ylabel("training episode return")
+    axes.set_title(
+        f"{title}\ntraining-episode returns per seed (box: quartiles and median; triangle: mean)",
+        fontsize=10,
+    )
+    axes.grid(alpha=0.3, axis="y")
+    save_figure(figure, path)
+
+
+# --- command -------------------------------------------------------------------------------------
+
+
+def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """python -m dqn_ref.run study TASK ...: errors are one line with status 2, as for a run."""
+    study_dir: Path | None = None
+    try:
+        if "seed" in vars(args):
+            raise DQNRefError(
+                "--seed sets a single run's seed; a study trains seeds --first-seed K to "
+                "K + --seeds - 1"
+            )
+        config = config_from_args(args)
+        # An environment that cannot be made fails here, once, rather than in every worker.
+        make_vector_env(config.env_id, 1, config.max_episode_steps).close()
+        device = resolve_device(config.device)
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        workers = min(args.workers or os.cpu_count() or 1, len(seeds))
+        study_dir = prepare_study_dir(args.out, config, args.preset, args.overwrite)
+        limit = f"{config.total_steps} agent steps"
+        if config.total_episodes:
+            limit = f"{config.total_episodes} episodes (at most {limit})"
+        seed_range = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+        print(
+            f"dqn_ref study: {args.task}, preset {args.preset}, {seed_range}, "
+            f"{workers} at a time, device {device}, {limit} each -> {study_dir}",
+            flush=True,
+        )
+        result = run_study(
+            config,
+            args.preset,
+            study_dir,
+            seeds,
+            workers,
+            progress=not args.no_progress,
+            command=shlex.join([*PROG.split(), *argv]),
+        )
+    except DQNRefError as error:
+        print(f"dqn_ref: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the study folder cannot be written: a file in the path, no space
+        print(
+            f"dqn_ref: error: cannot write the study folder: {error}; choose another --out",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        where = f" in {study_dir}" if study_dir is not None else ""
+        print(
+            f"dqn_ref: interrupted; the workers are stopped and what they wrote is kept{where} "
+            "(finished seeds' run folders, each unfinished seed's metrics.csv; no study tables)",
+            file=sys.stderr,
+        )
+        return 130
+    for line in aggregate_lines(result.aggregate, config, result.return_cap):
+        print(line)
+    print(f"study folder: {study_dir}")
+    return 0
