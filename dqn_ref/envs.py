@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -49,7 +50,9 @@ def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> g
     SyncVectorEnv is faster. Both follow the same dynamics and the same autoreset rule.
     """
     check_env_id(env_id)
-    time_limit = {"max_episode_steps": max_episode_steps} if max_episode_steps else {}
+    time_limit: dict[str, Any] = {}
+    if max_episode_steps:
+        time_limit["max_episode_steps"] = max_episode_steps
     try:
         if num_envs >= NATIVE_VECTOR_MIN_ENVS and gym.spec(env_id).vector_entry_point:
             envs = gym.make_vec(
