@@ -1,0 +1,348 @@
+"""dqn_ref's default preset against Stable-Baselines3's DQN with RL-Zoo's CartPole-v1 preset, on the
+same seeds and under one evaluation protocol: steps to solve, wall-clock to solve, and their ratios.
+
+Both sides are judged by dqn_ref's protocol (spec/evaluation.md), through the same code
+(dqn_ref.evaluate): every eval_interval agent steps, eval_episodes greedy episodes on environments
+seeded apart from training's; solved at the first evaluation whose mean return reaches
+solved_threshold; after the run, a final evaluation of final_eval_episodes episodes. dqn_ref runs it
+inside dqn_ref.train.train; SB3 runs it from a callback on its `learn` loop, handing the callback
+its Q-network. Wall-clock to solve is given including the evaluations up to the solve (what a user
+waits) and excluding them (the training alone, so that neither side pays for evaluation cost).
+
+python -m bench.peers --seeds 0-4 [--workers 2] [--steps 50000] [--out peers.json]
+
+Each seed's two runs go to a pool of --workers processes, one torch thread each, both on the CPU.
+Needs stable-baselines3 (`pip install -e .[peers]`). RL-Zoo's preset is bench/sb3_dqn.py's
+RL_ZOO_CARTPOLE (its exploration_fraction is a fraction of --steps, as in RL-Zoo);
+`--sb3-preset matched` runs SB3 at dqn_ref's own settings instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.sb3_dqn import RL_ZOO_CARTPOLE, make_dqn, matched_kwargs, sb3_available
+from bench.speed_ratios import machine
+from dqn_ref.config import DQNConfig
+from dqn_ref.evaluate import EVAL_SEED_OFFSET, evaluate, evaluation_envs
+from dqn_ref.presets import cartpole
+from dqn_ref.train import train
+
+IMPLEMENTATIONS = ("dqn_ref", "sb3")
+CPU = torch.device("cpu")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' -> [0, 1, 2, 3, 4]; '0,3,7' -> [0, 3, 7]; ranges and lists mix: '0-2,9'."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        seeds += range(int(first), int(last or first) + 1)
+    return seeds
+
+
+def protocol_config(seed: int, steps: int, eval_interval: int) -> DQNConfig:
+    """The default preset for this seed and length, on the CPU: dqn_ref's run, and the evaluation
+    protocol both sides are judged by."""
+    return cartpole.replace(
+        seed=seed, total_steps=steps, eval_interval=eval_interval, device="cpu", torch_threads=1
+    )
+
+
+def run_dqn_ref(seed: int, steps: int, eval_interval: int, runs_dir: Path) -> dict[str, Any]:
+    """dqn_ref.train.train with the default preset; the run folder goes under runs_dir."""
+    config = protocol_config(seed, steps, eval_interval)
+    run_dir = runs_dir / f"dqn_ref-s{seed}"
+    result = train(config, run_dir, preset_name="cartpole", progress=False)
+    evals: list[tuple[int, float]] = []
+    metrics = run_dir / "metrics.csv"
+    if metrics.exists():
+        with metrics.open(newline="") as file:
+            evals = [
+                (int(row["step"]), float(row["return"]))
+                for row in csv.DictReader(file)
+                if row["kind"] == "eval"
+            ]
+    final = result.final_eval
+    eval_time_s: float | None = getattr(result, "eval_time_s", None)
+    return {
+        "implementation": "dqn_ref",
+        "seed": seed,
+        "steps": result.steps,
+        "updates": result.updates,
+        "wall_time_s": result.wall_time_s,
+        "train_time_s": None if eval_time_s is None else result.wall_time_s - eval_time_s,
+        "first_solved_step": result.first_solved_step,
+        "first_solved_time_s": result.first_solved_time_s,
+        "first_solved_train_time_s": getattr(result, "first_solved_train_time_s", None),
+        "evals": evals,
+        "final_eval": None if final is None else {"mean": final.mean, "min": final.min},
+    }
+
+
+class ProtocolCallback:
+    """A functional SB3 callback (called after every env step) that evaluates the model's Q-network
+    by dqn_ref's protocol and times the evaluations, so that they can be taken out of the clock."""
+
+    def __init__(self, model: Any, config: DQNConfig):
+        self.model = model
+        self.config = config
+        self.envs = evaluation_envs(config, final=False) if config.eval_interval else None
+        self.generator = torch.Generator(device=CPU)
+        self.generator.manual_seed(config.seed + EVAL_SEED_OFFSET)
+        self.next_eval_step = config.eval_interval
+        self.start = time.perf_counter()
+        self.eval_time_s = 0.0
+        self.evals: list[tuple[int, float]] = []
+        self.first_solved: tuple[int, float, float] | None = None  # step, s with eval, s without
+
+    def __call__(self, _locals: dict[str, Any], _globals: dict[str, Any]) -> bool:
+        step = int(self.model.num_timesteps)
+        if self.envs is None or step < self.next_eval_step:
+            return True
+        before = time.perf_counter()
+        returns = evaluate(
+            self.model.q_net, self.envs, self.config.eval_epsilon, self.generator, CPU
+        )
+        after = time.perf_counter()
+        self.eval_time_s += after - before
+        mean = float(returns.mean())
+        self.evals.append((step, mean))
+        if self.first_solved is None and mean >= self.config.solved_threshold:
+            elapsed = after - self.start
+            self.first_solved = (step, elapsed, elapsed - self.eval_time_s)
+        while self.next_eval_step <= step:
+            self.next_eval_step += self.config.eval_interval
+        return True
+
+    def close(self) -> None:
+        if self.envs is not None:
+            self.envs.close()
+
+
+def run_sb3(seed: int, steps: int, eval_interval: int, preset: str) -> dict[str, Any]:
+    """SB3's DQN (RL-Zoo's preset, or matched to dqn_ref's), judged by dqn_ref's protocol."""
+    config = protocol_config(seed, steps, eval_interval)
+    kwargs = RL_ZOO_CARTPOLE if preset == "zoo" else matched_kwargs(config, steps)
+    torch.set_num_threads(1)
+    model = make_dqn(kwargs, config.env_id, seed)
+    callback = ProtocolCallback(model, config)
+    try:
+        callback.start = time.perf_counter()
+        model.learn(steps, callback=callback)
+        wall_time = time.perf_counter() - callback.start
+    finally:
+        callback.close()
+    final = None
+    if config.final_eval_episodes:
+        final_envs = evaluation_envs(config, final=True)
+        returns = evaluate(model.q_net, final_envs, config.eval_epsilon, callback.generator, CPU)
+        final_envs.close()
+        final = {"mean": float(returns.mean()), "min": float(returns.min())}
+    solved = callback.first_solved
+    return {
+        "implementation": "sb3",
+        "seed": seed,
+        "steps": int(model.num_timesteps),
+        "updates": int(model._n_updates),
+        "wall_time_s": wall_time,
+        "train_time_s": wall_time - callback.eval_time_s,
+        "first_solved_step": None if solved is None else solved[0],
+        "first_solved_time_s": None if solved is None else solved[1],
+        "first_solved_train_time_s": None if solved is None else solved[2],
+        "evals": callback.evals,
+        "final_eval": final,
+    }
+
+
+def run_job(
+    implementation: str, seed: int, steps: int, eval_interval: int, runs_dir: str, preset: str
+) -> dict[str, Any]:
+    """One run in a worker process, with one torch thread."""
+    torch.set_num_threads(1)
+    if implementation == "dqn_ref":
+        # train() writes a line per evaluation even without its progress bar; keep the log to
+        # one line per finished run.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return run_dqn_ref(seed, steps, eval_interval, Path(runs_dir))
+    return run_sb3(seed, steps, eval_interval, preset)
+
+
+def median(values: list[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
+
+
+def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Solved count and medians; the to-solve medians are over the seeds that solved."""
+    solved = [r for r in records if r["first_solved_step"] is not None]
+    finals = [r["final_eval"]["mean"] for r in records if r["final_eval"] is not None]
+    return {
+        "runs": len(records),
+        "solved": len(solved),
+        "median_steps_to_solve": median([r["first_solved_step"] for r in solved]),
+        "median_s_to_solve": median([r["first_solved_time_s"] for r in solved]),
+        "median_train_s_to_solve": median([r["first_solved_train_time_s"] for r in solved]),
+        "median_final_eval": median(finals),
+        "final_eval_at_threshold": sum(mean >= cartpole.solved_threshold for mean in finals),
+        "median_wall_time_s": median([r["wall_time_s"] for r in records]),
+        "median_train_time_s": median([r["train_time_s"] for r in records]),
+    }
+
+
+def cell(value: Any, spec: str = ".1f") -> str:
+    if value is None:
+        return "-"
+    return f"{value:{spec}}" if isinstance(value, float) else f"{value:,}"
+
+
+def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) -> str:
+    sb3_name = f"sb3 ({args.sb3_preset})"
+    lines = [
+        f"{args.steps:,} agent steps per run; protocol: {cartpole.eval_episodes} greedy episodes "
+        f"every {args.eval_interval:,} steps, solved at mean >= {cartpole.solved_threshold:g}, "
+        f"final {cartpole.final_eval_episodes} episodes; {args.workers} worker(s)",
+        "",
+        "| seed | implementation | solved at step | s to solve (with eval) | s to solve (training) "
+        "| final mean (min) | wall-clock s (with eval) | training s | updates |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in sorted(records, key=lambda r: (r["seed"], r["implementation"])):
+        final = r["final_eval"]
+        final_cell = "-" if final is None else f"{final['mean']:.1f} ({final['min']:.0f})"
+        lines.append(
+            f"| {r['seed']} | {sb3_name if r['implementation'] == 'sb3' else 'dqn_ref'} "
+            f"| {cell(r['first_solved_step'])} | {cell(r['first_solved_time_s'])} "
+            f"| {cell(r['first_solved_train_time_s'])} "
+            f"| {final_cell} "
+            f"| {cell(r['wall_time_s'])} | {cell(r['train_time_s'])} | {cell(r['updates'])} |"
+        )
+    lines += [
+        "",
+        "| implementation | solved | median steps to solve | median s to solve (with eval) "
+        "| median s to solve (training) | median final | final >= threshold |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in IMPLEMENTATIONS:
+        a = summary["aggregate"][name]
+        lines.append(
+            f"| {sb3_name if name == 'sb3' else name} | {a['solved']} of {a['runs']} "
+            f"| {cell(a['median_steps_to_solve'], ',.0f')} | {cell(a['median_s_to_solve'])} "
+            f"| {cell(a['median_train_s_to_solve'])} | {cell(a['median_final_eval'])} "
+            f"| {a['final_eval_at_threshold']} of {a['runs']} |"
+        )
+    ratios = summary["ratios_sb3_over_dqn_ref"]
+    lines += [
+        "",
+        "SB3 / dqn_ref (medians over solved seeds; above 1: dqn_ref is better): "
+        f"steps {cell(ratios['steps_to_solve'], '.2f')}, "
+        f"s with eval {cell(ratios['s_to_solve'], '.2f')}, "
+        f"s training {cell(ratios['train_s_to_solve'], '.2f')}",
+    ]
+    return "\n".join(lines)
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--seeds", default="0-4", help="e.g. 0-4, or 0,3,7, or 0-2,9")
+    parser.add_argument("--workers", type=int, default=2, help="processes running side by side")
+    parser.add_argument(
+        "--steps", type=int, default=cartpole.total_steps, help="agent steps per run"
+    )
+    parser.add_argument(
+        "--eval-interval",
+        type=int,
+        default=cartpole.eval_interval,
+        help="agent steps between evaluations: the preset's; change it for smoke tests only",
+    )
+    parser.add_argument(
+        "--sb3-preset",
+        choices=("zoo", "matched"),
+        default="zoo",
+        help="SB3's hyperparameters: RL-Zoo's CartPole-v1 preset, or matched to dqn_ref's",
+    )
+    parser.add_argument(
+        "--runs-dir", type=Path, help="dqn_ref's run folders (none: a temporary folder)"
+    )
+    parser.add_argument("--out", type=Path, help="also write every run and the summary as JSON")
+    args = parser.parse_args(argv)
+    if not sb3_available():
+        parser.error("stable-baselines3 is not installed; pip install -e .[peers]")
+    seeds = parse_seeds(args.seeds)
+
+    with tempfile.TemporaryDirectory() as temporary:
+        runs_dir = args.runs_dir or Path(temporary)
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        jobs = [(name, seed) for seed in seeds for name in IMPLEMENTATIONS]
+        records: list[dict[str, Any]] = []
+        with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+            futures = [
+                pool.submit(
+                    run_job,
+                    name,
+                    seed,
+                    args.steps,
+                    args.eval_interval,
+                    str(runs_dir),
+                    args.sb3_preset,
+                )
+                for name, seed in jobs
+            ]
+            for future in as_completed(futures):
+                record = future.result()
+                records.append(record)
+                print(
+                    f"done: {record['implementation']} seed {record['seed']}: solved at "
+                    f"{cell(record['first_solved_step'])}, {record['wall_time_s']:.1f} s",
+                    flush=True,
+                )
+
+    by_name = {
+        name: [r for r in records if r["implementation"] == name] for name in IMPLEMENTATIONS
+    }
+    aggregates = {name: aggregate(by_name[name]) for name in IMPLEMENTATIONS}
+    summary = {
+        "aggregate": aggregates,
+        "ratios_sb3_over_dqn_ref": {
+            key: ratio(aggregates["sb3"][f"median_{key}"], aggregates["dqn_ref"][f"median_{key}"])
+            for key in ("steps_to_solve", "s_to_solve", "train_s_to_solve")
+        },
+    }
+    print()
+    print(report(records, summary, args))
+    if args.out:
+        payload = {
+            "args": {**vars(args), "runs_dir": str(args.runs_dir), "out": str(args.out)},
+            "seeds": seeds,
+            "machine": {**machine(), "torch_threads": 1},  # each worker's
+            "sb3_kwargs": RL_ZOO_CARTPOLE if args.sb3_preset == "zoo" else "matched_kwargs",
+            "runs": sorted(records, key=lambda r: (r["seed"], r["implementation"])),
+            **summary,
+        }
+        args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

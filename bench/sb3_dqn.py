@@ -1,0 +1,133 @@
+"""Stable-Baselines3's DQN, built two ways for the comparisons in bench/: matched to a dqn_ref
+config (the speed benchmarks) and with RL-Zoo's CartPole-v1 preset (bench/peers.py).
+
+stable-baselines3 is an optional extra (`pip install -e .[peers]`); it is imported only inside the
+functions here, so importing this module never needs it. Not part of the dqn_ref package.
+
+How a DQNConfig maps onto SB3's DQN (`matched_kwargs`), field by field:
+
+- hidden_sizes: policy_kwargs net_arch (a ReLU MLP, as dqn_ref's).
+- batch_size, buffer_size, gamma, learning_starts: the same names (SB3 acts uniformly at random
+  until learning_starts, dqn_ref follows its epsilon schedule from the start).
+- train_frequency: train_freq=(train_frequency, "step") with gradient_steps=1, one update per
+  train_frequency agent steps.
+- target_update_interval, tau: the same names, with the same meaning: SB3 applies Polyak
+  averaging of weight tau every target_update_interval env steps (tau 1 is a hard copy), as
+  eq-soft/eq-hard do. The default preset's tau 0.005 every step maps one to one.
+- optimizer, learning_rate, optimizer_eps, weight_decay, amsgrad: policy_kwargs optimizer_class
+  (Adam or AdamW) and optimizer_kwargs, and learning_rate.
+- max_grad_norm: max_grad_norm (None becomes infinity, which clips nothing).
+- the linear epsilon schedule: exploration_initial_eps, exploration_final_eps, and
+  exploration_fraction = epsilon_duration / the run's length in agent steps.
+
+SB3's loss is always smooth L1 (Huber with delta 1), it clips no gradient values, its schedule is
+linear only and time-limit truncation always bootstraps (its replay buffer handles timeouts, as
+dqn_ref does by default): a config asking otherwise raises ValueError. SB3 never clips rewards;
+that is left unmapped, since CartPole's rewards are all 1 and clipping changes nothing there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from dqn_ref.config import DQNConfig
+
+if TYPE_CHECKING:
+    from stable_baselines3 import DQN
+
+# RL-Baselines3-Zoo's CartPole-v1 hyperparameters for DQN ("Almost Tuned"), as in
+# https://github.com/DLR-RM/rl-baselines3-zoo/blob/master/hyperparams/dqn.yml, with SB3's defaults
+# for everything it leaves out (tau 1: hard copies; exploration from 1.0; max_grad_norm 10; Adam).
+RL_ZOO_CARTPOLE_STEPS = 50_000  # n_timesteps: 5e4
+RL_ZOO_CARTPOLE: dict[str, Any] = {
+    "learning_rate": 2.3e-3,
+    "batch_size": 64,
+    "buffer_size": 100_000,
+    "learning_starts": 1_000,
+    "gamma": 0.99,
+    "target_update_interval": 10,
+    "train_freq": 256,
+    "gradient_steps": 128,
+    "exploration_fraction": 0.16,
+    "exploration_final_eps": 0.04,
+    "policy_kwargs": {"net_arch": [256, 256]},
+}
+
+
+def sb3_available() -> bool:
+    """Whether stable-baselines3 can be imported here."""
+    return importlib.util.find_spec("stable_baselines3") is not None
+
+
+def matched_kwargs(config: DQNConfig, total_steps: int) -> dict[str, Any]:
+    """SB3 DQN keyword arguments for the same network, batch and update ratio as `config`, for a
+    run of `total_steps` agent steps (SB3's exploration schedule is a fraction of the run)."""
+    unmappable = [
+        (config.loss != "huber" or config.huber_delta != 1.0, "a loss other than Huber delta 1"),
+        (config.max_grad_value is not None, "gradient clipping by value"),
+        (config.epsilon_schedule != "linear", "an exponential epsilon schedule"),
+        (config.network != "mlp", "a network other than the MLP"),
+        (config.target_hard_copy_episodes != 0, "episodic target copies"),
+        (config.num_envs != 1, "more than one environment"),
+        (config.truncation_as_terminal, "masking the bootstrap on time-limit truncation"),
+    ]
+    for problem, what in unmappable:
+        if problem:
+            raise ValueError(f"SB3's DQN has no equivalent of {what}")
+    optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return {
+        "learning_rate": config.learning_rate,
+        "buffer_size": config.buffer_size,
+        "learning_starts": config.learning_starts,
+        "batch_size": config.batch_size,
+        "tau": config.tau,
+        "gamma": config.gamma,
+        "train_freq": (config.train_frequency, "step"),
+        "gradient_steps": 1,
+        "target_update_interval": config.target_update_interval,
+        "exploration_initial_eps": config.epsilon_start,
+        "exploration_final_eps": config.epsilon_end,
+        # Above 1 when the schedule outlasts the run: SB3's LinearSchedule then stops part way too.
+        "exploration_fraction": config.epsilon_duration / total_steps,
+        "max_grad_norm": config.max_grad_norm if config.max_grad_norm is not None else np.inf,
+        "policy_kwargs": {
+            "net_arch": list(config.hidden_sizes),
+            "optimizer_class": optimizer_class,
+            "optimizer_kwargs": {
+                "eps": config.optimizer_eps,
+                "weight_decay": config.weight_decay,
+                "amsgrad": config.amsgrad,
+            },
+        },
+    }
+
+
+def make_dqn(kwargs: dict[str, Any], env_id: str = "CartPole-v1", seed: int = 0) -> DQN:
+    """SB3's DQN with an MLP policy on the CPU, seeded, logging nowhere (no temporary folders)."""
+    import gymnasium as gym
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.logger import Logger
+
+    model = DQN("MlpPolicy", gym.make(env_id), seed=seed, device="cpu", verbose=0, **kwargs)
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
+
+
+def fill_replay(model: DQN, count: int, seed: int = 0) -> None:
+    """Store `count` random 4-dimensional transitions (5% terminal) in the model's replay buffer."""
+    rng = np.random.default_rng(seed)
+    buffer = model.replay_buffer
+    assert buffer is not None
+    for _ in range(count):
+        buffer.add(
+            rng.normal(size=(1, 4)).astype(np.float32),
+            rng.normal(size=(1, 4)).astype(np.float32),
+            rng.integers(0, 2, size=(1, 1)),
+            np.ones(1, np.float32),
+            np.array([rng.random() < 0.05]),
+            [{}],
+        )
