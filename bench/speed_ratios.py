@@ -26,15 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from bench.naive_dqn import NaiveAgent, fill_memory, naive_train_steps, naive_update
+from bench.random_replay import random_replay
 from bench.sb3_dqn import fill_replay, make_dqn, matched_kwargs, sb3_available
 from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
 from dqn_ref.presets import PRESETS
-from dqn_ref.replay import ReplayBuffer
 from dqn_ref.train import train
 
 MEMORY = 10_000  # transitions the update-alone timings sample from
@@ -107,15 +106,7 @@ def updater_naive(config: DQNConfig) -> Callable[[int], None]:
 
 def updater_dqn_ref(config: DQNConfig) -> Callable[[int], None]:
     agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
-    buffer = ReplayBuffer(MEMORY, (4,), np.float32, "cpu")
-    rng = np.random.default_rng(0)
-    buffer.add(
-        rng.normal(size=(MEMORY, 4)).astype(np.float32),
-        rng.integers(0, 2, MEMORY),
-        np.ones(MEMORY, np.float32),
-        rng.normal(size=(MEMORY, 4)).astype(np.float32),
-        rng.random(MEMORY) < 0.05,
-    )
+    buffer = random_replay(MEMORY, "cpu")
 
     def run(count: int) -> None:
         for _ in range(count):

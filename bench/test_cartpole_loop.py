@@ -14,21 +14,25 @@ import torch
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench.conftest import devices
+from bench.random_replay import random_replay
 from dqn_ref.agent import DQNAgent
 from dqn_ref.envs import make_vector_env
 from dqn_ref.presets import cartpole
 from dqn_ref.replay import ReplayBuffer
-from dqn_ref.train import TrainResult, train
+from dqn_ref.train import TrainResult, train, updates_due
 
 STEPS = 1_000
 
 
-def test_env_step_only(benchmark: BenchmarkFixture) -> None:
-    """gymnasium CartPole-v1 through the vector env with random actions: the loop's floor."""
-    envs = make_vector_env("CartPole-v1", 1)
+@pytest.mark.parametrize("num_envs", [1, cartpole.num_envs], ids=["single", "preset-vector"])
+def test_env_step_only(benchmark: BenchmarkFixture, num_envs: int) -> None:
+    """gymnasium CartPole-v1 with random actions, one copy (a SyncVectorEnv) or the preset's
+    number of copies (gymnasium's native vector CartPole): the loop's floor. STEPS agent steps a
+    round either way."""
+    envs = make_vector_env("CartPole-v1", num_envs)
     envs.reset(seed=0)
     rng = np.random.default_rng(0)
-    actions = rng.integers(0, 2, size=(STEPS, 1))
+    actions = rng.integers(0, 2, size=(STEPS // num_envs, num_envs))
 
     def run() -> int:
         episodes = 0
@@ -39,44 +43,37 @@ def test_env_step_only(benchmark: BenchmarkFixture) -> None:
 
     episodes = benchmark(run)
     assert episodes > 0  # random play ends CartPole episodes within a few dozen steps
-    benchmark.extra_info["agent_steps_per_round"] = STEPS
+    benchmark.extra_info["agent_steps_per_round"] = len(actions) * num_envs
 
 
 @pytest.mark.parametrize("device", devices())
 def test_act_step_store(benchmark: BenchmarkFixture, device: str) -> None:
-    """epsilon-greedy act on the online network, env step, replay add: everything but learning."""
-    envs = make_vector_env("CartPole-v1", 1)
+    """epsilon-greedy act on the online network, env step, replay add: everything but learning,
+    with the preset's number of environment copies."""
+    num_envs = cartpole.num_envs
+    envs = make_vector_env("CartPole-v1", num_envs)
     agent = DQNAgent(cartpole, (4,), 2, torch.device(device))
     buffer = ReplayBuffer(STEPS * 10, (4,), np.float32, device)
     obs, _ = envs.reset(seed=0)
 
     def run() -> None:
         nonlocal obs
-        for _ in range(STEPS):
+        for _ in range(STEPS // num_envs):
             actions = agent.act(obs, 0.1)
             next_obs, reward, terminated, _, _ = envs.step(actions)
             buffer.add(obs, actions, reward, next_obs, terminated)
             obs = next_obs
 
     benchmark.pedantic(run, rounds=5, iterations=1)
-    assert len(buffer) == 5 * STEPS
-    benchmark.extra_info["agent_steps_per_round"] = STEPS
+    assert len(buffer) == 5 * (STEPS // num_envs) * num_envs
+    benchmark.extra_info["agent_steps_per_round"] = (STEPS // num_envs) * num_envs
 
 
 @pytest.mark.parametrize("device", devices())
 def test_update_only(benchmark: BenchmarkFixture, device: str) -> None:
     """One gradient update at the default preset's sizes (batch 128, 128-128 MLP)."""
     agent = DQNAgent(cartpole, (4,), 2, torch.device(device))
-    buffer = ReplayBuffer(10_000, (4,), np.float32, device)
-    count = 10_000
-    rng = np.random.default_rng(0)
-    buffer.add(
-        rng.normal(size=(count, 4)).astype(np.float32),
-        rng.integers(0, 2, count),
-        np.ones(count, np.float32),
-        rng.normal(size=(count, 4)).astype(np.float32),
-        rng.random(count) < 0.05,
-    )
+    buffer = random_replay(10_000, device)
 
     def run() -> torch.Tensor:
         loss = torch.zeros((), device=device)
@@ -106,7 +103,8 @@ def test_full_train_loop(benchmark: BenchmarkFixture, device: str, tmp_path: Pat
         results.append(train(config, tmp_path / f"run{len(results)}", progress=False))
 
     benchmark.pedantic(run, rounds=3, iterations=1)
-    updates = (steps - 100) // config.train_frequency + 1
-    assert all(result.steps == steps and result.updates == updates for result in results)
+    # With several copies the last lockstep step can pass total_steps by up to num_envs - 1.
+    assert all(steps <= r.steps < steps + config.num_envs for r in results)
+    assert all(r.updates == updates_due(config, r.steps) for r in results)
     benchmark.extra_info["agent_steps_per_round"] = steps
     benchmark.extra_info["steps_per_s_inside_train"] = [r.steps / r.wall_time_s for r in results]

@@ -19,17 +19,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench.naive_dqn import NaiveAgent, NaiveResult, fill_memory, naive_train_steps, naive_update
+from bench.random_replay import random_replay
 from bench.sb3_dqn import fill_replay, make_dqn, matched_kwargs
 from bench.speed_ratios import loop_config
 from dqn_ref.agent import DQNAgent
 from dqn_ref.presets import cartpole
-from dqn_ref.replay import ReplayBuffer
 from dqn_ref.train import TrainResult, train
 
 UPDATES = 100  # per round of the update group
@@ -72,15 +71,7 @@ def test_update_naive(benchmark: BenchmarkFixture) -> None:
 def test_update_dqn_ref(benchmark: BenchmarkFixture) -> None:
     """DQNAgent.update on ReplayBuffer.sample, as bench/test_cartpole_loop.py::test_update_only."""
     agent = DQNAgent(cartpole, (4,), 2, torch.device("cpu"))
-    buffer = ReplayBuffer(MEMORY, (4,), np.float32, "cpu")
-    rng = np.random.default_rng(0)
-    buffer.add(
-        rng.normal(size=(MEMORY, 4)).astype(np.float32),
-        rng.integers(0, 2, MEMORY),
-        np.ones(MEMORY, np.float32),
-        rng.normal(size=(MEMORY, 4)).astype(np.float32),
-        rng.random(MEMORY) < 0.05,
-    )
+    buffer = random_replay(MEMORY, "cpu")
 
     def run() -> torch.Tensor:
         loss = torch.zeros(())

@@ -1,0 +1,82 @@
+"""Does torch.compile speed up the CartPole update? Prints eager against compiled, same run.
+
+python -m bench.compile_check [--updates 400] [--repeats 6] [--mode default]
+
+The compiled variant compiles what autograd can see as one graph: target network, Bellman target,
+online network and TD loss (forward and backward, through AOTAutograd); the optimiser step and
+clipping stay eager, as compiling the fused Adam step measured slower on CPU. dqn_ref keeps the
+eager update unless this shows a win (README, "Benchmarks").
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from bench.random_replay import random_replay
+from dqn_ref.agent import DQNAgent
+from dqn_ref.bellman import bellman_target
+from dqn_ref.grad_clip import clip_gradients
+from dqn_ref.loss import td_loss
+from dqn_ref.presets import cartpole
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=6)
+    parser.add_argument("--mode", default="default", help="torch.compile mode")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    config = cartpole
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    buffer = random_replay()
+
+    def td_loss_of(
+        obs: Tensor, action: Tensor, reward: Tensor, next_obs: Tensor, terminated: Tensor
+    ) -> Tensor:
+        with torch.no_grad():
+            next_q = agent.target_net(next_obs)
+            target = bellman_target(reward, next_q, terminated, config.gamma)
+        q_taken = agent.online_net(obs).gather(1, action.unsqueeze(1)).squeeze(1)
+        return td_loss(q_taken, target, config.loss, config.huber_delta)
+
+    compiled_td_loss = torch.compile(td_loss_of, mode=args.mode)
+
+    def update_with(loss_fn: Callable[..., Tensor]) -> None:
+        loss = loss_fn(*buffer.sample(config.batch_size))
+        agent.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip_gradients(agent.online_parameters, config.max_grad_value, config.max_grad_norm)
+        agent.optimizer.step()
+        agent.sync_target()
+
+    variants = {"eager": td_loss_of, f"compiled ({args.mode})": compiled_td_loss}
+    for name, loss_fn in variants.items():
+        start = time.perf_counter()
+        update_with(loss_fn)
+        update_with(loss_fn)
+        print(f"{name:>20}: first two updates (compilation) {time.perf_counter() - start:.2f} s")
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.repeats):  # interleaved, so drift on a noisy machine hits both alike
+        for name, loss_fn in variants.items():
+            start = time.perf_counter()
+            for _ in range(args.updates):
+                update_with(loss_fn)
+            samples[name].append((time.perf_counter() - start) / args.updates * 1e6)
+    eager = statistics.median(samples["eager"])
+    for name, values in samples.items():
+        median = statistics.median(values)
+        print(
+            f"{name:>20}: median {median:.0f} us per update (min {min(values):.0f}), "
+            f"{eager / median:.2f}x eager's speed"
+        )
+
+
+if __name__ == "__main__":
+    main()
