@@ -106,12 +106,14 @@ def test_autoreset_steps_are_not_stored_or_counted(
 def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: Path) -> None:
     """A short real run writes every promised file, and its checkpoint restores the agent."""
     config = cartpole.replace(
+        num_envs=1,
         total_steps=1_500,
         learning_starts=200,
         eval_interval=500,
         eval_episodes=3,
         final_eval_episodes=4,
         buffer_size=2_000,
+        solved_threshold=1.0,  # every evaluation counts as solved: the first one sets the times
     )
     run_dir = tmp_path / "run"
     result = train_module.train(config, run_dir, "cartpole", progress=False)
@@ -141,6 +143,14 @@ def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: 
     expected_updates = (1_500 - 200) // config.train_frequency + 1
     assert summary["updates"] == expected_updates
     assert summary["final_eval"]["episodes"] == 4
+    # Seconds to solve count the evaluations up to the solving one; training seconds leave them out.
+    assert summary["first_solved_step"] == 500
+    assert 0 < summary["eval_time_s"] < summary["wall_time_s"]
+    assert 0 < summary["first_solved_train_time_s"] < summary["first_solved_time_s"]
+    assert (
+        summary["first_solved_time_s"] - summary["first_solved_train_time_s"]
+        <= (summary["eval_time_s"])
+    )
 
     payload = load_checkpoint(run_dir / "checkpoint.pt")
     assert payload["counters"] == {
@@ -160,12 +170,29 @@ def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: 
 def short_run(total_steps: int, **changes: Any) -> DQNConfig:
     """The default preset cut to a few hundred steps: learning early, no evaluation unless asked."""
     short = {
+        "num_envs": 1,
         "learning_starts": 100,
         "buffer_size": 1_000,
         "eval_interval": 0,
         "final_eval_episodes": 0,
     }
     return cartpole.replace(total_steps=total_steps, **{**short, **changes})
+
+
+def test_several_env_copies_count_every_real_step_and_update_on_schedule(tmp_path: Path) -> None:
+    """With num_envs copies a lockstep step adds up to num_envs agent steps (autoreset steps add
+    none), so a run ends within num_envs - 1 steps past total_steps, and updates still follow
+    Alg. step 7's schedule in agent steps; evaluations come at the first step past each interval."""
+    config = short_run(1_000, num_envs=4, eval_interval=300, eval_episodes=2)
+    result = train_module.train(config, tmp_path / "run", progress=False)
+    assert 1_000 <= result.steps < 1_000 + 4
+    assert result.updates == train_module.updates_due(config, result.steps)
+    rows = read_metrics(tmp_path / "run" / "metrics.csv")
+    eval_steps = [int(row["step"]) for row in rows if row["kind"] == "eval"]
+    assert len(eval_steps) == 3
+    assert all(300 * k <= step < 300 * k + 4 for k, step in enumerate(eval_steps, start=1))
+    train_rows = [row for row in rows if row["kind"] == "train"]
+    assert sum(int(row["length"]) for row in train_rows) <= result.steps
 
 
 def test_every_evaluation_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
