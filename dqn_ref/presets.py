@@ -11,14 +11,15 @@ from dqn_ref.errors import DQNRefError
 # spec/presets.md#cartpole gives the reason for every value.
 cartpole = DQNConfig(
     env_id="CartPole-v1",
+    num_envs=4,
     total_steps=50_000,
-    hidden_sizes=(128, 128),
+    hidden_sizes=(256, 256),
     optimizer="adam",
     learning_rate=1e-3,
     loss="huber",
     max_grad_norm=10.0,
     buffer_size=50_000,
-    batch_size=128,
+    batch_size=64,
     learning_starts=1_000,
     train_frequency=4,
     gamma=0.99,
@@ -29,7 +30,8 @@ cartpole = DQNConfig(
     epsilon_schedule="linear",
     epsilon_start=1.0,
     epsilon_end=0.05,
-    epsilon_duration=10_000,
+    epsilon_duration=5_000,
+    eval_interval=1_000,
 )
 
 # The replication paper (seeds/000), section 8 "CODE", faithfully: same constants, same update

@@ -36,6 +36,8 @@ TINY_STUDY = [
     "2",
     "--steps",
     "400",
+    "--num-envs",
+    "1",  # one copy, so evaluations fall exactly on multiples of --eval-interval
     "--learning-starts",
     "100",
     "--buffer-size",
