@@ -87,20 +87,25 @@ def test_truncated_transitions_keep_the_true_next_observation(
     assert truncations >= 10, "the time limit should have truncated many episodes"
 
 
+@pytest.mark.parametrize("num_envs", [1, 4])
 def test_autoreset_steps_are_not_stored_or_counted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, num_envs: int
 ) -> None:
-    """Alg. step 5: consecutive stored rows chain (s' of one is s of the next) within an episode,
-    and the step after an episode's end, which resets the env, adds no row."""
-    buffer = collect(cartpole, tmp_path, monkeypatch)
+    """Alg. step 5: the step after an episode's end, which resets that copy of the env, adds no
+    row: every stored CartPole reward is the +1 of a real step (an autoreset step's is 0), and
+    the rows number the finished episodes' steps plus those of the episodes still running. With
+    one copy, consecutive rows chain (s' of one is s of the next) within an episode."""
+    buffer = collect(cartpole.replace(num_envs=num_envs), tmp_path, monkeypatch)
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     lengths = [int(row["length"]) for row in rows if row["kind"] == "train"]
-    assert sum(lengths) <= len(buffer) and len(buffer) - sum(lengths) < TIME_LIMIT
-    boundaries = sum(
-        not np.allclose(buffer.next_obs[j].numpy(), buffer.obs[j + 1].numpy())
-        for j in range(len(buffer) - 1)
-    )
-    assert boundaries == len(lengths) - (1 if sum(lengths) == len(buffer) else 0)
+    assert bool((buffer.reward[: len(buffer)] == 1.0).all())
+    assert sum(lengths) <= len(buffer) and len(buffer) - sum(lengths) < num_envs * TIME_LIMIT
+    if num_envs == 1:
+        boundaries = sum(
+            not np.allclose(buffer.next_obs[j].numpy(), buffer.obs[j + 1].numpy())
+            for j in range(len(buffer) - 1)
+        )
+        assert boundaries == len(lengths) - (1 if sum(lengths) == len(buffer) else 0)
 
 
 def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: Path) -> None:
