@@ -9,11 +9,15 @@ How a DQNConfig maps onto SB3's DQN (`matched_kwargs`), field by field:
 - hidden_sizes: policy_kwargs net_arch (a ReLU MLP, as dqn_ref's).
 - batch_size, buffer_size, gamma, learning_starts: the same names (SB3 acts uniformly at random
   until learning_starts, dqn_ref follows its epsilon schedule from the start).
-- train_frequency: train_freq=(train_frequency, "step") with gradient_steps=1, one update per
-  train_frequency agent steps.
-- target_update_interval, tau: the same names, with the same meaning: SB3 applies Polyak
-  averaging of weight tau every target_update_interval env steps (tau 1 is a hard copy), as
-  eq-soft/eq-hard do. The default preset's tau 0.005 every step maps one to one.
+- num_envs: SB3's n_envs (a DummyVecEnv of that many copies, built by `make_dqn`). SB3 counts
+  train_freq in steps of the vector env, each num_envs agent steps.
+- train_frequency: one update per train_frequency agent steps, as train_freq=(vector steps,
+  "step") with gradient_steps updates each: (train_frequency, 1) with one copy, (1, 1) for the
+  default preset's 4 copies and 1 update per 4 agent steps.
+- target_update_interval, tau: SB3 applies Polyak averaging of weight tau every
+  target_update_interval env steps (tau 1 is a hard copy), as eq-soft/eq-hard do, but at most
+  once per vector step: with num_envs copies and an interval below num_envs, tau becomes
+  1 - (1 - tau)^(num_envs / interval), the same averaging horizon in agent steps.
 - optimizer, learning_rate, optimizer_eps, weight_decay, amsgrad: policy_kwargs optimizer_class
   (Adam or AdamW) and optimizer_kwargs, and learning_rate.
 - max_grad_norm: max_grad_norm (None becomes infinity, which clips nothing).
@@ -72,22 +76,32 @@ def matched_kwargs(config: DQNConfig, total_steps: int) -> dict[str, Any]:
         (config.epsilon_schedule != "linear", "an exponential epsilon schedule"),
         (config.network != "mlp", "a network other than the MLP"),
         (config.target_hard_copy_episodes != 0, "episodic target copies"),
-        (config.num_envs != 1, "more than one environment"),
+        (
+            config.train_frequency % config.num_envs != 0
+            and config.num_envs % config.train_frequency != 0,
+            "a train_frequency that neither divides nor is a multiple of num_envs",
+        ),
         (config.truncation_as_terminal, "masking the bootstrap on time-limit truncation"),
     ]
     for problem, what in unmappable:
         if problem:
             raise ValueError(f"SB3's DQN has no equivalent of {what}")
     optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    vector_steps_per_update = max(config.train_frequency // config.num_envs, 1)
+    updates_per_vector_step = max(config.num_envs // config.train_frequency, 1)
+    syncs_per_vector_step = config.num_envs / config.target_update_interval
+    tau = config.tau
+    if syncs_per_vector_step > 1:
+        tau = 1 - (1 - config.tau) ** syncs_per_vector_step
     return {
         "learning_rate": config.learning_rate,
         "buffer_size": config.buffer_size,
         "learning_starts": config.learning_starts,
         "batch_size": config.batch_size,
-        "tau": config.tau,
+        "tau": tau,
         "gamma": config.gamma,
-        "train_freq": (config.train_frequency, "step"),
-        "gradient_steps": 1,
+        "train_freq": (vector_steps_per_update, "step"),
+        "gradient_steps": updates_per_vector_step,
         "target_update_interval": config.target_update_interval,
         "exploration_initial_eps": config.epsilon_start,
         "exploration_final_eps": config.epsilon_end,
@@ -106,13 +120,17 @@ def matched_kwargs(config: DQNConfig, total_steps: int) -> dict[str, Any]:
     }
 
 
-def make_dqn(kwargs: dict[str, Any], env_id: str = "CartPole-v1", seed: int = 0) -> DQN:
-    """SB3's DQN with an MLP policy on the CPU, seeded, logging nowhere (no temporary folders)."""
-    import gymnasium as gym
+def make_dqn(
+    kwargs: dict[str, Any], env_id: str = "CartPole-v1", seed: int = 0, num_envs: int = 1
+) -> DQN:
+    """SB3's DQN with an MLP policy on the CPU over num_envs copies of env_id, seeded, logging
+    nowhere (no temporary folders)."""
     from stable_baselines3 import DQN
+    from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.logger import Logger
 
-    model = DQN("MlpPolicy", gym.make(env_id), seed=seed, device="cpu", verbose=0, **kwargs)
+    envs = make_vec_env(env_id, n_envs=num_envs, seed=seed)
+    model = DQN("MlpPolicy", envs, seed=seed, device="cpu", verbose=0, **kwargs)
     model.set_logger(Logger(folder=None, output_formats=[]))
     return model
 

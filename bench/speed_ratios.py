@@ -87,7 +87,9 @@ def loop_dqn_ref(config: DQNConfig, seed: int) -> tuple[float, int]:
 
 
 def loop_sb3(config: DQNConfig, seed: int) -> tuple[float, int]:
-    model = make_dqn(matched_kwargs(config, config.total_steps), config.env_id, seed)
+    model = make_dqn(
+        matched_kwargs(config, config.total_steps), config.env_id, seed, config.num_envs
+    )
     start = time.perf_counter()
     model.learn(config.total_steps)
     return time.perf_counter() - start, int(model._n_updates)

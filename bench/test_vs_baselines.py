@@ -140,7 +140,8 @@ def test_train_loop_sb3(benchmark: BenchmarkFixture) -> None:
     updates: list[int] = []
 
     def run() -> None:
-        model = make_dqn(matched_kwargs(LOOP_CONFIG, LOOP_STEPS), seed=len(updates))
+        kwargs = matched_kwargs(LOOP_CONFIG, LOOP_STEPS)
+        model = make_dqn(kwargs, seed=len(updates), num_envs=LOOP_CONFIG.num_envs)
         model.learn(LOOP_STEPS)
         assert model.num_timesteps == LOOP_STEPS
         updates.append(model._n_updates)
