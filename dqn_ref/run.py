@@ -26,14 +26,14 @@ RUN_FILES = ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summar
 FLAG_ALIASES = {"total_steps": ["--steps"]}
 
 TASK_HELP = {
-    "cartpole": "train DQN on CartPole-v1 (about a minute on a laptop CPU with the default preset)",
+    "cartpole": "train DQN on CartPole-v1 (about 45 s on a 2-core CPU with the default preset)",
 }
 
 DESCRIPTION = """\
 Train the reference DQN. Each task has presets; flags named after config fields override them.
 
 examples:
-  python -m dqn_ref.run cartpole                      # the tuned default, CPU, about a minute
+  python -m dqn_ref.run cartpole                      # the tuned default, CPU, about 45 s
   python -m dqn_ref.run cartpole --preset paper       # the replication paper's exact settings
   python -m dqn_ref.run cartpole --seed 3 --steps 20000 --learning-rate 5e-4
   python -m dqn_ref.run study cartpole --seeds 10     # seeds 0-9 in parallel, compared
