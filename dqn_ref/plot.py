@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display is needed or wanted
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from dqn_ref.atomic import atomic_write
 from dqn_ref.metrics import MetricsLog
@@ -76,6 +77,11 @@ def plot_curve(metrics: MetricsLog, path: Path, title: str, solved_threshold: fl
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=8)
+    save_png(figure, path)
+
+
+def save_png(figure: Figure, path: Path) -> None:
+    """Write a figure to `path` as PNG, atomically (a crash leaves no half file), then close it."""
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
