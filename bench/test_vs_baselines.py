@@ -17,7 +17,9 @@ pytest bench/test_vs_baselines.py --benchmark-only
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 import torch
@@ -102,6 +104,27 @@ def test_update_sb3(benchmark: BenchmarkFixture) -> None:
 # --- cartpole-train-loop ------------------------------------------------------------------------
 
 
+class LoopResult(Protocol):
+    """What the naive loop's and dqn_ref's results both report."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def updates(self) -> int: ...
+    @property
+    def wall_time_s(self) -> float: ...
+
+
+def check_and_record_loops(benchmark: BenchmarkFixture, results: Sequence[LoopResult]) -> None:
+    """Every round ran the loop's steps and the preset's update schedule; record them."""
+    # With several env copies the last lockstep step can pass LOOP_STEPS by up to num_envs - 1.
+    assert all(LOOP_STEPS <= r.steps < LOOP_STEPS + LOOP_CONFIG.num_envs for r in results)
+    assert all(r.updates == updates_due(LOOP_CONFIG, r.steps) for r in results)
+    benchmark.extra_info["agent_steps_per_round"] = LOOP_STEPS
+    benchmark.extra_info["updates_per_round"] = LOOP_UPDATES
+    benchmark.extra_info["loop_s"] = [r.wall_time_s for r in results]
+
+
 @pytest.mark.benchmark(group="cartpole-train-loop")
 def test_train_loop_naive(benchmark: BenchmarkFixture) -> None:
     """The paper's main loop for 2,000 agent steps at the preset's settings."""
@@ -111,12 +134,7 @@ def test_train_loop_naive(benchmark: BenchmarkFixture) -> None:
         results.append(naive_train_steps(LOOP_CONFIG, LOOP_STEPS, seed=len(results)))
 
     benchmark.pedantic(run, rounds=3, iterations=1)
-    # With several env copies the last lockstep step can pass LOOP_STEPS by up to num_envs - 1.
-    assert all(LOOP_STEPS <= r.steps < LOOP_STEPS + LOOP_CONFIG.num_envs for r in results)
-    assert all(r.updates == updates_due(LOOP_CONFIG, r.steps) for r in results)
-    benchmark.extra_info["agent_steps_per_round"] = LOOP_STEPS
-    benchmark.extra_info["updates_per_round"] = LOOP_UPDATES
-    benchmark.extra_info["loop_s"] = [r.wall_time_s for r in results]
+    check_and_record_loops(benchmark, results)
 
 
 @pytest.mark.benchmark(group="cartpole-train-loop")
@@ -129,12 +147,7 @@ def test_train_loop_dqn_ref(benchmark: BenchmarkFixture, tmp_path: Path) -> None
         results.append(train(config, tmp_path / f"run{len(results)}", progress=False))
 
     benchmark.pedantic(run, rounds=3, iterations=1)
-    # With several env copies the last lockstep step can pass LOOP_STEPS by up to num_envs - 1.
-    assert all(LOOP_STEPS <= r.steps < LOOP_STEPS + LOOP_CONFIG.num_envs for r in results)
-    assert all(r.updates == updates_due(LOOP_CONFIG, r.steps) for r in results)
-    benchmark.extra_info["agent_steps_per_round"] = LOOP_STEPS
-    benchmark.extra_info["updates_per_round"] = LOOP_UPDATES
-    benchmark.extra_info["loop_s"] = [r.wall_time_s for r in results]
+    check_and_record_loops(benchmark, results)
 
 
 @pytest.mark.benchmark(group="cartpole-train-loop")

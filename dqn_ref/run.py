@@ -191,6 +191,29 @@ def add_study_flags(study_parser: argparse.ArgumentParser) -> None:
     )
 
 
+def report_failure(
+    error: DQNRefError | OSError | KeyboardInterrupt,
+    folder_kind: str,
+    folder: Path | None,
+    kept: str,
+    kept_detail: str,
+) -> int:
+    """Print the one line a run or a study ends with on bad input, an unwritable folder (a file in
+    the path, no space) or Ctrl-C, and return the exit status: 2, 2 or 130."""
+    if isinstance(error, DQNRefError):
+        print(f"dqn_ref: error: {error}", file=sys.stderr)
+        return 2
+    if isinstance(error, OSError):
+        print(
+            f"dqn_ref: error: cannot write the {folder_kind} folder: {error}; choose another --out",
+            file=sys.stderr,
+        )
+        return 2
+    where = f" in {folder}" if folder is not None else ""
+    print(f"dqn_ref: interrupted; {kept}{where} {kept_detail}", file=sys.stderr)
+    return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog=PROG,
@@ -295,23 +318,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         result = train(config, run_dir, args.preset, progress=not args.no_progress)
-    except DQNRefError as error:
-        print(f"dqn_ref: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # the run folder cannot be written: a file in the path, no space, ...
-        print(
-            f"dqn_ref: error: cannot write the run folder: {error}; choose another --out",
-            file=sys.stderr,
+    except (DQNRefError, OSError, KeyboardInterrupt) as error:
+        return report_failure(
+            error,
+            "run",
+            run_dir,
+            "what was written so far is kept",
+            "(metrics.csv, and checkpoint.pt from the last evaluation)",
         )
-        return 2
-    except KeyboardInterrupt:
-        where = f" in {run_dir}" if run_dir is not None else ""
-        print(
-            f"dqn_ref: interrupted; what was written so far is kept{where} (metrics.csv, and "
-            "checkpoint.pt from the last evaluation)",
-            file=sys.stderr,
-        )
-        return 130
     solved = (
         f"first solved (eval mean >= {config.solved_threshold:g}) at step "
         f"{result.first_solved_step} after {result.first_solved_time_s:.1f} s"

@@ -21,7 +21,6 @@ import shlex
 import shutil
 import signal
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ from dqn_ref.config import DQNConfig
 from dqn_ref.envs import make_vector_env
 from dqn_ref.errors import DQNRefError
 from dqn_ref.metrics import COLUMNS, read_metrics
-from dqn_ref.run import PROG, config_from_args
+from dqn_ref.run import PROG, config_from_args, report_failure
 from dqn_ref.study_plots import plot_boxplot, plot_curves
 from dqn_ref.train import resolve_device, train
 
@@ -517,23 +516,14 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
             progress=not args.no_progress,
             command=shlex.join([*PROG.split(), *argv]),
         )
-    except DQNRefError as error:
-        print(f"dqn_ref: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # the study folder cannot be written: a file in the path, no space
-        print(
-            f"dqn_ref: error: cannot write the study folder: {error}; choose another --out",
-            file=sys.stderr,
-        )
-        return 2
-    except KeyboardInterrupt:
-        where = f" in {study_dir}" if study_dir is not None else ""
-        print(
-            f"dqn_ref: interrupted; the workers are stopped and what they wrote is kept{where} "
+    except (DQNRefError, OSError, KeyboardInterrupt) as error:
+        return report_failure(
+            error,
+            "study",
+            study_dir,
+            "the workers are stopped and what they wrote is kept",
             "(finished seeds' run folders, each unfinished seed's metrics.csv; no study tables)",
-            file=sys.stderr,
         )
-        return 130
     for line in aggregate_lines(result.aggregate, config, result.return_cap):
         print(line)
     print(f"study folder: {study_dir}")
