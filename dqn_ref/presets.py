@@ -29,7 +29,7 @@ cartpole = DQNConfig(
     tau=0.005,
     epsilon_schedule="linear",
     epsilon_start=1.0,
-    epsilon_end=0.05,
+    epsilon_end=0.01,
     epsilon_duration=5_000,
     eval_interval=1_000,
 )
