@@ -71,7 +71,7 @@ def test_act_step_store(benchmark: BenchmarkFixture, device: str) -> None:
 
 @pytest.mark.parametrize("device", devices())
 def test_update_only(benchmark: BenchmarkFixture, device: str) -> None:
-    """One gradient update at the default preset's sizes (batch 128, 128-128 MLP)."""
+    """100 gradient updates at the default preset's sizes (its batch and MLP widths)."""
     agent = DQNAgent(cartpole, (4,), 2, torch.device(device))
     buffer = random_replay(10_000, device)
 

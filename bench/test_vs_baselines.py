@@ -1,7 +1,7 @@
 """dqn_ref against its two baselines, like with like, in one pytest-benchmark run:
 
-- cartpole-update: 100 updates at the default preset's sizes (batch 128, 128-128 MLP, Adam,
-  Huber, grad norm 10) from a 10,000-transition replay memory, by the seed paper's loop
+- cartpole-update: 100 updates at the default preset's sizes (its batch, MLP widths, Adam,
+  Huber and grad-norm clipping) from a 10,000-transition replay memory, by the seed paper's loop
   (bench/naive_dqn.py), by dqn_ref (DQNAgent.update on ReplayBuffer.sample) and by SB3's DQN
   (`model.train`, bench/sb3_dqn.py).
 - cartpole-train-loop: 2,000 agent steps of the whole training loop at the default preset's
@@ -88,7 +88,7 @@ def test_update_dqn_ref(benchmark: BenchmarkFixture) -> None:
 
 @pytest.mark.benchmark(group="cartpole-update")
 def test_update_sb3(benchmark: BenchmarkFixture) -> None:
-    """SB3's DQN.train(gradient_steps=100, batch_size=128) at the preset's network and optimiser."""
+    """SB3's DQN.train(gradient_steps=100) at the preset's batch size, network and optimiser."""
     require_sb3()
     model = make_dqn(matched_kwargs(cartpole, cartpole.total_steps))
     fill_replay(model, MEMORY)
