@@ -36,7 +36,19 @@ def epsilon_greedy(q_values: Tensor, epsilon: float, generator: torch.Generator)
 
 
 def make_optimizer(config: DQNConfig, parameters: Any) -> torch.optim.Optimizer:
-    """The configured Adam or AdamW; fused kernels where torch has them for this device."""
+    """The configured optimiser; fused kernels where torch has them (Adam, AdamW)."""
+    if config.optimizer == "rmsprop":
+        # Nature's RMSProp keeps running averages of g and g^2 and divides by their spread:
+        # torch's centred variant (its epsilon is added outside the square root, DeepMind's inside).
+        return torch.optim.RMSprop(
+            parameters,
+            lr=config.learning_rate,
+            alpha=config.rmsprop_alpha,
+            eps=config.optimizer_eps,
+            weight_decay=config.weight_decay,
+            centered=True,
+            foreach=True,
+        )
     optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     return optimizer_class(
         parameters,

@@ -48,14 +48,30 @@ class DQNConfig:
         1, "torch intra-op threads (0: torch's default); 1 beat 2 by 20% on CartPole updates."
     )
 
+    # --- Atari only (spec/preprocessing.md) ----------------------------------------------------
+    noop_max: int = knob(30, "Atari: up to this many no-op actions after each reset (0: none).")
+    terminal_on_life_loss: bool = knob(
+        False, "Atari: a lost life masks the bootstrap in training (evaluation never does)."
+    )
+    repeat_action_probability: float = knob(
+        0.0, "Atari: sticky actions, the chance the previous action repeats (Nature: 0)."
+    )
+
     # --- Q-network (spec/network.md) --------------------------------------------------------
-    network: Literal["mlp"] = knob("mlp", "Q-network architecture (eq-qnet-mlp).")
+    network: Literal["mlp", "nature_cnn"] = knob(
+        "mlp", "Q-network architecture: eq-qnet-mlp, or eq-qnet-cnn for Atari frames."
+    )
     hidden_sizes: tuple[int, ...] = knob((128, 128), "widths of the MLP's hidden layers.")
 
     # --- optimiser ----------------------------------------------------------------------------
-    optimizer: Literal["adam", "adamw"] = knob("adam", "torch optimiser for the online network.")
+    optimizer: Literal["adam", "adamw", "rmsprop"] = knob(
+        "adam", "torch optimiser for the online network (rmsprop: centred, as in Nature)."
+    )
     learning_rate: float = knob(1e-3, "optimiser step size.")
-    optimizer_eps: float = knob(1e-8, "Adam's epsilon (denominator guard), not exploration.")
+    optimizer_eps: float = knob(
+        1e-8, "the optimiser's epsilon (denominator guard), not exploration."
+    )
+    rmsprop_alpha: float = knob(0.95, "rmsprop: decay of the squared-gradient average.")
     weight_decay: float = knob(
         0.0, "weight decay: decoupled with adamw, L2 with adam (AdamW's own default: 0.01)."
     )
@@ -108,6 +124,9 @@ class DQNConfig:
     eval_episodes: int = knob(20, "episodes per evaluation during training.")
     eval_epsilon: float = knob(0.0, "exploration rate while evaluating.")
     final_eval_episodes: int = knob(100, "episodes of the evaluation after training ends.")
+    eval_max_episode_steps: int = knob(
+        0, "time limit of evaluation episodes in agent steps (0: max_episode_steps)."
+    )
     solved_threshold: float = knob(
         475.0, "evaluation mean return at which the task counts as solved."
     )
@@ -182,6 +201,19 @@ def _problems(config: DQNConfig) -> list[str]:
         (
             len(config.hidden_sizes) >= 1 and min(config.hidden_sizes) >= 1,
             "hidden_sizes must be positive widths",
+        ),
+        (config.noop_max >= 0, f"noop_max={config.noop_max} must be >= 0"),
+        (
+            0.0 <= config.repeat_action_probability < 1.0,
+            f"repeat_action_probability={config.repeat_action_probability} must lie in [0, 1)",
+        ),
+        (
+            0.0 <= config.rmsprop_alpha < 1.0,
+            f"rmsprop_alpha={config.rmsprop_alpha} must lie in [0, 1)",
+        ),
+        (
+            config.eval_max_episode_steps >= 0,
+            f"eval_max_episode_steps={config.eval_max_episode_steps} must be >= 0",
         ),
         (config.torch_threads >= 0, f"torch_threads={config.torch_threads} must be >= 0"),
         (math.isfinite(config.solved_threshold), "solved_threshold must be finite"),

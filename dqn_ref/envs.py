@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
 from typing import Any
 
+import ale_py
 import gymnasium as gym
 import numpy as np
+from ale_py.vector_env import AtariVectorEnv
 from gymnasium.envs.registration import VectorizeMode
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from numpy.typing import NDArray
 
+from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
+
+gym.register_envs(ale_py)  # the ALE/... ids; ale-py ships the Atari ROMs
+
+# Atari constants of the Nature protocol (spec/preprocessing.md): frames per agent step, frames
+# stacked per observation, the 84x84 screen, and ALE v5's episode cap of 108,000 frames (30 min).
+ATARI_FRAME_SKIP = 4
+ATARI_FRAME_STACK = 4
+ATARI_SCREEN_SIZE = 84
+ATARI_MAX_EPISODE_FRAMES = 108_000
 
 # From this many copies on, an environment with a native vector version uses it (see below).
 NATIVE_VECTOR_MIN_ENVS = 2
@@ -35,6 +49,91 @@ def check_env_id(env_id: str) -> None:
         f"; did you mean {', '.join(suggestions)}?" if suggestions else "; see gymnasium.registry"
     )
     raise DQNRefError(f"unknown environment id {env_id!r}{hint}")
+
+
+@dataclass(frozen=True)
+class AtariOptions:
+    """What the Atari frame pipeline takes from a config (spec/preprocessing.md)."""
+
+    noop_max: int = 30
+    terminal_on_life_loss: bool = False
+    repeat_action_probability: float = 0.0
+
+
+def atari_options(config: DQNConfig, training: bool) -> AtariOptions:
+    """The config's Atari settings; a lost life is never terminal outside training."""
+    return AtariOptions(
+        noop_max=config.noop_max,
+        terminal_on_life_loss=config.terminal_on_life_loss and training,
+        repeat_action_probability=config.repeat_action_probability,
+    )
+
+
+def is_atari(env_id: str) -> bool:
+    """Whether env_id is one of ale-py's Atari games (ALE/Pong-v5, PongNoFrameskip-v4, ...)."""
+    return env_id in gym.registry and str(gym.spec(env_id).entry_point).startswith("ale_py")
+
+
+def make_atari_vector_env(
+    env_id: str, num_envs: int, max_episode_steps: int = 0, options: AtariOptions = AtariOptions()
+) -> gym.vector.VectorEnv:
+    """num_envs copies of an Atari game with the Nature preprocessing, done by ale-py's C++ vector
+    env: no-op starts, fire on reset, max-and-skip 4, 84x84 grayscale, a stack of 4 frames.
+
+    Implements: spec/preprocessing.md#eq-atari-frames
+
+    Rewards come back raw (eq-reward-clip is applied when storing, so logged returns are game
+    scores). With terminal_on_life_loss a lost life reports terminated=True while the game goes
+    on; `game_over` tells the two apart. Episodes are truncated at max_episode_steps agent steps,
+    or ALE's 108,000 frames when that is 0.
+    """
+    check_env_id(env_id)
+    frames = max_episode_steps * ATARI_FRAME_SKIP if max_episode_steps else ATARI_MAX_EPISODE_FRAMES
+    envs = AtariVectorEnv(
+        gym.spec(env_id).kwargs["game"],
+        num_envs,
+        frameskip=ATARI_FRAME_SKIP,
+        stack_num=ATARI_FRAME_STACK,
+        img_height=ATARI_SCREEN_SIZE,
+        img_width=ATARI_SCREEN_SIZE,
+        grayscale=True,
+        maxpool=True,
+        noop_max=options.noop_max,
+        use_fire_reset=True,
+        life_loss_info=options.terminal_on_life_loss,
+        reward_clipping=False,
+        repeat_action_probability=options.repeat_action_probability,
+        max_num_frames_per_episode=frames,
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+        num_threads=min(num_envs, os.cpu_count() or 1),
+    )
+    env_spaces(envs, env_id)
+    return envs
+
+
+def game_over(
+    terminated: NDArray[np.bool_], truncated: NDArray[np.bool_], info: dict[str, Any]
+) -> NDArray[np.bool_]:
+    """Which copies ended their episode this step, so that their next step is an autoreset.
+
+    Only differs from terminated | truncated when a lost life is reported as terminated
+    (terminal_on_life_loss): the game, and the episode that is logged, ends at its last life.
+    """
+    ended = terminated | truncated
+    lives = info.get("lives") if isinstance(info, dict) else None
+    if lives is None:
+        return ended
+    over: NDArray[np.bool_] = truncated | (terminated & (np.asarray(lives) == 0))
+    return over
+
+
+def make_env(
+    env_id: str, num_envs: int, max_episode_steps: int = 0, atari: AtariOptions = AtariOptions()
+) -> gym.vector.VectorEnv:
+    """The vector env for env_id: the Atari pipeline for ale-py games, gymnasium's otherwise."""
+    if is_atari(env_id):
+        return make_atari_vector_env(env_id, num_envs, max_episode_steps, atari)
+    return make_vector_env(env_id, num_envs, max_episode_steps)
 
 
 def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> gym.vector.VectorEnv:

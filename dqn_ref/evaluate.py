@@ -10,7 +10,7 @@ from torch import nn
 
 from dqn_ref.agent import epsilon_greedy
 from dqn_ref.config import DQNConfig
-from dqn_ref.envs import make_vector_env
+from dqn_ref.envs import atari_options, make_env
 
 # Evaluation environments draw from seed ranges disjoint from training's (seed, seed + 1, ...), so
 # that no evaluation episode replays a training episode's start state: seed + EVAL_SEED_OFFSET for
@@ -22,7 +22,8 @@ def evaluation_envs(config: DQNConfig, final: bool) -> VectorEnv:
     """One environment copy per evaluation episode, seeded as spec/evaluation.md says: the
     evaluations during training (final=False) or the final evaluation (final=True)."""
     episodes = config.final_eval_episodes if final else config.eval_episodes
-    envs = make_vector_env(config.env_id, episodes, config.max_episode_steps)
+    time_limit = config.eval_max_episode_steps or config.max_episode_steps
+    envs = make_env(config.env_id, episodes, time_limit, atari_options(config, training=False))
     envs.reset(seed=config.seed + (2 if final else 1) * EVAL_SEED_OFFSET)
     return envs
 

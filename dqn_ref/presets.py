@@ -68,10 +68,104 @@ paper = DQNConfig(
     epsilon_decay=10.0,
 )
 
-PRESETS: dict[str, DQNConfig] = {"cartpole": cartpole, "paper": paper}
+# The default Pong preset: the Nature pipeline and network with a smaller replay, a faster
+# exploration decay and more updates per step, aimed at one GPU (spec/presets.md#pong).
+# Evaluation follows Nature's protocol (spec/evaluation.md#atari): epsilon 0.05, 5-minute cap.
+pong = DQNConfig(
+    env_id="ALE/Pong-v5",
+    num_envs=8,
+    total_steps=2_000_000,
+    torch_threads=0,  # every core: a CNN update, unlike CartPole's MLP, gains from threads
+    network="nature_cnn",
+    optimizer="adam",
+    learning_rate=1e-4,
+    optimizer_eps=1.5e-4,
+    loss="huber",
+    max_grad_norm=10.0,
+    buffer_size=100_000,
+    batch_size=32,
+    learning_starts=10_000,
+    train_frequency=2,
+    gamma=0.99,
+    reward_clip=True,
+    target_update_interval=2_000,
+    tau=1.0,
+    epsilon_schedule="linear",
+    epsilon_start=1.0,
+    epsilon_end=0.01,
+    epsilon_duration=250_000,
+    noop_max=30,
+    eval_interval=100_000,
+    eval_episodes=10,
+    eval_epsilon=0.05,
+    final_eval_episodes=30,
+    eval_max_episode_steps=4_500,  # 18,000 frames: Nature's 5 minutes at 60 Hz
+    solved_threshold=18.0,
+)
+
+# The book chapter (seeds/004): B_S=64, LR=1e-4 with Adam, G=0.99, EPS_STRT=1.0, EPS_FINL=0.005,
+# EPS_DECAY=100000 (exponential, per agent step), MEM_CAP=20000, INIT_LEARN=10000, TGT_UPD_FRQ=1000,
+# N_EPDS=2000, squared TD error, one update per step, no no-op starts. Its wrappers are replaced
+# by the same ale-py pipeline as the other presets (spec/presets.md#book says what differs).
+book = pong.replace(
+    num_envs=1,
+    total_steps=20_000_000,  # a cap only: 2000 episodes end first
+    total_episodes=2_000,
+    optimizer_eps=1e-8,
+    loss="mse",
+    max_grad_norm=None,
+    buffer_size=20_000,
+    batch_size=64,
+    learning_starts=10_000,
+    train_frequency=1,
+    target_update_interval=1_000,
+    epsilon_schedule="exponential",
+    epsilon_start=1.0,
+    epsilon_end=0.005,
+    epsilon_decay=100_000.0,
+    noop_max=0,
+)
+
+# Mnih et al. (2015), Extended Data Table 1 and Methods: RMSProp 2.5e-4 (squared-gradient
+# momentum 0.95, min squared gradient 0.01), error clipping to [-1, 1] (Huber, delta 1), replay
+# 1M, replay start 50k, update every 4 steps, target every 10,000 updates (40,000 agent steps),
+# epsilon 1 -> 0.1 over 1M steps, 50M frames (12.5M agent steps), life loss terminal in training.
+nature = pong.replace(
+    num_envs=1,
+    total_steps=12_500_000,
+    optimizer="rmsprop",
+    learning_rate=2.5e-4,
+    optimizer_eps=0.01,
+    rmsprop_alpha=0.95,
+    loss="huber",
+    huber_delta=1.0,
+    max_grad_norm=None,
+    buffer_size=1_000_000,
+    batch_size=32,
+    learning_starts=50_000,
+    train_frequency=4,
+    target_update_interval=40_000,
+    epsilon_schedule="linear",
+    epsilon_start=1.0,
+    epsilon_end=0.1,
+    epsilon_duration=1_000_000,
+    terminal_on_life_loss=True,
+    eval_interval=250_000,
+)
+
+PRESETS: dict[str, DQNConfig] = {
+    "cartpole": cartpole,
+    "paper": paper,
+    "pong": pong,
+    "book": book,
+    "nature": nature,
+}
 
 # Which presets each CLI task accepts, the first being the task's default.
-TASK_PRESETS: dict[str, tuple[str, ...]] = {"cartpole": ("cartpole", "paper")}
+TASK_PRESETS: dict[str, tuple[str, ...]] = {
+    "cartpole": ("cartpole", "paper"),
+    "pong": ("pong", "book", "nature"),
+}
 
 
 def get_preset(name: str, task: str | None = None) -> DQNConfig:

@@ -72,10 +72,15 @@ class ReplayBuffer:
         reward: ArrayLike | Tensor,
         next_obs: ArrayLike | Tensor,
         terminated: ArrayLike | Tensor,
+        *,
+        episode_end: ArrayLike | None = None,
+        env_ids: ArrayLike | None = None,
     ) -> None:
         """Store one transition, or n of them when every field has a leading dimension n.
 
-        When the buffer is full the oldest transitions are overwritten first.
+        When the buffer is full the oldest transitions are overwritten first. episode_end and
+        env_ids are FrameReplayBuffer's, which rebuilds observations per environment copy; this
+        buffer stores whole observations and needs neither.
         """
         batched = np.ndim(obs) == len(self.obs_shape) + 1
         n = len(obs) if batched else 1  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ FLAG_ALIASES = {"total_steps": ["--steps"]}
 
 TASK_HELP = {
     "cartpole": "train DQN on CartPole-v1 (about 45 s on a 2-core CPU with the default preset)",
+    "pong": "train DQN on Atari Pong (ALE/Pong-v5) from pixels: a GPU job; on a CPU, use --steps",
 }
 
 DESCRIPTION = """\
@@ -37,6 +38,9 @@ examples:
   python -m dqn_ref.run cartpole --preset paper       # the replication paper's exact settings
   python -m dqn_ref.run cartpole --seed 3 --steps 20000 --learning-rate 5e-4
   python -m dqn_ref.run study cartpole --seeds 10     # seeds 0-9 in parallel, compared
+  python -m dqn_ref.run pong                          # 2M agent steps: GPU, about 30 min
+  python -m dqn_ref.run pong --steps 20000            # a short CPU run, a few minutes
+  python -m dqn_ref.run pong --preset nature          # Mnih et al. (2015), 50M frames
 A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metrics.csv,
 checkpoint.pt, curve.png and summary.json. `study --help` says what a study writes."""
 
@@ -279,11 +283,16 @@ def config_from_args(args: argparse.Namespace) -> DQNConfig:
     return get_preset(args.preset, args.task).replace(**overrides)
 
 
+def folder_safe(env_id: str) -> str:
+    """An env id as one folder name: ALE/Pong-v5 -> ALE_Pong-v5."""
+    return env_id.replace("/", "_")
+
+
 def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
     """The run folder to write, refusing to mix two runs' files unless asked to overwrite."""
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{config.env_id}-{preset}-s{config.seed}-{stamp}"
+        out = Path("runs") / f"{folder_safe(config.env_id)}-{preset}-s{config.seed}-{stamp}"
     if out.exists() and not out.is_dir():
         raise DQNRefError(f"--out {out} is a file; give a folder path")
     existing = [name for name in RUN_FILES if (out / name).exists()]
@@ -339,7 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if result.final_eval is not None:
         final = result.final_eval
         print(
-            f"final greedy evaluation over {final.episodes} episodes: mean {final.mean:.1f}, "
+            f"final evaluation (epsilon {config.eval_epsilon:g}) over {final.episodes} episodes: "
+            f"mean {final.mean:.1f}, "
             f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}"
         )
     print(f"run folder: {run_dir}")

@@ -35,10 +35,10 @@ from tqdm import tqdm
 
 from dqn_ref.atomic import atomic_write, atomic_write_json
 from dqn_ref.config import DQNConfig
-from dqn_ref.envs import make_vector_env
+from dqn_ref.envs import atari_options, make_env
 from dqn_ref.errors import DQNRefError
 from dqn_ref.metrics import COLUMNS, read_metrics
-from dqn_ref.run import PROG, config_from_args, report_failure
+from dqn_ref.run import PROG, config_from_args, folder_safe, report_failure
 from dqn_ref.study_plots import plot_boxplot, plot_curves
 from dqn_ref.train import resolve_device, train
 
@@ -180,7 +180,7 @@ def prepare_study_dir(out: Path | None, config: DQNConfig, preset: str, overwrit
     study files and seed folders are removed (anything else there is left alone)."""
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"study-{config.env_id}-{preset}-{stamp}"
+        out = Path("runs") / f"study-{folder_safe(config.env_id)}-{preset}-{stamp}"
     if out.exists() and not out.is_dir():
         raise DQNRefError(f"--out {out} is a file; give a folder path")
     entries = sorted(out.iterdir()) if out.is_dir() else []
@@ -493,7 +493,9 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
             )
         config = config_from_args(args)
         # An environment that cannot be made fails here, once, rather than in every worker.
-        make_vector_env(config.env_id, 1, config.max_episode_steps).close()
+        make_env(
+            config.env_id, 1, config.max_episode_steps, atari_options(config, training=True)
+        ).close()
         device = resolve_device(config.device)
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
         workers = min(args.workers or os.cpu_count() or 1, len(seeds))

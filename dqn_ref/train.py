@@ -18,9 +18,11 @@ from dqn_ref.agent import DQNAgent
 from dqn_ref.atomic import atomic_write_json
 from dqn_ref.checkpoint import save_checkpoint
 from dqn_ref.config import DQNConfig
-from dqn_ref.envs import env_spaces, make_vector_env
+from dqn_ref.envs import EnvSpaces, atari_options, env_spaces, game_over, make_env
 from dqn_ref.errors import DQNRefError
+from dqn_ref.estimate import print_cpu_estimate
 from dqn_ref.evaluate import EVAL_SEED_OFFSET, evaluate, evaluation_envs
+from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.metrics import MetricsLog
 from dqn_ref.plot import plot_curve
 from dqn_ref.preprocessing import clip_reward
@@ -102,6 +104,18 @@ def updates_due(config: DQNConfig, step: int) -> int:
     return (step - config.learning_starts) // config.train_frequency + 1
 
 
+def make_replay_buffer(
+    config: DQNConfig, spaces: EnvSpaces, device: torch.device
+) -> ReplayBuffer | FrameReplayBuffer:
+    """Frame-deduplicated replay for stacked uint8 frames (Atari), the plain buffer otherwise."""
+    seed = config.seed + REPLAY_SEED_OFFSET
+    if len(spaces.obs_shape) == 3 and spaces.obs_dtype == np.uint8:
+        return FrameReplayBuffer(
+            config.buffer_size, spaces.obs_shape, config.num_envs, device, seed
+        )
+    return ReplayBuffer(config.buffer_size, spaces.obs_shape, spaces.obs_dtype, device, seed)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - seeds code that uses the legacy global generator
@@ -117,17 +131,18 @@ def train(
     if config.torch_threads > 0:
         torch.set_num_threads(config.torch_threads)
     device = resolve_device(config.device)
-    envs = make_vector_env(config.env_id, config.num_envs, config.max_episode_steps)
+    envs = make_env(
+        config.env_id,
+        config.num_envs,
+        config.max_episode_steps,
+        atari_options(config, training=True),
+    )
     spaces = env_spaces(envs, config.env_id)
     eval_envs = evaluation_envs(config, final=False) if config.eval_interval else None
-    buffer = ReplayBuffer(
-        config.buffer_size,
-        spaces.obs_shape,
-        spaces.obs_dtype,
-        device,
-        config.seed + REPLAY_SEED_OFFSET,
-    )
+    buffer = make_replay_buffer(config, spaces, device)
     agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
+    if progress and device.type == "cpu":
+        print_cpu_estimate(config, spaces, device)
     eval_generator = torch.Generator(device=device)
     eval_generator.manual_seed(config.seed + EVAL_SEED_OFFSET)
 
@@ -196,7 +211,8 @@ def train(
             # Alg. step 3: epsilon-greedy actions from the online network (eq-eps-greedy).
             actions = agent.act(obs, epsilon)
             # Alg. step 4: step every copy of the environment.
-            next_obs, reward, terminated, truncated, _ = envs.step(actions)
+            next_obs, reward, terminated, truncated, info = envs.step(actions)
+            ended = game_over(terminated, truncated, info)
             # Alg. step 5: store real transitions; an autoreset step is not one.
             real = ~resetting
             stored_terminated = (
@@ -204,7 +220,9 @@ def train(
             )
             stored_reward = clip_reward(reward) if config.reward_clip else reward.astype(np.float32)
             if real.all():
-                buffer.add(obs, actions, stored_reward, next_obs, stored_terminated)
+                buffer.add(
+                    obs, actions, stored_reward, next_obs, stored_terminated, episode_end=ended
+                )
             else:
                 buffer.add(
                     obs[real],
@@ -212,14 +230,15 @@ def train(
                     stored_reward[real],
                     next_obs[real],
                     stored_terminated[real],
+                    episode_end=ended[real],
+                    env_ids=np.flatnonzero(real),
                 )
             new_steps = int(real.sum())
             step += new_steps
             episode_return += np.where(real, reward, 0.0)
             episode_length += real
             # Alg. step 6: close finished episodes (log; the paper's episodic hard copy).
-            ended = (terminated | truncated) & real
-            for index in np.flatnonzero(ended):
+            for index in np.flatnonzero(ended & real):
                 episode += 1
                 loss_mean = (
                     (loss_sum / losses_since_row).item() if losses_since_row else float("nan")
@@ -244,7 +263,7 @@ def train(
                     and (episode - 1) % config.target_hard_copy_episodes == 0
                 ):
                     hard_update(agent.target_net, agent.online_net)
-            resetting = terminated | truncated
+            resetting = ended
             obs = next_obs
             # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step.
             while updates_done < updates_due(config, step):

@@ -139,7 +139,7 @@ def test_short_run_end_to_end_and_refusal_to_overwrite(tmp_path: Path) -> None:
     ]
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
-    assert "final greedy evaluation over 3 episodes" in result.stdout
+    assert "final evaluation (epsilon 0) over 3 episodes" in result.stdout
     for name in ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summary.json"):
         assert (out / name).is_file(), name
     assert json.loads((out / "config.json").read_text())["config"]["total_steps"] == 600

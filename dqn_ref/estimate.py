@@ -1,0 +1,69 @@
+"""How long a run will take here, measured before it starts, so a CPU user knows what they face."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from dqn_ref.agent import DQNAgent
+from dqn_ref.config import DQNConfig
+from dqn_ref.envs import EnvSpaces, atari_options, make_env
+from dqn_ref.replay import Batch
+
+WARN_ABOVE_S = 600.0  # runs estimated shorter than this start without a word
+TIMED_UPDATES = 5
+TIMED_LOCKSTEPS = 20
+
+
+def seconds_per_update(config: DQNConfig, spaces: EnvSpaces, device: torch.device) -> float:
+    """Time of one update of a scratch agent on a minibatch of zeros (after one warm-up)."""
+    with torch.random.fork_rng(devices=[]):  # the run's own weights and draws stay as seeded
+        agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
+    zeros = torch.zeros((config.batch_size, *spaces.obs_shape), dtype=torch.float32)
+    obs = zeros.to(torch.uint8) if spaces.obs_dtype == np.uint8 else zeros
+    batch = Batch(
+        obs=obs.to(device),
+        action=torch.zeros(config.batch_size, dtype=torch.int64, device=device),
+        reward=torch.zeros(config.batch_size, device=device),
+        next_obs=obs.to(device),
+        terminated=torch.zeros(config.batch_size, dtype=torch.bool, device=device),
+    )
+    agent.update(batch)
+    start = time.perf_counter()
+    for _ in range(TIMED_UPDATES):
+        agent.update(batch)
+    return (time.perf_counter() - start) / TIMED_UPDATES
+
+
+def seconds_per_lockstep(config: DQNConfig, spaces: EnvSpaces) -> float:
+    """Time of one step of all copies of a scratch environment, with random actions."""
+    envs = make_env(config.env_id, config.num_envs, 0, atari_options(config, training=True))
+    try:
+        envs.reset(seed=config.seed)
+        actions = np.zeros(config.num_envs, dtype=np.int64)
+        start = time.perf_counter()
+        for _ in range(TIMED_LOCKSTEPS):
+            envs.step(actions)
+        return (time.perf_counter() - start) / TIMED_LOCKSTEPS
+    finally:
+        envs.close()
+
+
+def print_cpu_estimate(config: DQNConfig, spaces: EnvSpaces, device: torch.device) -> None:
+    """Print one line with the run's estimated length when it will take more than ten minutes."""
+    updates = max(0, config.total_steps - config.learning_starts) // config.train_frequency
+    update_s = seconds_per_update(config, spaces, device)
+    if updates * update_s < WARN_ABOVE_S / 2:
+        return  # a small update (CartPole's MLP) needs no environment timing to be dismissed
+    lockstep_s = seconds_per_lockstep(config, spaces)
+    total_s = updates * update_s + config.total_steps / config.num_envs * lockstep_s
+    if total_s < WARN_ABOVE_S:
+        return
+    print(
+        f"note: on this CPU this run will take about {total_s / 3600:.1f} h "
+        f"({updates:,} updates at {update_s * 1e3:.0f} ms, {config.total_steps:,} agent steps); "
+        "a CUDA GPU is far faster (README, 'GPU install'), or shorten it with --steps N",
+        flush=True,
+    )

@@ -1,0 +1,206 @@
+"""Frame-deduplicated replay for stacked pixel observations: each frame is stored once.
+
+An Atari observation is a stack of the last K frames, and the next observation shares K - 1 of
+them, so storing (s, s') as two stacks keeps every frame 2K times. This buffer keeps each frame
+once, as uint8, and rebuilds both stacks when a minibatch is sampled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+
+from dqn_ref.memory import check_fits
+from dqn_ref.replay import Batch
+
+# Bytes of per-slot metadata kept on the host: action (int32), stored reward (float32),
+# terminated (bool) and "this slot starts a transition" (bool).
+METADATA_BYTES_PER_SLOT = 4 + 4 + 1 + 1
+
+
+class FrameReplayBuffer:
+    """Replay of frame-stacked observations with every frame stored once, per environment copy.
+
+    Implements: spec/replay.md#eq-replay-frames
+
+    Storage is a ring of `slots_per_env` slots per environment copy (a column). A slot holds one
+    frame, and, when a transition starts there, that transition's action, reward and terminated
+    flag. Column c's frames are written in the order the copy produced them: at an episode's first
+    transition the K frames of its first observation, then one new frame per transition (the
+    newest frame of the next observation). The transition whose observation ends at slot p reads
+    its observation from slots p - K + 1 .. p and its next observation from p - K + 2 .. p + 1,
+    so stacks are never built across an episode boundary, and a truncated episode's true last
+    observation is kept (it is the slot after its last transition).
+
+    Metadata lives on the host (numpy), frames on `device`; a sample gathers K + 1 frames per
+    transition in one indexing operation on the device.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: tuple[int, ...],
+        num_envs: int = 1,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ):
+        if len(obs_shape) != 3:
+            raise ValueError(f"frame stacks have shape (K, H, W), got {obs_shape}")
+        self.stack = obs_shape[0]
+        self.frame_shape = tuple(obs_shape[1:])
+        self.obs_shape = tuple(obs_shape)
+        self.num_envs = num_envs
+        self.slots_per_env = capacity // num_envs
+        if self.slots_per_env < 2 * (self.stack + 1):
+            raise ValueError(
+                f"capacity={capacity} is too small for {num_envs} copies with {self.stack} "
+                f"frames per observation; it needs at least {2 * (self.stack + 1) * num_envs}"
+            )
+        self.capacity = self.slots_per_env * num_envs
+        self.device = torch.device(device)
+        frame_bytes, metadata_bytes = self.bytes_needed(self.capacity, obs_shape, num_envs)
+        if self.device.type == "cpu":
+            check_fits(frame_bytes + metadata_bytes, self.device, "replay buffer's frames")
+        else:
+            check_fits(frame_bytes, self.device, "replay buffer's frames")
+            check_fits(metadata_bytes, torch.device("cpu"), "replay buffer's metadata")
+        shape = (self.slots_per_env, num_envs)
+        self.frames = torch.zeros(
+            (*shape, *self.frame_shape), dtype=torch.uint8, device=self.device
+        )
+        self.action = np.zeros(shape, dtype=np.int32)
+        self.reward = np.zeros(shape, dtype=np.float32)
+        self.terminated = np.zeros(shape, dtype=bool)
+        self.starts_transition = np.zeros(shape, dtype=bool)
+        self.written = np.zeros(num_envs, dtype=np.int64)  # slots ever written, per column
+        self.in_episode = np.zeros(num_envs, dtype=bool)  # the column's last slot continues
+        self.rng = np.random.default_rng(seed)
+        self.columns = np.arange(num_envs)
+
+    @staticmethod
+    def bytes_needed(
+        capacity: int, obs_shape: tuple[int, ...], num_envs: int = 1
+    ) -> tuple[int, int]:
+        """(frame bytes on the device, metadata bytes on the host) for a buffer of `capacity`."""
+        slots = (capacity // num_envs) * num_envs
+        frame_bytes = int(np.prod(obs_shape[1:]))
+        return slots * frame_bytes, slots * METADATA_BYTES_PER_SLOT
+
+    def __len__(self) -> int:
+        """Transitions that can be sampled now."""
+        return int(self._valid(*self._filled_slots()).sum())
+
+    def add(
+        self,
+        obs: ArrayLike,
+        action: ArrayLike,
+        reward: ArrayLike,
+        next_obs: ArrayLike,
+        terminated: ArrayLike,
+        *,
+        episode_end: ArrayLike,
+        env_ids: ArrayLike | None = None,
+    ) -> None:
+        """Store one transition for each copy in `env_ids` (default: all), fields leading (n, ...).
+
+        episode_end[i] says the copy's next observation does not continue from next_obs[i]
+        (termination or truncation); its next transition then starts a new stack.
+        """
+        obs_np = np.asarray(obs)
+        next_np = np.asarray(next_obs)
+        columns = self.columns if env_ids is None else np.asarray(env_ids, dtype=np.int64)
+        if obs_np.shape[1:] != self.obs_shape or next_np.shape != obs_np.shape:
+            raise ValueError(
+                f"expected observations of shape (n, {self.obs_shape}), got {obs_np.shape}"
+            )
+        if not np.array_equal(next_np[:, :-1], obs_np[:, 1:]):
+            raise ValueError(
+                "next_obs is not obs shifted by one frame; FrameReplayBuffer needs frame stacks"
+            )
+        new_episode = ~self.in_episode[columns]
+        # Frames to write, in order, per column: the whole first stack at an episode's start,
+        # then the newest frame of the next observation.
+        rows: list[int] = []
+        cols: list[int] = []
+        frames: list[NDArray[np.uint8]] = []
+        transition_slot = np.empty(len(columns), dtype=np.int64)
+        for i, column in enumerate(columns):
+            start = self.written[column]
+            if new_episode[i]:
+                rows.extend(range(start, start + self.stack))
+                cols.extend([column] * self.stack)
+                frames.append(obs_np[i])
+                start += self.stack
+            transition_slot[i] = start - 1
+            rows.append(start)
+            cols.append(column)
+            frames.append(next_np[i, -1:])
+            self.written[column] = start + 1
+        slot_rows = np.asarray(rows) % self.slots_per_env
+        slot_cols = np.asarray(cols)
+        self.starts_transition[slot_rows, slot_cols] = False  # overwritten slots lose their role
+        self.frames[torch.from_numpy(slot_rows), torch.from_numpy(slot_cols)] = torch.from_numpy(
+            np.concatenate(frames)
+        ).to(self.device)
+        transition_rows = transition_slot % self.slots_per_env
+        self.action[transition_rows, columns] = np.asarray(action)
+        self.reward[transition_rows, columns] = np.asarray(reward)
+        self.terminated[transition_rows, columns] = np.asarray(terminated)
+        self.starts_transition[transition_rows, columns] = True
+        self.in_episode[columns] = ~np.asarray(episode_end, dtype=bool)
+
+    def _filled_slots(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Every (logical slot, column) pair currently held: slot numbers count from the column's
+        first write, so slot l lives in row l mod slots_per_env."""
+        filled = np.minimum(self.written, self.slots_per_env)
+        columns = np.repeat(self.columns, filled)
+        offsets = np.arange(filled.sum()) - np.repeat(np.cumsum(filled) - filled, filled)
+        return self.written[columns] - filled[columns] + offsets, columns
+
+    def _valid(self, slots: NDArray[np.int64], columns: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """A transition starts at the slot, and its oldest frame has not been overwritten."""
+        oldest_held = self.written[columns] - self.slots_per_env
+        return self.starts_transition[slots % self.slots_per_env, columns] & (
+            slots - (self.stack - 1) >= oldest_held
+        )
+
+    def sample(self, batch_size: int) -> Batch:
+        """batch_size transitions drawn uniformly, with replacement, from those held.
+
+        Draws a held slot uniformly and redraws the few that start no transition (a first
+        stack's older frames, an episode's last frame, a stack whose oldest frame is overwritten):
+        uniform over the held transitions, at a cost that does not grow with the capacity.
+        """
+        filled = np.minimum(self.written, self.slots_per_env)
+        ends = np.cumsum(filled)
+        if not self.starts_transition.any():
+            raise ValueError("cannot sample from a replay buffer that holds no transition")
+        slots = np.empty(batch_size, dtype=np.int64)
+        columns = np.empty(batch_size, dtype=np.int64)
+        todo = np.arange(batch_size)
+        while len(todo):
+            flat = self.rng.integers(0, ends[-1], len(todo))
+            column = np.searchsorted(ends, flat, side="right")
+            slot = self.written[column] - ends[column] + flat
+            ok = self._valid(slot, column)
+            slots[todo[ok]], columns[todo[ok]] = slot[ok], column[ok]
+            todo = todo[~ok]
+        return self.gather(slots, columns)
+
+    def gather(self, slots: NDArray[np.int64], columns: NDArray[np.int64]) -> Batch:
+        """The transitions starting at these (logical slot, column) pairs, stacks rebuilt."""
+        window = slots[:, None] + np.arange(-(self.stack - 1), 2)  # (B, K + 1) logical slots
+        frame_rows = torch.from_numpy(window % self.slots_per_env).to(self.device)
+        frame_cols = torch.from_numpy(np.repeat(columns[:, None], window.shape[1], axis=1)).to(
+            self.device
+        )
+        frames = self.frames[frame_rows, frame_cols]  # (B, K + 1, H, W)
+        rows = slots % self.slots_per_env
+        return Batch(
+            obs=frames[:, :-1],
+            action=torch.from_numpy(self.action[rows, columns].astype(np.int64)).to(self.device),
+            reward=torch.from_numpy(self.reward[rows, columns]).to(self.device),
+            next_obs=frames[:, 1:],
+            terminated=torch.from_numpy(self.terminated[rows, columns]).to(self.device),
+        )
