@@ -89,7 +89,13 @@ class FrameReplayBuffer:
 
     def __len__(self) -> int:
         """Transitions that can be sampled now."""
-        return int(self._valid(*self._filled_slots()).sum())
+        return len(self.held_transitions()[0])
+
+    def held_transitions(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Every transition that can be sampled, as (logical slot, column) pairs; O(capacity)."""
+        slots, columns = self._filled_slots()
+        valid = self._valid(slots, columns)
+        return slots[valid], columns[valid]
 
     def add(
         self,

@@ -1,13 +1,13 @@
-"""eq-qnet-mlp (spec/network.md): the MLP Q-network's shape and independence laws."""
+"""eq-qnet-mlp and eq-qnet-cnn (spec/network.md): the Q-networks' shape and independence laws."""
 
 from __future__ import annotations
 
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional
 
-from dqn_ref.network import MLPQNetwork, make_q_network
+from dqn_ref.network import MLPQNetwork, NatureCNN, make_q_network
 
 obs_dims = st.integers(1, 16)
 action_counts = st.integers(1, 8)
@@ -56,3 +56,40 @@ def test_mlp_matches_explicit_matrix_products() -> None:
         torch.relu(functional.linear(torch.relu(functional.linear(obs, w1, b1)), w2, b2)), w3, b3
     )
     assert torch.allclose(network(obs), expected, rtol=1e-6, atol=1e-6)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 18), st.integers(0, 2**31 - 1))
+def test_nature_cnn_maps_uint8_frames_to_one_value_per_action(
+    batch: int, num_actions: int, seed: int
+) -> None:
+    """eq-qnet-cnn P1: uint8 frames (B, 4, 84, 84) -> Q (B, |A|), float32 and finite, each row
+    depending on its own frames only."""
+    torch.manual_seed(seed)
+    network = NatureCNN((4, 84, 84), num_actions)
+    frames = torch.randint(0, 256, (batch, 4, 84, 84), dtype=torch.uint8)
+    q_values = network(frames)
+    assert q_values.shape == (batch, num_actions) and q_values.dtype == torch.float32
+    assert bool(torch.isfinite(q_values).all())
+    alone = torch.cat([network(frames[i : i + 1]) for i in range(batch)])
+    assert torch.allclose(q_values, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_nature_cnn_scales_bytes_inside_and_matches_explicit_layers() -> None:
+    """eq-qnet-cnn P2: Q(s) on uint8 frames equals the written-out layers applied to s / 255."""
+    torch.manual_seed(0)
+    network = NatureCNN((4, 84, 84), 6)
+    c1, cb1, c2, cb2, c3, cb3, w4, b4, w5, b5 = (p.detach() for p in network.parameters())
+    frames = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+    hidden = torch.relu(functional.conv2d(frames.float() / 255.0, c1, cb1, stride=4))
+    hidden = torch.relu(functional.conv2d(hidden, c2, cb2, stride=2))
+    hidden = torch.relu(functional.conv2d(hidden, c3, cb3, stride=1)).flatten(1)
+    expected = functional.linear(torch.relu(functional.linear(hidden, w4, b4)), w5, b5)
+    assert torch.allclose(network(frames), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_nature_cnn_has_the_papers_layer_sizes() -> None:
+    """eq-qnet-cnn: 32 8x8/4, 64 4x4/2, 64 3x3/1 convolutions, 512 units, 6 Pong actions:
+    8,224 + 32,832 + 36,928 + 1,606,144 + 3,078 = 1,687,206 parameters."""
+    network = make_q_network("nature_cnn", (4, 84, 84), 6, ())
+    assert sum(p.numel() for p in network.parameters()) == 1_687_206

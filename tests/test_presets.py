@@ -15,30 +15,36 @@ from dqn_ref.presets import PRESETS, get_preset, paper
 PRESETS_PAGE = Path(__file__).resolve().parent.parent / "spec" / "presets.md"
 
 
-def presets_table() -> tuple[list[str], dict[str, list[str]]]:
-    """(preset names of the columns, field -> cells) from the first table in spec/presets.md."""
-    lines = [line for line in PRESETS_PAGE.read_text().splitlines() if line.startswith("| ")]
-    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    rows = {}
-    for line in lines[2:]:
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if not cells[0].startswith("`"):
-            break
-        rows[cells[0].strip("`")] = [cell.strip("`") for cell in cells[1:]]
-    preset_columns = [name for name in header[1:] if name in PRESETS]
-    return preset_columns, rows
+def presets_tables() -> list[tuple[list[str], dict[str, list[str]]]]:
+    """Each table of spec/presets.md: (preset names of its columns, field -> cells)."""
+    tables = []
+    lines = PRESETS_PAGE.read_text().splitlines()
+    for start, line in enumerate(lines):
+        if not line.startswith("| field |"):
+            continue
+        header = [cell.strip() for cell in line.strip("|").split("|")]
+        rows = {}
+        for row in lines[start + 2 :]:
+            cells = [cell.strip() for cell in row.strip("|").split("|")]
+            if not row.startswith("| `"):
+                break
+            rows[cells[0].strip("`")] = [cell.strip("`") for cell in cells[1:]]
+        tables.append(([name for name in header[1:] if name in PRESETS], rows))
+    return tables
 
 
 def test_presets_page_tables_every_field_of_every_preset() -> None:
-    columns, rows = presets_table()
-    assert set(columns) == set(PRESETS)
-    assert set(rows) == {f.name for f in dataclasses.fields(DQNConfig)}
-    for field_name, cells in rows.items():
-        for column, preset_name in enumerate(columns):
-            assert cells[column] == str(getattr(PRESETS[preset_name], field_name)), (
-                f"spec/presets.md says {preset_name}.{field_name} = {cells[column]}, the code "
-                f"{getattr(PRESETS[preset_name], field_name)}"
-            )
+    tables = presets_tables()
+    assert sorted(name for columns, _ in tables for name in columns) == sorted(PRESETS)
+    fields = {f.name for f in dataclasses.fields(DQNConfig)}
+    for columns, rows in tables:
+        assert set(rows) == fields, f"the {columns} table lists other fields than DQNConfig's"
+        for field_name, cells in rows.items():
+            for column, preset_name in enumerate(columns):
+                assert cells[column] == str(getattr(PRESETS[preset_name], field_name)), (
+                    f"spec/presets.md says {preset_name}.{field_name} = {cells[column]}, the "
+                    f"code {getattr(PRESETS[preset_name], field_name)}"
+                )
 
 
 def test_paper_preset_has_the_seed_papers_constants() -> None:
@@ -111,3 +117,63 @@ def test_config_round_trips_through_its_json_form() -> None:
     for config in PRESETS.values():
         fields = dataclasses.asdict(config)
         assert DQNConfig(**{**fields, "hidden_sizes": tuple(fields["hidden_sizes"])}) == config
+
+
+def test_book_preset_has_the_chapters_constants() -> None:
+    """Seed 004: B_S 64, LR 1e-4 (Adam), G 0.99, EPS_STRT 1.0, EPS_FINL 0.005, EPS_DECAY 100000,
+    MEM_CAP 20000, INIT_LEARN 10000, TGT_UPD_FRQ 1000, N_EPDS 2000, MSE, an update a step."""
+    book = get_preset("book", "pong")
+    assert (book.batch_size, book.optimizer, book.learning_rate, book.gamma) == (
+        64,
+        "adam",
+        1e-4,
+        0.99,
+    )
+    assert (book.epsilon_schedule, book.epsilon_start, book.epsilon_end, book.epsilon_decay) == (
+        "exponential",
+        1.0,
+        0.005,
+        100_000.0,
+    )
+    assert (book.buffer_size, book.learning_starts, book.target_update_interval) == (
+        20_000,
+        10_000,
+        1_000,
+    )
+    assert (book.total_episodes, book.loss, book.train_frequency, book.tau) == (
+        2_000,
+        "mse",
+        1,
+        1.0,
+    )
+
+
+def test_nature_preset_has_extended_data_table_1() -> None:
+    """Mnih et al. (2015): minibatch 32, replay 1M, target every 10k updates (x4 agent steps),
+    gamma 0.99, update every 4, RMSProp 2.5e-4 (0.95, 0.01), epsilon 1 -> 0.1 over 1M, replay
+    start 50k, no-op max 30, 50M frames, evaluation at epsilon 0.05 for 5 minutes."""
+    nature = get_preset("nature", "pong")
+    assert (nature.batch_size, nature.buffer_size, nature.target_update_interval) == (
+        32,
+        1_000_000,
+        40_000,
+    )
+    assert (nature.gamma, nature.train_frequency, nature.learning_starts, nature.noop_max) == (
+        0.99,
+        4,
+        50_000,
+        30,
+    )
+    assert (nature.optimizer, nature.learning_rate, nature.rmsprop_alpha) == (
+        "rmsprop",
+        2.5e-4,
+        0.95,
+    )
+    assert nature.optimizer_eps == 0.01 and nature.network == "nature_cnn"
+    assert (nature.epsilon_start, nature.epsilon_end, nature.epsilon_duration) == (
+        1.0,
+        0.1,
+        1_000_000,
+    )
+    assert nature.total_steps * 4 == 50_000_000 and nature.terminal_on_life_loss
+    assert (nature.eval_epsilon, nature.eval_max_episode_steps * 4) == (0.05, 18_000)

@@ -1,0 +1,181 @@
+"""FrameReplayBuffer against a naive buffer storing whole stacks (spec/replay.md, eq-replay-frames).
+
+Random streams of frame-stacked episodes, several copies at once, terminations and truncations
+anywhere and buffers small enough to wrap around many times, go into both buffers; whatever the
+frame buffer returns must be exactly what the naive buffer stored for the same transition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dqn_ref.errors import DQNRefError
+from dqn_ref.frame_replay import FrameReplayBuffer
+
+FRAME_SHAPE = (2, 3)
+
+
+@dataclass
+class NaiveFrameReplay:
+    """Every transition as the environment gave it, whole stacks included, keyed by its id."""
+
+    transitions: dict[int, tuple[np.ndarray, int, np.ndarray, bool]] = field(default_factory=dict)
+    order_by_column: dict[int, list[int]] = field(default_factory=dict)
+
+    def add(
+        self,
+        ident: int,
+        column: int,
+        obs: np.ndarray,
+        action: int,
+        next_obs: np.ndarray,
+        terminated: bool,
+    ) -> None:
+        self.transitions[ident] = (obs.copy(), action, next_obs.copy(), terminated)
+        self.order_by_column.setdefault(column, []).append(ident)
+
+
+@st.composite
+def episode_streams(draw: st.DrawFn) -> dict[str, int]:
+    """Sizes and a seed for one random stream of lockstep steps."""
+    return {
+        "stack": draw(st.integers(2, 4)),
+        "num_envs": draw(st.integers(1, 3)),
+        "slots_per_env": draw(st.integers(10, 30)),
+        "locksteps": draw(st.integers(1, 80)),
+        "seed": draw(st.integers(0, 2**31 - 1)),
+    }
+
+
+def fill_both(params: dict[str, int]) -> tuple[FrameReplayBuffer, NaiveFrameReplay]:
+    """Play a random stream into a FrameReplayBuffer and a NaiveFrameReplay.
+
+    The reward of transition `id` is `id`, so a sampled row names the transition it claims to be.
+    Some copies skip some steps (as an autoreset step is skipped by the training loop).
+    """
+    rng = np.random.default_rng(params["seed"])
+    stack, num_envs = params["stack"], params["num_envs"]
+    buffer = FrameReplayBuffer(
+        params["slots_per_env"] * num_envs, (stack, *FRAME_SHAPE), num_envs, seed=params["seed"]
+    )
+    naive = NaiveFrameReplay()
+
+    def first_stack() -> np.ndarray:
+        # Like ale-py: zero frames before the first, sometimes; random frames otherwise.
+        frames = rng.integers(0, 256, (stack, *FRAME_SHAPE), dtype=np.uint8)
+        frames[: rng.integers(0, stack)] = 0
+        return frames
+
+    obs = np.stack([first_stack() for _ in range(num_envs)])
+    ident = 0
+    for _ in range(params["locksteps"]):
+        real = rng.random(num_envs) < 0.8
+        if not real.any():
+            continue
+        columns = np.flatnonzero(real)
+        new_frames = rng.integers(0, 256, (len(columns), 1, *FRAME_SHAPE), dtype=np.uint8)
+        next_obs = np.concatenate([obs[columns, 1:], new_frames], axis=1)
+        ends = rng.random(len(columns))
+        terminated = ends < 0.1
+        truncated = (ends >= 0.1) & (ends < 0.2)
+        identities = np.arange(ident, ident + len(columns))
+        actions = identities % 5
+        for row, column in enumerate(columns):
+            naive.add(
+                int(identities[row]),
+                int(column),
+                obs[column],
+                int(actions[row]),
+                next_obs[row],
+                bool(terminated[row]),
+            )
+        buffer.add(
+            obs[columns],
+            actions,
+            identities.astype(np.float32),
+            next_obs,
+            terminated,
+            episode_end=terminated | truncated,
+            env_ids=columns if not real.all() else None,
+        )
+        ident += len(columns)
+        for row, column in enumerate(columns):
+            obs[column] = first_stack() if terminated[row] or truncated[row] else next_obs[row]
+    return buffer, naive
+
+
+def assert_batch_matches(batch: object, naive: NaiveFrameReplay) -> None:
+    for row, ident in enumerate(batch.reward.long().tolist()):  # type: ignore[attr-defined]
+        obs, action, next_obs, terminated = naive.transitions[ident]
+        assert np.array_equal(batch.obs[row].numpy(), obs)  # type: ignore[attr-defined]
+        assert np.array_equal(batch.next_obs[row].numpy(), next_obs)  # type: ignore[attr-defined]
+        assert batch.action[row].item() == action  # type: ignore[attr-defined]
+        assert batch.terminated[row].item() == terminated  # type: ignore[attr-defined]
+
+
+@settings(max_examples=60, deadline=None)
+@given(episode_streams(), st.integers(1, 64))
+def test_sampled_transitions_equal_the_naive_buffers(params: dict[str, int], batch: int) -> None:
+    """eq-replay-frames P1: same transitions in, same transitions out, stacks rebuilt exactly."""
+    buffer, naive = fill_both(params)
+    if not naive.transitions:
+        return
+    sampled = buffer.sample(batch)
+    assert sampled.obs.shape == (batch, params["stack"], *FRAME_SHAPE)
+    assert sampled.obs.dtype == torch.uint8 and sampled.action.dtype == torch.int64
+    assert_batch_matches(sampled, naive)
+
+
+@settings(max_examples=60, deadline=None)
+@given(episode_streams())
+def test_held_transitions_are_each_copys_newest(params: dict[str, int]) -> None:
+    """eq-replay-frames P2: every held transition equals the naive one, the held ones are the
+    newest of each copy (oldest overwritten first), and each copy's newest is always held."""
+    buffer, naive = fill_both(params)
+    slots, columns = buffer.held_transitions()
+    held = buffer.gather(slots, columns)
+    assert_batch_matches(held, naive)
+    assert len(buffer) == len(slots) <= buffer.capacity
+    held_ids = set(held.reward.long().tolist())
+    for column, order in naive.order_by_column.items():
+        held_in_column = [ident for ident in order if ident in held_ids]
+        assert held_in_column == order[len(order) - len(held_in_column) :]
+        assert order[-1] in held_ids, f"copy {column}'s newest transition is not held"
+
+
+def test_a_transition_costs_at_most_7_2_kb_all_included() -> None:
+    """eq-replay-frames P3: 84x84 frames cost at most 7.2 KB per transition, metadata included
+    (at Pong's shortest episodes, 4 extra frames per episode), counted on the allocated arrays."""
+    capacity, num_envs = 4_000, 8
+    buffer = FrameReplayBuffer(capacity, (4, 84, 84), num_envs)
+    allocated = buffer.frames.nbytes + sum(
+        array.nbytes
+        for array in (buffer.action, buffer.reward, buffer.terminated, buffer.starts_transition)
+    )
+    assert allocated == sum(FrameReplayBuffer.bytes_needed(capacity, (4, 84, 84), num_envs))
+    per_slot = allocated / buffer.capacity
+    shortest_pong_episode = 760  # 21 points lost at about 36 agent steps each
+    per_transition = per_slot * (shortest_pong_episode + 4) / shortest_pong_episode
+    assert per_transition <= 7_200
+    naive_per_transition = 2 * 4 * 84 * 84
+    assert per_transition < naive_per_transition / 7
+
+
+def test_a_buffer_that_will_not_fit_is_refused_before_allocation() -> None:
+    """eq-replay-frames P4: asking for more memory than the machine has is a one-line error."""
+    with pytest.raises(DQNRefError, match=r"need .* GiB on cpu but only .* GiB is free; lower"):
+        FrameReplayBuffer(10**10, (4, 84, 84), 1)
+
+
+def test_observations_that_are_not_frame_stacks_are_refused() -> None:
+    buffer = FrameReplayBuffer(40, (2, *FRAME_SHAPE), 1)
+    obs = np.zeros((1, 2, *FRAME_SHAPE), dtype=np.uint8)
+    next_obs = np.ones_like(obs)
+    with pytest.raises(ValueError, match="not obs shifted by one frame"):
+        buffer.add(obs, [0], [0.0], next_obs, [False], episode_end=[False])
