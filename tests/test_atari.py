@@ -31,7 +31,11 @@ def test_pong_observations_are_stacks_of_four_84x84_grayscale_frames() -> None:
     shifts the stack by one new frame until an episode ends; rewards are the raw game score."""
     envs = make_env("ALE/Pong-v5", 2, max_episode_steps=300)
     spaces = env_spaces(envs, "ALE/Pong-v5")
-    assert (spaces.obs_shape, spaces.obs_dtype, spaces.num_actions) == ((4, 84, 84), np.uint8, 6)
+    assert (spaces.obs_shape, spaces.obs_dtype, spaces.num_actions) == (
+        (4, 84, 84),
+        np.dtype(np.uint8),
+        6,
+    )
     obs, _ = envs.reset(seed=0)
     assert obs.shape == (2, 4, 84, 84) and obs.dtype == np.uint8
     assert not obs[:, :3].any() and obs[:, 3].any()
