@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from torch import Tensor
+
+from dqn_ref.errors import DQNRefError
+
+# Bytes stored per transition beside s and s': action int64, reward float32, terminated bool.
+PER_TRANSITION_SCALAR_BYTES = 8 + 4 + 1
+MEMINFO = Path("/proc/meminfo")
 
 
 class Batch(NamedTuple):
@@ -18,6 +26,56 @@ class Batch(NamedTuple):
     reward: Tensor  # r, (B,) float32, already clipped if the config clips
     next_obs: Tensor  # s', (B, *obs_shape): the true next observation, also after truncation
     terminated: Tensor  # (B,) bool: s' is terminal, so eq-target does not bootstrap
+
+
+def format_bytes(count: float) -> str:
+    """1536 -> '1.5 KB': decimal units, as disks and most tools count."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(count) < 1000:
+            return f"{count:.1f} {unit}" if unit != "B" else f"{count:.0f} B"
+        count /= 1000
+    return f"{count:.1f} TB"
+
+
+def available_memory_bytes(device: torch.device) -> int | None:
+    """Memory that a new allocation on `device` can take now, or None where it cannot be known.
+
+    CPU: MemAvailable of /proc/meminfo (what the kernel can hand out without swapping), else the
+    free physical pages; CUDA: the free bytes of torch.cuda.mem_get_info.
+    """
+    if device.type == "cuda":
+        free_bytes, _total = torch.cuda.mem_get_info(device)
+        return int(free_bytes)
+    if device.type != "cpu":
+        return None
+    try:
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024  # the file counts in KiB
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_buffer_fits(bytes_needed: int, device: torch.device, capacity: int) -> None:
+    """Raise a one-line DQNRefError when a replay buffer of `bytes_needed` bytes (for `capacity`
+    transitions) would not fit in the memory available on `device` now.
+
+    Checked before allocating, so that a too-large --buffer-size fails at once with its size
+    rather than as an allocator traceback or, on Linux, a process killed for memory minutes later.
+    """
+    available = available_memory_bytes(device)
+    if available is None or bytes_needed <= available:
+        return
+    fitting = int(capacity * available / bytes_needed)
+    raise DQNRefError(
+        f"the replay buffer of {capacity} transitions needs {format_bytes(bytes_needed)} but "
+        f"only {format_bytes(available)} is available on {device}; lower --buffer-size "
+        f"(at most about {fitting} transitions fit now)"
+    )
 
 
 def as_torch_dtype(dtype: torch.dtype | DTypeLike) -> torch.dtype:
@@ -64,6 +122,51 @@ class ReplayBuffer:
 
     def __len__(self) -> int:
         return self.size
+
+    @staticmethod
+    def bytes_needed(
+        capacity: int, obs_shape: tuple[int, ...], obs_dtype: torch.dtype | DTypeLike
+    ) -> int:
+        """Bytes the buffer's tensors take: s and s' at the observation dtype, plus a, r and d.
+
+        CartPole (4 float32 numbers per observation): 2 x 16 + 13 = 45 bytes per transition.
+        """
+        obs_bytes = int(np.prod(obs_shape)) * as_torch_dtype(obs_dtype).itemsize
+        return capacity * (2 * obs_bytes + PER_TRANSITION_SCALAR_BYTES)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The filled rows, the write position and the sampler's generator: what a checkpoint
+        needs for a resumed run to sample exactly what an uninterrupted one would.
+
+        Rows beyond `size` are never read, so they are not saved.
+        """
+        return {
+            "capacity": self.capacity,
+            "obs_shape": list(self.obs_shape),
+            "obs": self.obs[: self.size].cpu(),
+            "next_obs": self.next_obs[: self.size].cpu(),
+            "action": self.action[: self.size].cpu(),
+            "reward": self.reward[: self.size].cpu(),
+            "terminated": self.terminated[: self.size].cpu(),
+            "next_index": self.next_index,
+            "size": self.size,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Refill this buffer from state_dict()'s output; its capacity and shape must match."""
+        if state["capacity"] != self.capacity or tuple(state["obs_shape"]) != self.obs_shape:
+            raise DQNRefError(
+                f"the saved replay buffer holds {state['capacity']} transitions of shape "
+                f"{tuple(state['obs_shape'])}, this run's {self.capacity} of {self.obs_shape}; "
+                "resume with the checkpoint's own config"
+            )
+        size = state["size"]
+        for name in ("obs", "next_obs", "action", "reward", "terminated"):
+            getattr(self, name)[:size] = state[name].to(self.device)
+        self.next_index = state["next_index"]
+        self.size = size
+        self.generator.set_state(state["generator"])
 
     def add(
         self,
