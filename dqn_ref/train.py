@@ -57,6 +57,7 @@ class TrainResult:
     )
     wall_time_s: float
     eval_time_s: float  # of wall_time_s, the part spent in the evaluations during training
+    solved_threshold: float  # the evaluation mean that counts as solved
     first_solved_step: int | None
     first_solved_time_s: float | None
     first_solved_train_time_s: float | None  # first_solved_time_s less the evaluations' time
@@ -399,6 +400,7 @@ def train(
         updates_skipped=state.updates_skipped,
         wall_time_s=wall_time,
         eval_time_s=state.eval_time_s,
+        solved_threshold=config.solved_threshold,
         first_solved_step=first_solved[0] if first_solved else None,
         first_solved_time_s=first_solved[1] if first_solved else None,
         first_solved_train_time_s=first_solved[2] if first_solved else None,
