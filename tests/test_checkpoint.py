@@ -26,10 +26,9 @@ WALL_CLOCK_COLUMNS = ("wall_time_s",)
 class StopAt:
     """A stop request at a given agent step, as SIGINT would make one at an unknown step."""
 
-    signal_number = None
-
     def __init__(self, step: int):
         self.step = step
+        self.signal_number: int | None = None
 
     def should_stop(self, step: int) -> bool:
         return step >= self.step
