@@ -101,7 +101,7 @@ def test_restored_env_state_steps_exactly_as_the_original(num_envs: int) -> None
 def test_an_env_that_cannot_be_pickled_is_reported_not_raised() -> None:
     """Environments with native handles (an emulator) cannot be captured: capture says so with
     None, and resume then starts fresh environments and reports that it is not bit-exact."""
-    envs = make_vector_env("CartPole-v1", 1)
+    envs: Any = make_vector_env("CartPole-v1", 1)  # a SyncVectorEnv, whose copies are .envs
     envs.envs[0].unwrapped.handle = lambda: None  # stands in for a native handle
     assert capture_env_state(envs) is None
 
