@@ -9,6 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+NEW_FILE_MODE = 0o666  # what open() asks for, before the umask
+
+
+def current_umask() -> int:
+    """The process's umask; reading it means setting it, so it is set straight back."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Call write(file) on a temporary file beside `path`, fsync it, then rename it over `path`.
@@ -20,6 +29,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode open() would have.
+        os.fchmod(fd, NEW_FILE_MODE & ~current_umask())
         with os.fdopen(fd, "wb") as file:
             write(file)
             file.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 import time
@@ -75,3 +77,14 @@ def test_a_write_that_fails_keeps_the_old_file_and_leaves_no_temporary(tmp_path:
         atomic_write(path, fail_half_way)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_a_written_file_gets_the_mode_open_would_give_it(tmp_path: Path) -> None:
+    """The temporary file's private 0600 mode is not left on the result: with umask 022 a run's
+    files are 0644, readable by the tools and people who share the machine, as open()'s are."""
+    previous = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "file.bin", lambda file: file.write(b"x"))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "file.bin").stat().st_mode) == 0o644
