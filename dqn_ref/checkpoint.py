@@ -52,6 +52,7 @@ def save_checkpoint(
         "version": CHECKPOINT_VERSION,
         "config": dataclasses.asdict(config),
         "preset": resumable.preset,
+        "device": agent.device.type,
         "obs_shape": list(spaces.obs_shape),
         "num_actions": spaces.num_actions,
         "counters": {"step": loop.step, "episode": loop.episode, "updates": loop.updates_done},
@@ -105,12 +106,27 @@ def config_of(payload: dict[str, Any]) -> DQNConfig:
         raise DQNRefError(f"the checkpoint's config does not fit this dqn_ref: {error}") from error
 
 
+def saved_on_another_device(payload: dict[str, Any], device: torch.device) -> bool:
+    """Whether the checkpoint was written on another kind of device (cuda, cpu) than `device`:
+    its torch generators' states then do not fit this device's generators."""
+    return bool(payload.get("device", device.type) != device.type)
+
+
+def load_agent_state(agent: DQNAgent, payload: dict[str, Any]) -> None:
+    """The checkpoint's networks, optimiser and, if saved on this kind of device, exploration
+    generator; from another device the agent keeps its freshly seeded generator."""
+    state = payload["agent"]
+    if saved_on_another_device(payload, agent.device):
+        state = {**state, "generator": agent.generator.get_state()}
+    agent.load_state_dict(state)
+
+
 def restore_agent(payload: dict[str, Any], device: torch.device) -> tuple[DQNConfig, DQNAgent]:
     """Rebuild the config and the agent, weights and optimiser state included, from a payload."""
     config = config_of(payload)
     agent = DQNAgent(config, tuple(payload["obs_shape"]), payload["num_actions"], device)
     try:
-        agent.load_state_dict(payload["agent"])
+        load_agent_state(agent, payload)
     except (KeyError, RuntimeError, ValueError) as error:
         raise DQNRefError(
             f"the checkpoint's networks do not fit its config ({type(error).__name__}); "
@@ -147,16 +163,25 @@ def restore_run(
     """
     config = agent.config
     not_exact_because: list[str] = []
-    agent.load_state_dict(payload["agent"])
+    other_device = saved_on_another_device(payload, device)
+    if other_device:
+        not_exact_because.append(
+            f"it ran on {payload['device']}, whose random generators {device.type} cannot continue"
+        )
+    load_agent_state(agent, payload)
     loop = LoopState.from_state_dict(payload["loop"], device)
     if payload["replay"] is not None:
-        buffer.load_state_dict(payload["replay"])
+        replay_state = payload["replay"]
+        if other_device:
+            replay_state = {**replay_state, "generator": buffer.generator.get_state()}
+        buffer.load_state_dict(replay_state)
     else:
         not_exact_because.append("the replay buffer was not saved (--checkpoint-replay)")
         # The buffer starts empty: no learning until it holds as many transitions as at the start.
         loop.learning_paused_until = loop.step + max(config.learning_starts, config.batch_size)
     restore_global_rng_state(payload["rng"]["global"])
-    eval_generator.set_state(payload["rng"]["eval"])
+    if not other_device:
+        eval_generator.set_state(payload["rng"]["eval"])
     if payload["envs"] is not None:
         envs.close()
         envs = restore_env_state(payload["envs"])

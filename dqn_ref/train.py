@@ -170,7 +170,7 @@ def train(
         run_dir / "config.json", {"preset": preset_name, "config": dataclasses.asdict(config)}
     )
     checkpoint_path = run_dir / "checkpoint.pt"
-    checkpoint_step: int | None = None  # the step of the last checkpoint this process wrote
+    checkpoint_step: int | None = None  # the step that checkpoint.pt holds now
     if resume_from is None:
         metrics = MetricsLog(run_dir / "metrics.csv")
         obs, _ = envs.reset(seed=config.seed)

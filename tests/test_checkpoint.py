@@ -138,3 +138,25 @@ def test_checkpoint_holds_everything_needed_to_continue(tmp_path: Path) -> None:
 
     train_module.train(config.replace(checkpoint_replay=False), tmp_path / "small", progress=False)
     assert load_checkpoint(tmp_path / "small" / "checkpoint.pt")["replay"] is None
+
+
+def test_a_run_checkpointed_on_a_gpu_resumes_and_evaluates_on_a_cpu(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CUDA generator's state (16 bytes of Philox seed and offset) does not fit a CPU generator:
+    from another kind of device the generators start from their seeds, the rest is restored, and
+    the resumed run says it is not bit-exact. Simulated by marking a CPU checkpoint as CUDA's."""
+    run_dir = tmp_path / "run"
+    config = tiny_run(1, total_steps=300, eval_interval=0)
+    with pytest.raises(TrainingInterruptedError):
+        train_module.train(config, run_dir, progress=False, stop=StopAt(150))
+    payload = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    cuda_generator_state = torch.zeros(16, dtype=torch.uint8)
+    payload["device"] = "cuda"
+    payload["agent"]["generator"] = cuda_generator_state
+    payload["replay"]["generator"] = cuda_generator_state
+    payload["rng"]["eval"] = cuda_generator_state
+    torch.save(payload, run_dir / "checkpoint.pt")
+    result = train_module.resume(run_dir, progress=False, device="cpu")
+    assert result.steps == 300
+    assert "not bit-exact: it ran on cuda" in capsys.readouterr().out
