@@ -13,6 +13,7 @@ import torch
 import dqn_ref.train as train_module
 from dqn_ref.checkpoint import load_checkpoint
 from dqn_ref.config import DQNConfig
+from dqn_ref.evaluate import evaluate_saved_run
 from dqn_ref.interrupt import TrainingInterruptedError
 from dqn_ref.metrics import read_metrics
 from dqn_ref.presets import cartpole
@@ -157,6 +158,8 @@ def test_a_run_checkpointed_on_a_gpu_resumes_and_evaluates_on_a_cpu(
     payload["replay"]["generator"] = cuda_generator_state
     payload["rng"]["eval"] = cuda_generator_state
     torch.save(payload, run_dir / "checkpoint.pt")
+    _, summary = evaluate_saved_run(run_dir, 2, None, torch.device("cpu"))
+    assert summary.episodes == 2
     result = train_module.resume(run_dir, progress=False, device="cpu")
     assert result.steps == 300
     assert "not bit-exact: it ran on cuda" in capsys.readouterr().out
