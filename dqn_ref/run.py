@@ -286,7 +286,12 @@ def add_run_dir_commands(commands: Any) -> None:
         metavar="E",
         help="exploration rate while evaluating (default: the run's eval_epsilon, 0: greedy)",
     )
-    eval_parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
+    eval_parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where the network runs (default: auto, cuda when present)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,7 +458,7 @@ def eval_main(args: argparse.Namespace) -> int:
         from dqn_ref.evaluate import evaluate_saved_run
         from dqn_ref.train import resolve_device
 
-        device = resolve_device(args.device or "auto")
+        device = resolve_device(args.device)
         config, summary = evaluate_saved_run(args.run_dir, args.episodes, args.epsilon, device)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
         return report_failure(error, "run", args.run_dir, "nothing was written", "")
