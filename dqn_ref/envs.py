@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import os
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +160,9 @@ def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> g
                 env_id, num_envs, vectorization_mode=VectorizeMode.VECTOR_ENTRY_POINT, **time_limit
             )
         else:
+            # A partial, not a lambda, so that the vector env pickles (capture_env_state).
             envs = SyncVectorEnv(
-                [lambda: gym.make(env_id, **time_limit)] * num_envs,
+                [functools.partial(gym.make, env_id, **time_limit)] * num_envs,
                 autoreset_mode=AutoresetMode.NEXT_STEP,
             )
     except gym.error.Error as error:  # a missing extra (Box2D, MuJoCo), a bad env argument, ...
@@ -185,3 +188,36 @@ def env_spaces(envs: gym.vector.VectorEnv, env_id: str) -> EnvSpaces:
     if not isinstance(obs_space, gym.spaces.Box):
         raise DQNRefError(f"dqn_ref needs a Box observation space, but {env_id} has {obs_space}")
     return EnvSpaces(tuple(obs_space.shape), np.dtype(obs_space.dtype), int(action_space.n))
+
+
+def capture_env_state(envs: gym.vector.VectorEnv) -> bytes | None:
+    """The whole vector env pickled (each copy's physics state, its random generator, its time
+    limit's step count and the autoreset flags), or None where it cannot be pickled.
+
+    Pickling works for pure-Python environments such as CartPole, in a SyncVectorEnv or natively
+    vectorised. Environments that hold native handles (emulators, simulators) do not pickle; for
+    them a resumed run starts the environments afresh, so it is not bit-exact
+    (spec/reliability.md#resume).
+    """
+    try:
+        return pickle.dumps(envs, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError, ValueError):
+        return None
+
+
+def restore_env_state(state: bytes) -> gym.vector.VectorEnv:
+    """The vector env that capture_env_state pickled, in the state it was in.
+
+    Unpickling runs code named in `state`, so only a checkpoint this user's own run wrote should
+    be resumed; dqn_ref only calls this for `resume`, never for `eval`.
+    """
+    try:
+        envs = pickle.loads(state)  # the run's own checkpoint: see the docstring
+    except (pickle.UnpicklingError, AttributeError, ImportError, EOFError, TypeError) as error:
+        raise DQNRefError(
+            f"the checkpoint's environment state does not load here ({type(error).__name__}: "
+            f"{error}); resume with the gymnasium version that wrote it"
+        ) from error
+    if not isinstance(envs, gym.vector.VectorEnv):
+        raise DQNRefError("the checkpoint's environment state is not a gymnasium vector env")
+    return envs

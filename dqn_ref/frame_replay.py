@@ -7,11 +7,14 @@ once, as uint8, and rebuilds both stacks when a minibatch is sampled.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
-from dqn_ref.memory import check_fits
+from dqn_ref.errors import DQNRefError
+from dqn_ref.memory import check_buffer_fits
 from dqn_ref.replay import Batch
 
 # Bytes of per-slot metadata kept on the host: action (int32), stored reward (float32),
@@ -37,6 +40,16 @@ class FrameReplayBuffer:
     transition in one indexing operation on the device.
     """
 
+    # The host-side arrays, saved and restored by name.
+    HOST_ARRAYS = (
+        "action",
+        "reward",
+        "terminated",
+        "starts_transition",
+        "written",
+        "in_episode",
+    )
+
     def __init__(
         self,
         capacity: int,
@@ -61,10 +74,10 @@ class FrameReplayBuffer:
         self.device = torch.device(device)
         frame_bytes, metadata_bytes = self.bytes_needed(self.capacity, obs_shape, num_envs)
         if self.device.type == "cpu":
-            check_fits(frame_bytes + metadata_bytes, self.device, "replay buffer's frames")
+            check_buffer_fits(frame_bytes + metadata_bytes, self.device, self.capacity)
         else:
-            check_fits(frame_bytes, self.device, "replay buffer's frames")
-            check_fits(metadata_bytes, torch.device("cpu"), "replay buffer's metadata")
+            check_buffer_fits(frame_bytes, self.device, self.capacity)
+            check_buffer_fits(metadata_bytes, torch.device("cpu"), self.capacity)
         shape = (self.slots_per_env, num_envs)
         self.frames = torch.zeros(
             (*shape, *self.frame_shape), dtype=torch.uint8, device=self.device
@@ -86,6 +99,37 @@ class FrameReplayBuffer:
         slots = (capacity // num_envs) * num_envs
         frame_bytes = int(np.prod(obs_shape[1:]))
         return slots * frame_bytes, slots * METADATA_BYTES_PER_SLOT
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this buffer's storage takes (frames and metadata), all allocated up front."""
+        return sum(self.bytes_needed(self.capacity, self.obs_shape, self.num_envs))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every slot, the write counters and the sampler's state, for a checkpoint from which a
+        resumed run samples exactly what an uninterrupted one would."""
+        return {
+            "capacity": self.capacity,
+            "obs_shape": list(self.obs_shape),
+            "num_envs": self.num_envs,
+            "frames": self.frames.cpu(),
+            **{name: torch.from_numpy(getattr(self, name).copy()) for name in self.HOST_ARRAYS},
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Refill this buffer from state_dict()'s output; its sizes must match."""
+        saved = (state["capacity"], tuple(state["obs_shape"]), state["num_envs"])
+        if saved != (self.capacity, self.obs_shape, self.num_envs):
+            raise DQNRefError(
+                f"the saved replay buffer (capacity, frame stack, copies) is {saved}, this run's "
+                f"{(self.capacity, self.obs_shape, self.num_envs)}; resume with the checkpoint's "
+                "own config"
+            )
+        self.frames.copy_(state["frames"])
+        for name in self.HOST_ARRAYS:
+            getattr(self, name)[...] = state[name].numpy()
+        self.rng.bit_generator.state = state["rng"]
 
     def __len__(self) -> int:
         """Transitions that can be sampled now."""
@@ -155,6 +199,11 @@ class FrameReplayBuffer:
         self.terminated[transition_rows, columns] = np.asarray(terminated)
         self.starts_transition[transition_rows, columns] = True
         self.in_episode[columns] = ~np.asarray(episode_end, dtype=bool)
+
+    def end_episodes(self) -> None:
+        """Close every copy's episode: its next add starts a new stack (after envs are reset
+        outside the loop, as a resume without saved environments does)."""
+        self.in_episode[:] = False
 
     def _filled_slots(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Every (logical slot, column) pair currently held: slot numbers count from the column's

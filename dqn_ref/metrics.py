@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from dqn_ref.atomic import atomic_write
+from dqn_ref.errors import DQNRefError
+
 COLUMNS = (
     "kind",  # "train": a training episode; "eval": an evaluation in training; "final": the last
     "step",  # agent steps taken when the row was written
@@ -32,9 +35,25 @@ class MetricsLog:
     _file: IO[str] | None = None
 
     def __post_init__(self) -> None:
-        self._file = self.path.open("w", newline="")
-        csv.writer(self._file).writerow(COLUMNS)
-        self._file.flush()
+        if self._file is None:  # a new log; continued() hands over an open one
+            self._file = self.path.open("w", newline="")
+            csv.writer(self._file).writerow(COLUMNS)
+            self._file.flush()
+
+    @classmethod
+    def continued(cls, path: Path, rows_kept: int) -> MetricsLog:
+        """A resumed run's log: metrics.csv cut back to its first `rows_kept` rows, those written
+        before the checkpoint (an interrupted run may have written more), then appended to."""
+        lines = path.read_text().splitlines(keepends=True) if path.is_file() else []
+        if len(lines) < rows_kept + 1 or lines[0].rstrip("\r\n") != ",".join(COLUMNS):
+            raise DQNRefError(
+                f"{path} does not hold the {rows_kept} rows the checkpoint recorded; "
+                "resume needs the run folder's metrics.csv as the run left it"
+            )
+        kept = "".join(lines[: rows_kept + 1])
+        atomic_write(path, lambda file: file.write(kept.encode()))
+        rows: list[dict[str, float | str]] = list(csv.DictReader(kept.splitlines()))
+        return cls(path, rows, path.open("a", newline=""))
 
     def write(self, **row: float | str) -> None:
         assert self._file is not None, "MetricsLog is closed"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from torch import Tensor
+
+from dqn_ref.errors import DQNRefError
+from dqn_ref.memory import check_buffer_fits
+
+# Bytes stored per transition beside s and s': action int64, reward float32, terminated bool.
+PER_TRANSITION_SCALAR_BYTES = 8 + 4 + 1
 
 
 class Batch(NamedTuple):
@@ -52,6 +58,7 @@ class ReplayBuffer:
         self.obs_shape = tuple(obs_shape)
         self.device = torch.device(device)
         dtype = as_torch_dtype(obs_dtype)
+        check_buffer_fits(self.bytes_needed(capacity, obs_shape, dtype), self.device, capacity)
         self.obs = torch.zeros((capacity, *self.obs_shape), dtype=dtype, device=self.device)
         self.next_obs = torch.zeros_like(self.obs)
         self.action = torch.zeros(capacity, dtype=torch.int64, device=self.device)
@@ -64,6 +71,56 @@ class ReplayBuffer:
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this buffer's storage takes, all of it allocated up front."""
+        return self.bytes_needed(self.capacity, self.obs_shape, self.obs.dtype)
+
+    @staticmethod
+    def bytes_needed(
+        capacity: int, obs_shape: tuple[int, ...], obs_dtype: torch.dtype | DTypeLike
+    ) -> int:
+        """Bytes the buffer's tensors take: s and s' at the observation dtype, plus a, r and d.
+
+        CartPole (4 float32 numbers per observation): 2 x 16 + 13 = 45 bytes per transition.
+        """
+        obs_bytes = int(np.prod(obs_shape)) * as_torch_dtype(obs_dtype).itemsize
+        return capacity * (2 * obs_bytes + PER_TRANSITION_SCALAR_BYTES)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The filled rows, the write position and the sampler's generator: what a checkpoint
+        needs for a resumed run to sample exactly what an uninterrupted one would.
+
+        Rows beyond `size` are never read, so they are not saved.
+        """
+        return {
+            "capacity": self.capacity,
+            "obs_shape": list(self.obs_shape),
+            "obs": self.obs[: self.size].cpu(),
+            "next_obs": self.next_obs[: self.size].cpu(),
+            "action": self.action[: self.size].cpu(),
+            "reward": self.reward[: self.size].cpu(),
+            "terminated": self.terminated[: self.size].cpu(),
+            "next_index": self.next_index,
+            "size": self.size,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Refill this buffer from state_dict()'s output; its capacity and shape must match."""
+        if state["capacity"] != self.capacity or tuple(state["obs_shape"]) != self.obs_shape:
+            raise DQNRefError(
+                f"the saved replay buffer holds {state['capacity']} transitions of shape "
+                f"{tuple(state['obs_shape'])}, this run's {self.capacity} of {self.obs_shape}; "
+                "resume with the checkpoint's own config"
+            )
+        size = state["size"]
+        for name in ("obs", "next_obs", "action", "reward", "terminated"):
+            getattr(self, name)[:size] = state[name].to(self.device)
+        self.next_index = state["next_index"]
+        self.size = size
+        self.generator.set_state(state["generator"])
 
     def add(
         self,

@@ -1,5 +1,6 @@
-"""Command line: python -m dqn_ref.run TASK [--preset NAME] [--FIELD VALUE ...], and
-python -m dqn_ref.run study TASK [--seeds N] [--workers N] [...] for one run per seed, compared.
+"""Command line: python -m dqn_ref.run TASK [--preset NAME] [--FIELD VALUE ...] to train,
+python -m dqn_ref.run resume RUN_DIR to continue a run, python -m dqn_ref.run eval RUN_DIR to
+evaluate one, and python -m dqn_ref.run study TASK [--seeds N] [...] for one run per seed, compared.
 
 Every DQNConfig field is a flag (--learning-rate 3e-4, --no-reward-clip, --hidden-sizes 64,64);
 flags override the chosen preset. Errors in what you type print one line and exit with status 2.
@@ -15,11 +16,15 @@ import types
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
+from dqn_ref.interrupt import SignalStop, TrainingInterruptedError
 from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset
+
+if TYPE_CHECKING:
+    from dqn_ref.train import TrainResult
 
 PROG = "python -m dqn_ref.run"
 RUN_FILES = ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summary.json")
@@ -41,8 +46,25 @@ examples:
   python -m dqn_ref.run pong                          # 2M agent steps: GPU, about 30 min
   python -m dqn_ref.run pong --steps 20000            # a short CPU run, a few minutes
   python -m dqn_ref.run pong --preset nature          # Mnih et al. (2015), 50M frames
+  python -m dqn_ref.run resume runs/NAME              # continue a stopped run
+  python -m dqn_ref.run eval runs/NAME --episodes 20  # evaluate a saved run
 A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metrics.csv,
-checkpoint.pt, curve.png and summary.json. `study --help` says what a study writes."""
+checkpoint.pt, curve.png and summary.json. `study --help` says what a study writes.
+Ctrl-C (or SIGTERM) saves a checkpoint and says how to resume; spec/reliability.md says what
+resuming guarantees."""
+
+RESUME_HELP = "continue a run from its checkpoint.pt to its total_steps"
+RESUME_DESCRIPTION = """\
+Continue the run in RUN_DIR from its checkpoint.pt, with the run's own config, until its
+total_steps; metrics.csv is cut back to the checkpoint's rows and appended to. With the replay
+buffer in the checkpoint (--checkpoint-replay when training) the result equals that of a run never
+interrupted, wall-clock columns aside; without it the buffer refills before learning goes on."""
+
+EVAL_HELP = "evaluate a saved run's network as the final evaluation does"
+EVAL_DESCRIPTION = """\
+Evaluate the online network in RUN_DIR/checkpoint.pt under the protocol of spec/evaluation.md:
+fresh environments seeded as the final evaluation's, one episode each, and print the mean, std,
+min and max return. With the run's own --episodes and --epsilon it replays its final evaluation."""
 
 STUDY_HELP = "train one run per seed in parallel and compare them (the seed paper's 10-run study)"
 
@@ -218,6 +240,64 @@ def report_failure(
     return 130
 
 
+def float_between(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a float in [low, high], or a one-line usage error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in [{low:g}, {high:g}]")
+        return value
+
+    return parse
+
+
+def add_run_dir_commands(commands: Any) -> None:
+    """The commands that act on a run folder: resume and eval."""
+    device_help = "where the network runs (default: the run's own device setting)"
+    resume_parser = commands.add_parser(
+        "resume",
+        help=RESUME_HELP,
+        description=RESUME_DESCRIPTION,
+        allow_abbrev=False,
+        usage=f"{PROG} resume RUN_DIR [--device DEVICE] [--no-progress]",
+    )
+    resume_parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's folder")
+    resume_parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
+    resume_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    eval_parser = commands.add_parser(
+        "eval",
+        help=EVAL_HELP,
+        description=EVAL_DESCRIPTION,
+        allow_abbrev=False,
+        usage=f"{PROG} eval RUN_DIR [--episodes N] [--epsilon E] [--device DEVICE]",
+    )
+    eval_parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's folder")
+    eval_parser.add_argument(
+        "--episodes",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="episodes to play (default: the run's final_eval_episodes, or 100)",
+    )
+    eval_parser.add_argument(
+        "--epsilon",
+        type=float_between(0.0, 1.0),
+        default=None,
+        metavar="E",
+        help="exploration rate while evaluating (default: the run's eval_epsilon, 0: greedy)",
+    )
+    eval_parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where the network runs (default: auto, cuda when present)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog=PROG,
@@ -273,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
             "runs/study-<env>-<preset>-<time>",
             "each seed's result is still printed",
         )
+    add_run_dir_commands(commands)
     return parser
 
 
@@ -306,13 +387,33 @@ def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "study":
-        # Imported here, as train is below, so that --help and argument errors answer quickly.
-        from dqn_ref.study import study_main
+def report_interruption(interrupted: TrainingInterruptedError) -> int:
+    print(f"dqn_ref: {interrupted}", file=sys.stderr)
+    return interrupted.exit_status()
 
-        return study_main(args, sys.argv[1:] if argv is None else argv)
+
+def print_result(result: TrainResult) -> None:
+    solved = (
+        f"first solved (eval mean >= {result.solved_threshold:g}) at step "
+        f"{result.first_solved_step} after {result.first_solved_time_s:.1f} s"
+        if result.first_solved_step is not None
+        else "never solved during training"
+    )
+    print(
+        f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
+        f"in {result.wall_time_s:.1f} s; {solved}"
+    )
+    if result.final_eval is not None:
+        final = result.final_eval
+        print(
+            f"final evaluation (epsilon {result.eval_epsilon:g}) over {final.episodes} episodes: "
+            f"mean {final.mean:.1f}, "
+            f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}"
+        )
+    print(f"run folder: {result.run_dir}")
+
+
+def train_main(args: argparse.Namespace) -> int:
     run_dir: Path | None = None
     try:
         config = config_from_args(args)
@@ -326,7 +427,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{config.total_steps} agent steps -> {run_dir}",
             flush=True,
         )
-        result = train(config, run_dir, args.preset, progress=not args.no_progress)
+        with SignalStop() as stop:
+            result = train(config, run_dir, args.preset, progress=not args.no_progress, stop=stop)
+    except TrainingInterruptedError as interrupted:
+        return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
         return report_failure(
             error,
@@ -335,25 +439,59 @@ def main(argv: Sequence[str] | None = None) -> int:
             "what was written so far is kept",
             "(metrics.csv, and checkpoint.pt from the last evaluation)",
         )
-    solved = (
-        f"first solved (eval mean >= {config.solved_threshold:g}) at step "
-        f"{result.first_solved_step} after {result.first_solved_time_s:.1f} s"
-        if result.first_solved_step is not None
-        else "never solved during training"
-    )
-    print(
-        f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
-        f"in {result.wall_time_s:.1f} s; {solved}"
-    )
-    if result.final_eval is not None:
-        final = result.final_eval
-        print(
-            f"final evaluation (epsilon {config.eval_epsilon:g}) over {final.episodes} episodes: "
-            f"mean {final.mean:.1f}, "
-            f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}"
-        )
-    print(f"run folder: {run_dir}")
+    print_result(result)
     return 0
+
+
+def resume_main(args: argparse.Namespace) -> int:
+    try:
+        from dqn_ref.train import resume
+
+        with SignalStop() as stop:
+            result = resume(args.run_dir, not args.no_progress, stop, args.device)
+    except TrainingInterruptedError as interrupted:
+        return report_interruption(interrupted)
+    except (DQNRefError, OSError, KeyboardInterrupt) as error:
+        return report_failure(
+            error,
+            "run",
+            args.run_dir,
+            "what was written so far is kept",
+            "(metrics.csv, and checkpoint.pt from the last evaluation)",
+        )
+    print_result(result)
+    return 0
+
+
+def eval_main(args: argparse.Namespace) -> int:
+    try:
+        from dqn_ref.evaluate import evaluate_saved_run
+        from dqn_ref.train import resolve_device
+
+        device = resolve_device(args.device)
+        config, summary = evaluate_saved_run(args.run_dir, args.episodes, args.epsilon, device)
+    except (DQNRefError, OSError, KeyboardInterrupt) as error:
+        return report_failure(error, "run", args.run_dir, "nothing was written", "")
+    print(
+        f"evaluation of {args.run_dir} over {summary.episodes} episodes "
+        f"(epsilon {config.eval_epsilon:g}, seed {config.seed}): mean {summary.mean:.1f}, "
+        f"std {summary.std:.1f}, min {summary.min:.0f}, max {summary.max:.0f}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "study":
+        # Imported here, as train is below, so that --help and argument errors answer quickly.
+        from dqn_ref.study import study_main
+
+        return study_main(args, sys.argv[1:] if argv is None else argv)
+    if args.command == "resume":
+        return resume_main(args)
+    if args.command == "eval":
+        return eval_main(args)
+    return train_main(args)
 
 
 if __name__ == "__main__":

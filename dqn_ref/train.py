@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import random
+import math
 import time
-from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,47 +16,35 @@ from tqdm import tqdm
 
 from dqn_ref.agent import DQNAgent
 from dqn_ref.atomic import atomic_write_json
-from dqn_ref.checkpoint import save_checkpoint
+from dqn_ref.checkpoint import (
+    Resumable,
+    config_of,
+    load_checkpoint,
+    restore_run,
+    save_checkpoint,
+)
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import EnvSpaces, atari_options, env_spaces, game_over, make_env
 from dqn_ref.errors import DQNRefError
 from dqn_ref.estimate import print_cpu_estimate
-from dqn_ref.evaluate import EVAL_SEED_OFFSET, evaluate, evaluation_envs
+from dqn_ref.evaluate import EVAL_SEED_OFFSET, EvalSummary, evaluate, evaluation_envs
 from dqn_ref.frame_replay import FrameReplayBuffer
+from dqn_ref.interrupt import StopCheck, TrainingInterruptedError
+from dqn_ref.loop_state import RECENT_EPISODES, LoopState
+from dqn_ref.memory import format_bytes
 from dqn_ref.metrics import MetricsLog
 from dqn_ref.plot import plot_curve
 from dqn_ref.preprocessing import clip_reward
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.schedule import exponential_epsilon, linear_epsilon
+from dqn_ref.seeding import seed_everything
 from dqn_ref.target_update import hard_update
 
 PROGRESS_REFRESH_S = 0.5
 EVAL_LABELS = {"eval": "evaluation", "final": "final evaluation"}
-RECENT_EPISODES = 10  # training episodes averaged in the progress bar
 # The replay sampler gets its own seed so that its index stream is not the stream the agent's
 # exploration draws from (both are torch generators seeded from config.seed).
 REPLAY_SEED_OFFSET = 7_919
-
-
-@dataclass(frozen=True)
-class EvalSummary:
-    """Mean, spread and count of one evaluation's episode returns."""
-
-    mean: float
-    std: float
-    min: float
-    max: float
-    episodes: int
-
-    @classmethod
-    def of(cls, returns: np.ndarray) -> EvalSummary:
-        return cls(
-            float(returns.mean()),
-            float(returns.std()),
-            float(returns.min()),
-            float(returns.max()),
-            len(returns),
-        )
 
 
 @dataclass(frozen=True)
@@ -67,8 +55,13 @@ class TrainResult:
     steps: int
     episodes: int
     updates: int
+    updates_skipped: (
+        int  # of updates, those skipped while a run resumed without its buffer refilled
+    )
     wall_time_s: float
     eval_time_s: float  # of wall_time_s, the part spent in the evaluations during training
+    solved_threshold: float  # the evaluation mean that counts as solved
+    eval_epsilon: float  # the exploration rate of the evaluations
     first_solved_step: int | None
     first_solved_time_s: float | None
     first_solved_train_time_s: float | None  # first_solved_time_s less the evaluations' time
@@ -116,16 +109,57 @@ def make_replay_buffer(
     return ReplayBuffer(config.buffer_size, spaces.obs_shape, spaces.obs_dtype, device, seed)
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - seeds code that uses the legacy global generator
-    torch.manual_seed(seed)
+def all_finite(tensors: Iterable[torch.Tensor]) -> bool:
+    """Whether every element of every tensor is finite; one host sync for them all."""
+    return bool(torch.stack([torch.isfinite(tensor).all() for tensor in tensors]).all())
+
+
+def non_finite_error(
+    what: str, step: int, checkpoint_step: int | None, run_dir: Path
+) -> DQNRefError:
+    """The numerical guard's message (spec/reliability.md#numerical-guard)."""
+    kept = (
+        f"checkpoint.pt in {run_dir} keeps the last good state (step {checkpoint_step})"
+        if checkpoint_step is not None
+        else "no checkpoint had been written yet"
+    )
+    return DQNRefError(
+        f"{what} became non-finite by step {step}, so the run stopped; {kept}; lower "
+        "--learning-rate, or set --max-grad-norm, and train again"
+    )
+
+
+def resume(
+    run_dir: Path,
+    progress: bool = True,
+    stop: StopCheck | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    """Continue the run in `run_dir` from its checkpoint.pt, to its config's total_steps.
+
+    spec/reliability.md#resume says when the result equals that of an uninterrupted run.
+    `device` replaces the config's (a run trained on a GPU can be finished on a CPU).
+    """
+    payload = load_checkpoint(run_dir / "checkpoint.pt")
+    config = config_of(payload)
+    if device is not None:
+        config = config.replace(device=device)
+    return train(config, run_dir, payload.get("preset", "custom"), progress, stop, payload)
 
 
 def train(
-    config: DQNConfig, run_dir: Path, preset_name: str = "custom", progress: bool = True
+    config: DQNConfig,
+    run_dir: Path,
+    preset_name: str = "custom",
+    progress: bool = True,
+    stop: StopCheck | None = None,
+    resume_from: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train one agent as `config` says and write the run folder (README, 'What a run writes')."""
+    """Train one agent as `config` says and write the run folder (README, 'What a run writes').
+
+    After each iteration `stop.should_stop(step)` is asked; when it says so, a checkpoint is saved
+    and TrainingInterruptedError raised. `resume_from`, a checkpoint's payload, continues that run.
+    """
     # Alg. step 1: seed, build the environments, the replay buffer and both networks.
     seed_everything(config.seed)
     if config.torch_threads > 0:
@@ -140,6 +174,7 @@ def train(
     spaces = env_spaces(envs, config.env_id)
     eval_envs = evaluation_envs(config, final=False) if config.eval_interval else None
     buffer = make_replay_buffer(config, spaces, device)
+    buffer_bytes = buffer.nbytes
     agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
     if progress and device.type == "cpu":
         print_cpu_estimate(config, spaces, device)
@@ -150,24 +185,36 @@ def train(
     atomic_write_json(
         run_dir / "config.json", {"preset": preset_name, "config": dataclasses.asdict(config)}
     )
-    metrics = MetricsLog(run_dir / "metrics.csv")
     checkpoint_path = run_dir / "checkpoint.pt"
-
-    step = episode = updates_done = syncs_done = 0
-    next_eval_step = config.eval_interval
-    first_solved: tuple[int, float, float] | None = None  # step, seconds, seconds less evaluation
-    eval_time = 0.0
-    episode_return = np.zeros(config.num_envs)
-    episode_length = np.zeros(config.num_envs, dtype=np.int64)
-    resetting = np.zeros(config.num_envs, dtype=bool)  # this copy's next step is its autoreset
-    loss_sum = torch.zeros((), device=device)
-    losses_since_row = 0
+    checkpoint_step: int | None = None  # the step that checkpoint.pt holds now
+    if resume_from is None:
+        metrics = MetricsLog(run_dir / "metrics.csv")
+        obs, _ = envs.reset(seed=config.seed)
+        state = LoopState.start(obs, device, config.eval_interval)
+    else:
+        metrics = MetricsLog.continued(run_dir / "metrics.csv", resume_from["metrics_rows"])
+        restored = restore_run(resume_from, agent, buffer, envs, eval_envs, eval_generator, device)
+        state, envs, eval_envs = restored.loop, restored.envs, restored.eval_envs
+        checkpoint_step = state.step
+        exactness = (
+            "bit-exact"
+            if not restored.not_exact_because
+            else "not bit-exact: " + "; ".join(restored.not_exact_because)
+        )
+        print(f"dqn_ref: resuming {run_dir} at step {state.step} ({exactness})", flush=True)
+    if config.checkpoint_replay:
+        print(
+            f"dqn_ref: checkpoints include the replay buffer, up to {format_bytes(buffer_bytes)}",
+            flush=True,
+        )
     last_eval: EvalSummary | None = None
-    recent_returns: deque[float] = deque(maxlen=RECENT_EPISODES)
-    epsilon = epsilon_at(config, 0)
-    start_time = time.perf_counter()
+    epsilon = epsilon_at(config, state.step)
+    # Seconds of training: those before the checkpoint a resumed run starts from, plus this
+    # process's. Wall-clock columns therefore differ between a resumed and an uninterrupted run.
+    start_time = time.perf_counter() - state.elapsed_s
     bar = tqdm(
         total=config.total_steps,
+        initial=state.step,
         unit="step",
         disable=not progress,
         dynamic_ncols=True,
@@ -175,8 +222,25 @@ def train(
     )
     last_refresh = 0.0
 
-    def counters() -> dict[str, int]:
-        return {"step": step, "episode": episode, "updates": updates_done}
+    def checkpoint() -> None:
+        """Save, unless the numbers have gone bad: the last good checkpoint is then kept."""
+        nonlocal checkpoint_step
+        if not all_finite([state.loss_sum, *agent.online_parameters]):
+            raise non_finite_error(
+                "the TD loss or the online network's weights", state.step, checkpoint_step, run_dir
+            )
+        state.elapsed_s = time.perf_counter() - start_time
+        resumable = Resumable(
+            loop=state,
+            preset=preset_name,
+            metrics_rows=len(metrics.rows),
+            envs=envs,
+            eval_envs=eval_envs,
+            eval_generator=eval_generator,
+            replay=buffer if config.checkpoint_replay else None,
+        )
+        save_checkpoint(checkpoint_path, config, agent, spaces, resumable)
+        checkpoint_step = state.step
 
     def run_evaluation(eval_vector_env: Any, kind: str) -> EvalSummary:
         returns = evaluate(
@@ -185,8 +249,8 @@ def train(
         summary = EvalSummary.of(returns)
         metrics.write(
             kind=kind,
-            step=step,
-            episode=episode,
+            step=state.step,
+            episode=state.episode,
             wall_time_s=time.perf_counter() - start_time,
             **{"return": summary.mean},
             length=summary.episodes,
@@ -196,36 +260,41 @@ def train(
             eval_max=summary.max,
         )
         bar.write(
-            f"{EVAL_LABELS[kind]} at step {step}: mean {summary.mean:.1f} +- {summary.std:.1f} "
-            f"(min {summary.min:.0f}, max {summary.max:.0f}, {summary.episodes} episodes)"
+            f"{EVAL_LABELS[kind]} at step {state.step}: mean {summary.mean:.1f} "
+            f"+- {summary.std:.1f} (min {summary.min:.0f}, max {summary.max:.0f}, "
+            f"{summary.episodes} episodes)"
         )
         return summary
 
-    obs, _ = envs.reset(seed=config.seed)
     try:
-        while step < config.total_steps and not (
-            config.total_episodes and episode >= config.total_episodes
+        while state.step < config.total_steps and not (
+            config.total_episodes and state.episode >= config.total_episodes
         ):
             # Alg. step 2: exploration rate for this step (eq-eps-exp / eq-eps-linear).
-            epsilon = epsilon_at(config, step)
+            epsilon = epsilon_at(config, state.step)
             # Alg. step 3: epsilon-greedy actions from the online network (eq-eps-greedy).
-            actions = agent.act(obs, epsilon)
+            actions = agent.act(state.obs, epsilon)
             # Alg. step 4: step every copy of the environment.
             next_obs, reward, terminated, truncated, info = envs.step(actions)
             ended = game_over(terminated, truncated, info)
             # Alg. step 5: store real transitions; an autoreset step is not one.
-            real = ~resetting
+            real = ~state.resetting
             stored_terminated = (
                 terminated | truncated if config.truncation_as_terminal else terminated
             )
             stored_reward = clip_reward(reward) if config.reward_clip else reward.astype(np.float32)
             if real.all():
                 buffer.add(
-                    obs, actions, stored_reward, next_obs, stored_terminated, episode_end=ended
+                    state.obs,
+                    actions,
+                    stored_reward,
+                    next_obs,
+                    stored_terminated,
+                    episode_end=ended,
                 )
             else:
                 buffer.add(
-                    obs[real],
+                    state.obs[real],
                     actions[real],
                     stored_reward[real],
                     next_obs[real],
@@ -234,77 +303,101 @@ def train(
                     env_ids=np.flatnonzero(real),
                 )
             new_steps = int(real.sum())
-            step += new_steps
-            episode_return += np.where(real, reward, 0.0)
-            episode_length += real
+            state.step += new_steps
+            state.episode_return += np.where(real, reward, 0.0)
+            state.episode_length += real
             # Alg. step 6: close finished episodes (log; the paper's episodic hard copy).
             for index in np.flatnonzero(ended & real):
-                episode += 1
+                state.episode += 1
                 loss_mean = (
-                    (loss_sum / losses_since_row).item() if losses_since_row else float("nan")
+                    (state.loss_sum / state.losses_since_row).item()
+                    if state.losses_since_row
+                    else float("nan")
                 )
-                loss_sum.zero_()
-                losses_since_row = 0
+                if state.losses_since_row and not math.isfinite(loss_mean):
+                    raise non_finite_error("the TD loss", state.step, checkpoint_step, run_dir)
+                state.loss_sum.zero_()
+                state.losses_since_row = 0
                 metrics.write(
                     kind="train",
-                    step=step,
-                    episode=episode,
+                    step=state.step,
+                    episode=state.episode,
                     wall_time_s=time.perf_counter() - start_time,
-                    **{"return": float(episode_return[index])},
-                    length=int(episode_length[index]),
+                    **{"return": float(state.episode_return[index])},
+                    length=int(state.episode_length[index]),
                     epsilon=epsilon,
                     loss=loss_mean,
                 )
-                recent_returns.append(float(episode_return[index]))
-                episode_return[index] = 0.0
-                episode_length[index] = 0
+                state.recent_returns.append(float(state.episode_return[index]))
+                state.episode_return[index] = 0.0
+                state.episode_length[index] = 0
                 if (
                     config.target_hard_copy_episodes
-                    and (episode - 1) % config.target_hard_copy_episodes == 0
+                    and (state.episode - 1) % config.target_hard_copy_episodes == 0
                 ):
                     hard_update(agent.target_net, agent.online_net)
-            resetting = ended
-            obs = next_obs
+            state.resetting = ended
+            state.obs = next_obs
             # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step.
-            while updates_done < updates_due(config, step):
-                loss_sum += agent.update(buffer.sample(config.batch_size))
-                losses_since_row += 1
-                updates_done += 1
+            updates_now_due = updates_due(config, state.step)
+            if state.step < state.learning_paused_until:
+                # Resumed without its replay buffer: the updates due while the buffer refills are
+                # skipped, rather than made later in a burst on the few transitions it holds.
+                state.updates_skipped += updates_now_due - state.updates_done
+                state.updates_done = updates_now_due
+            while state.updates_done < updates_now_due:
+                state.loss_sum += agent.update(buffer.sample(config.batch_size))
+                state.losses_since_row += 1
+                state.updates_done += 1
             # Alg. step 8: sync the target network every target_update_interval agent steps.
-            while syncs_done < step // config.target_update_interval:
+            while state.syncs_done < state.step // config.target_update_interval:
                 agent.sync_target()
-                syncs_done += 1
+                state.syncs_done += 1
             # Alg. step 9: evaluate greedily and checkpoint every eval_interval agent steps.
-            if eval_envs is not None and step >= next_eval_step:
+            if eval_envs is not None and state.step >= state.next_eval_step:
+                if not all_finite(agent.online_parameters):
+                    raise non_finite_error(
+                        "the online network's weights", state.step, checkpoint_step, run_dir
+                    )
                 eval_start = time.perf_counter()
                 last_eval = run_evaluation(eval_envs, "eval")
                 eval_end = time.perf_counter()
-                eval_time += eval_end - eval_start
-                if first_solved is None and last_eval.mean >= config.solved_threshold:
+                state.eval_time_s += eval_end - eval_start
+                if state.first_solved is None and last_eval.mean >= config.solved_threshold:
                     # Wall-clock counts the evaluation that confirmed the solve; training time
                     # leaves out every evaluation's time.
                     seconds = eval_end - start_time
-                    first_solved = (step, seconds, seconds - eval_time)
-                save_checkpoint(checkpoint_path, config, agent, spaces, counters())
-                while next_eval_step <= step:
-                    next_eval_step += config.eval_interval
+                    state.first_solved = (state.step, seconds, seconds - state.eval_time_s)
+                while state.next_eval_step <= state.step:
+                    state.next_eval_step += config.eval_interval
+                checkpoint()
             bar.update(new_steps)
             now = time.perf_counter()
-            if progress and now - last_refresh > PROGRESS_REFRESH_S and recent_returns:
+            if progress and now - last_refresh > PROGRESS_REFRESH_S and state.recent_returns:
                 last_refresh = now
                 postfix = {
-                    "episode": episode,
-                    f"return({RECENT_EPISODES})": f"{np.mean(recent_returns):.0f}",
+                    "episode": state.episode,
+                    f"return({RECENT_EPISODES})": f"{np.mean(state.recent_returns):.0f}",
                     "eps": f"{epsilon:.3f}",
                 }
                 if last_eval is not None:
                     postfix["eval"] = f"{last_eval.mean:.0f}"
                 bar.set_postfix(postfix, refresh=False)
+            if stop is not None and stop.should_stop(state.step):
+                if checkpoint_step != state.step:
+                    checkpoint()
+                raise TrainingInterruptedError(
+                    run_dir, state.step, config.checkpoint_replay, stop.signal_number
+                )
         bar.close()
         wall_time = time.perf_counter() - start_time
 
         # Alg. step 10: final checkpoint and evaluation, then the curve and the summary.
-        save_checkpoint(checkpoint_path, config, agent, spaces, counters())
+        checkpoint()
+        if stop is not None and stop.should_stop(state.step):
+            raise TrainingInterruptedError(
+                run_dir, state.step, config.checkpoint_replay, stop.signal_number
+            )
         final_eval = None
         if config.final_eval_episodes:
             final_envs = evaluation_envs(config, final=True)
@@ -323,13 +416,17 @@ def train(
         f"{config.env_id}, preset {preset_name}, seed {config.seed}",
         config.solved_threshold,
     )
+    first_solved = state.first_solved
     result = TrainResult(
         run_dir=run_dir,
-        steps=step,
-        episodes=episode,
-        updates=updates_done,
+        steps=state.step,
+        episodes=state.episode,
+        updates=state.updates_done,
+        updates_skipped=state.updates_skipped,
         wall_time_s=wall_time,
-        eval_time_s=eval_time,
+        eval_time_s=state.eval_time_s,
+        solved_threshold=config.solved_threshold,
+        eval_epsilon=config.eval_epsilon,
         first_solved_step=first_solved[0] if first_solved else None,
         first_solved_time_s=first_solved[1] if first_solved else None,
         first_solved_train_time_s=first_solved[2] if first_solved else None,
@@ -337,6 +434,6 @@ def train(
     )
     summary = dataclasses.asdict(result)
     summary["run_dir"] = str(run_dir)
-    summary["steps_per_s"] = step / wall_time if wall_time > 0 else None
+    summary["steps_per_s"] = state.step / wall_time if wall_time > 0 else None
     atomic_write_json(run_dir / "summary.json", summary)
     return result

@@ -13,10 +13,14 @@ import numpy as np
 import pytest
 import torch
 
+from dqn_ref.checkpoint import load_checkpoint
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import AtariOptions, EnvSpaces, env_spaces, game_over, is_atari, make_env
 from dqn_ref.estimate import print_cpu_estimate
+from dqn_ref.frame_replay import FrameReplayBuffer
+from dqn_ref.interrupt import TrainingInterruptedError
 from dqn_ref.presets import get_preset
+from dqn_ref.train import resume, train, updates_due
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,3 +142,58 @@ def make_spaces(config: DQNConfig) -> EnvSpaces:
     spaces = env_spaces(envs, config.env_id)
     envs.close()
     return spaces
+
+
+class StopAt:
+    """Stop the loop, as a signal would, once this many agent steps are done."""
+
+    signal_number = None
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def should_stop(self, step: int) -> bool:
+        return step >= self.step
+
+
+def test_a_stopped_pong_run_resumes_with_its_frame_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pong's frame-deduplicated buffer goes into the checkpoint and comes back: a run stopped at
+    step 160 resumes there and finishes. ale-py's env cannot be saved, so resume says it is not
+    bit-exact, and why."""
+    config = get_preset("pong").replace(
+        total_steps=240,
+        num_envs=2,
+        learning_starts=100,
+        buffer_size=2_000,
+        eval_interval=0,
+        final_eval_episodes=0,
+        torch_threads=1,
+        checkpoint_replay=True,
+    )
+    with pytest.raises(TrainingInterruptedError):
+        train(config, tmp_path, "pong", progress=False, stop=StopAt(160))
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert saved["loop"]["step"] == 160
+    assert saved["replay"]["frames"].shape == (1_000, 2, 84, 84)
+    result = resume(tmp_path, progress=False)
+    assert result.steps == 240 and result.updates == updates_due(config, 240)
+    assert "not bit-exact: the environments could not be saved" in capsys.readouterr().out
+
+
+def test_end_episodes_starts_new_stacks_after_an_outside_reset() -> None:
+    """After envs are reset outside the loop (a resume without saved environments), the next
+    transition's stack is the new episode's, not the old frames followed by the new one."""
+    buffer = FrameReplayBuffer(40, (2, 1, 1), 1)
+    old = np.array([[[[1]], [[2]]]], dtype=np.uint8)
+    buffer.add(old, [0], [0.0], np.array([[[[2]], [[3]]]], dtype=np.uint8), [False],
+               episode_end=[False])  # fmt: skip
+    buffer.end_episodes()
+    new = np.array([[[[7]], [[8]]]], dtype=np.uint8)
+    buffer.add(new, [1], [1.0], np.array([[[[8]], [[9]]]], dtype=np.uint8), [False],
+               episode_end=[False])  # fmt: skip
+    slots, columns = buffer.held_transitions()
+    batch = buffer.gather(slots, columns)
+    assert batch.obs[:, :, 0, 0].tolist() == [[1, 2], [7, 8]]
+    assert batch.next_obs[:, :, 0, 0].tolist() == [[2, 3], [8, 9]]

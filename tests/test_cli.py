@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from dqn_ref.run import build_parser, config_from_args
+from dqn_ref.metrics import read_metrics
+from dqn_ref.presets import cartpole
+from dqn_ref.run import build_parser, config_from_args, main
+from dqn_ref.train import train
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -169,3 +172,163 @@ def test_unwritable_run_folder_is_a_one_line_error(tmp_path: Path) -> None:
         "cannot write the run folder",
         "choose another --out",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tau", "0"], "tau=0.0 must lie in (0, 1]"),
+        (["--tau", "1.5"], "tau=1.5 must lie in (0, 1]"),
+        (["--gamma", "-0.1"], "gamma=-0.1 must lie in [0, 1]"),
+        (["--steps", "-5"], "total_steps=-5 must be positive"),
+        (["--num-envs", "0"], "num_envs=0 must be >= 1"),
+        (["--learning-rate", "0"], "learning_rate=0.0 must be positive"),
+        (["--eval-epsilon", "1.5"], "eval_epsilon=1.5 must lie in [0, 1]"),
+        (["--no-such-field", "1"], "unrecognized arguments: --no-such-field"),
+    ],
+)
+def test_invalid_value_or_unknown_field_is_a_one_line_error(args: list[str], message: str) -> None:
+    """spec/reliability.md#errors: each is refused before anything is built or written."""
+    assert_one_line_error(run_cli("cartpole", *args), message)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epsilon", "2"], "argument --epsilon: 2.0 is not in [0, 1]"),
+        (["--episodes", "0"], "argument --episodes: 0 is below the minimum, 1"),
+        ([], "the following arguments are required: RUN_DIR"),
+    ],
+)
+def test_invalid_eval_arguments_are_one_line_errors(args: list[str], message: str) -> None:
+    folder = [] if not args else ["runs/any"]
+    assert_one_line_error(run_cli("eval", *folder, *args), message)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The CLI in this process (no torch import per call): exit status, stdout, stderr."""
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_main_error(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    status, _, err = run_main(capsys, *args)
+    assert status == 2
+    assert err.strip().splitlines() == [f"dqn_ref: error: {message}"]
+
+
+def tiny_run(run_dir: Path) -> None:
+    config = cartpole.replace(
+        num_envs=1,
+        total_steps=300,
+        learning_starts=100,
+        buffer_size=1_000,
+        eval_interval=0,
+        final_eval_episodes=3,
+        checkpoint_replay=True,
+    )
+    train(config, run_dir, "cartpole", progress=False)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    tiny_run(run_dir)
+    return run_dir
+
+
+@pytest.mark.parametrize("command", ["resume", "eval"])
+def test_a_missing_empty_corrupt_or_foreign_run_folder_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    missing = tmp_path / "missing"
+    assert_main_error(
+        capsys,
+        [command, str(missing)],
+        f"run folder {missing} does not exist; pass the folder a run wrote",
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_main_error(
+        capsys,
+        [command, str(empty)],
+        f"no checkpoint at {empty / 'checkpoint.pt'}; pass a run folder that holds checkpoint.pt",
+    )
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "checkpoint.pt").write_bytes(b"PK\x03\x04 cut short by a full disk")
+    status, _, err = run_main(capsys, command, str(corrupt))
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert "is not a readable checkpoint" in err and "truncated or corrupt" in err
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    torch.save({"state_dict": {"weight": torch.zeros(2)}}, foreign / "checkpoint.pt")
+    assert_main_error(
+        capsys,
+        [command, str(foreign)],
+        f"{foreign / 'checkpoint.pt'} is not a dqn_ref checkpoint",
+    )
+
+
+def test_a_checkpoint_of_another_version_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], finished_run: Path
+) -> None:
+    payload = torch.load(finished_run / "checkpoint.pt", weights_only=True)
+    payload["version"] = 1
+    old = tmp_path / "old"
+    old.mkdir()
+    torch.save(payload, old / "checkpoint.pt")
+    assert_main_error(
+        capsys,
+        ["eval", str(old)],
+        f"{old / 'checkpoint.pt'} has checkpoint version 1, this dqn_ref reads 2",
+    )
+
+
+def test_eval_prints_mean_std_min_and_max_and_replays_the_final_evaluation(
+    capsys: pytest.CaptureFixture[str], finished_run: Path
+) -> None:
+    """`eval RUN_DIR` with the run's own episode count and epsilon is its final evaluation: same
+    seeds, same network, same returns (spec/evaluation.md)."""
+    status, out, _ = run_main(capsys, "eval", str(finished_run), "--device", "cpu")
+    assert status == 0
+    final = json.loads((finished_run / "summary.json").read_text())["final_eval"]
+    assert out.strip() == (
+        f"evaluation of {finished_run} over 3 episodes (epsilon 0, seed 0): "
+        f"mean {final['mean']:.1f}, std {final['std']:.1f}, min {final['min']:.0f}, "
+        f"max {final['max']:.0f}"
+    )
+    status, out, _ = run_main(
+        capsys, "eval", str(finished_run), "--episodes", "5", "--epsilon", "1"
+    )
+    assert status == 0 and "over 5 episodes (epsilon 1, seed 0)" in out
+
+
+def test_resume_of_a_finished_run_redoes_only_its_final_evaluation(
+    capsys: pytest.CaptureFixture[str], finished_run: Path
+) -> None:
+    before = read_metrics(finished_run / "metrics.csv")
+    status, out, _ = run_main(capsys, "resume", str(finished_run), "--no-progress")
+    assert status == 0
+    assert f"resuming {finished_run} at step 300 (bit-exact)" in out
+    after = read_metrics(finished_run / "metrics.csv")
+    assert [row["kind"] for row in after] == [row["kind"] for row in before]
+
+
+def test_a_replay_buffer_that_does_not_fit_in_memory_is_a_one_line_error(tmp_path: Path) -> None:
+    """10^12 CartPole transitions are 45 TB; the run stops before allocating, naming the size."""
+    assert_one_line_error(
+        run_cli("cartpole", "--buffer-size", str(10**12), "--out", str(tmp_path / "r")),
+        "the replay buffer of 1000000000000 transitions needs 45.0 TB but only",
+        "lower --buffer-size",
+    )
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_eval_on_a_missing_gpu_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], finished_run: Path
+) -> None:
+    status, _, err = run_main(capsys, "eval", str(finished_run), "--device", "cuda")
+    assert status == 2 and "--device cuda asked for" in err and len(err.splitlines()) == 1

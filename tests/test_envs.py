@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -10,7 +12,12 @@ from gymnasium.vector import SyncVectorEnv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dqn_ref.envs import NATIVE_VECTOR_MIN_ENVS, make_vector_env
+from dqn_ref.envs import (
+    NATIVE_VECTOR_MIN_ENVS,
+    capture_env_state,
+    make_vector_env,
+    restore_env_state,
+)
 from dqn_ref.errors import DQNRefError
 
 
@@ -69,3 +76,36 @@ def test_native_vector_cartpole_follows_the_single_env_dynamics(seed: int, copie
 def test_unknown_env_is_a_one_line_error() -> None:
     with pytest.raises(DQNRefError, match="did you mean CartPole-v1"):
         make_vector_env("CartPole-v2", 4)
+
+
+@pytest.mark.parametrize("num_envs", [1, 4])
+def test_restored_env_state_steps_exactly_as_the_original(num_envs: int) -> None:
+    """spec/reliability.md#resume: the pickled vector env, restored, continues the same episodes
+    (physics, time limit, autoreset) and the same random resets as the original."""
+    envs = make_vector_env("CartPole-v1", num_envs, max_episode_steps=20)
+    envs.reset(seed=3)
+    actions = np.random.default_rng(0).integers(0, 2, (120, num_envs))
+    for action in actions[:37]:
+        envs.step(action)
+    state = capture_env_state(envs)
+    assert state is not None
+    restored = restore_env_state(state)
+    for action in actions[37:]:
+        for original_out, restored_out in zip(
+            envs.step(action), restored.step(action), strict=True
+        ):
+            if isinstance(original_out, np.ndarray):
+                np.testing.assert_array_equal(original_out, restored_out)
+
+
+def test_an_env_that_cannot_be_pickled_is_reported_not_raised() -> None:
+    """Environments with native handles (an emulator) cannot be captured: capture says so with
+    None, and resume then starts fresh environments and reports that it is not bit-exact."""
+    envs: Any = make_vector_env("CartPole-v1", 1)  # a SyncVectorEnv, whose copies are .envs
+    envs.envs[0].unwrapped.handle = lambda: None  # stands in for a native handle
+    assert capture_env_state(envs) is None
+
+
+def test_garbage_env_state_is_a_one_line_error() -> None:
+    with pytest.raises(DQNRefError, match="environment state does not load"):
+        restore_env_state(b"not a pickle")

@@ -169,7 +169,9 @@ def test_a_transition_costs_at_most_7_2_kb_all_included() -> None:
 
 def test_a_buffer_that_will_not_fit_is_refused_before_allocation() -> None:
     """eq-replay-frames P4: asking for more memory than the machine has is a one-line error."""
-    with pytest.raises(DQNRefError, match=r"need .* GiB on cpu but only .* GiB is free; lower"):
+    with pytest.raises(
+        DQNRefError, match=r"needs .* TB but only .* GB is available on cpu; lower --buffer-size"
+    ):
         FrameReplayBuffer(10**10, (4, 84, 84), 1)
 
 

@@ -13,6 +13,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dqn_ref import memory
+from dqn_ref.errors import DQNRefError
 from dqn_ref.replay import ReplayBuffer
 
 NUM_ACTIONS = 3
@@ -131,3 +133,63 @@ def test_observation_dtype_can_be_given_as_numpy_torch_or_name() -> None:
 def test_sampling_an_empty_buffer_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty"):
         ReplayBuffer(4, (2,)).sample(1)
+
+
+@given(capacities, chunk_lists, chunk_lists, st.integers(0, 2**31 - 1))
+def test_a_buffer_restored_from_its_state_dict_continues_as_the_original(
+    capacity: int, chunks: list[int], later_chunks: list[int], seed: int
+) -> None:
+    """A checkpoint's buffer (spec/reliability.md#resume): a fresh buffer loaded from state_dict()
+    holds the same rows, writes the next transitions to the same rows and samples the same
+    indices as the buffer it was saved from."""
+    chunks = [min(chunk, capacity) for chunk in chunks]
+    later_chunks = [min(chunk, capacity) for chunk in later_chunks]
+    original, added = filled(capacity, chunks, seed)
+    restored = ReplayBuffer(capacity, OBS_SHAPE, np.float32, seed=seed + 1)
+    restored.load_state_dict(original.state_dict())
+    for buffer in (original, restored):
+        first = added + 1
+        for chunk in later_chunks:
+            buffer.add(*transitions(first, chunk))
+            first += chunk
+    assert len(restored) == len(original)
+    for name in ("obs", "action", "reward", "next_obs", "terminated"):
+        assert torch.equal(getattr(restored, name), getattr(original, name)), name
+    assert torch.equal(restored.sample(16).obs, original.sample(16).obs)
+
+
+def test_state_dict_of_another_shape_is_refused() -> None:
+    buffer, _ = filled(8, [3])
+    with pytest.raises(DQNRefError, match="resume with the checkpoint's own config"):
+        ReplayBuffer(9, OBS_SHAPE).load_state_dict(buffer.state_dict())
+
+
+def test_bytes_needed_worked_example() -> None:
+    """CartPole: s and s' are 4 float32 (16 bytes each), a 8, r 4, d 1: 45 bytes a transition,
+    2,250,000 bytes for the default 50,000; Atari 84x84 uint8 frames: 2 x 7,056 + 13 = 14,125."""
+    assert ReplayBuffer.bytes_needed(50_000, (4,), np.float32) == 2_250_000
+    assert ReplayBuffer.bytes_needed(1, (84, 84), torch.uint8) == 14_125
+    buffer, _ = filled(10, [1])
+    stored = sum(
+        getattr(buffer, name).nbytes
+        for name in ("obs", "next_obs", "action", "reward", "terminated")
+    )
+    assert ReplayBuffer.bytes_needed(10, OBS_SHAPE, np.float32) == stored
+
+
+def test_a_buffer_larger_than_memory_is_refused_with_its_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda device: 1_000_000)
+    memory.check_buffer_fits(1_000_000, torch.device("cpu"), 100)  # exactly fits
+    with pytest.raises(DQNRefError) as error:
+        memory.check_buffer_fits(4_500_000, torch.device("cpu"), 100_000)
+    assert str(error.value) == (
+        "the replay buffer of 100000 transitions needs 4.5 MB but only 1.0 MB is available on "
+        "cpu; lower --buffer-size (at most about 22222 transitions fit now)"
+    )
+
+
+def test_available_memory_is_known_on_this_machine() -> None:
+    available = memory.available_memory_bytes(torch.device("cpu"))
+    assert available is not None and available > 0

@@ -228,3 +228,47 @@ def test_unreadable_and_foreign_checkpoints_are_one_line_errors(tmp_path: Path) 
     payload["config"]["future_field"] = 1
     with pytest.raises(DQNRefError, match="does not fit this dqn_ref"):
         restore_agent(payload, torch.device("cpu"))
+
+
+def test_two_runs_with_the_same_seed_are_identical(tmp_path: Path) -> None:
+    """spec/reliability.md#determinism: on CPU, the same preset and seed give the same metrics.csv
+    (its wall-clock column aside) and the same final weights, bit for bit; another seed does not."""
+    config = short_run(500, num_envs=4, eval_interval=250, eval_episodes=2, final_eval_episodes=2)
+    for name, seed in (("first", 5), ("second", 5), ("other", 6)):
+        train_module.train(config.replace(seed=seed), tmp_path / name, progress=False)
+
+    def rows(name: str) -> list[dict[str, str]]:
+        return [
+            {k: v for k, v in row.items() if k != "wall_time_s"}
+            for row in read_metrics(tmp_path / name / "metrics.csv")
+        ]
+
+    def weights(name: str) -> dict[str, torch.Tensor]:
+        state: dict[str, torch.Tensor] = load_checkpoint(tmp_path / name / "checkpoint.pt")[
+            "agent"
+        ]["online_net"]
+        return state
+
+    assert rows("first") == rows("second") != rows("other")
+    first, second, other = weights("first"), weights("second"), weights("other")
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    assert not all(torch.equal(first[name], other[name]) for name in first)
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """spec/reliability.md#numerical-guard: a learning rate of 1e30 sends the weights to 1e30
+    after one Adam step and the Q-values past float32's range after two; the run stops with a
+    message naming the step, and checkpoint.pt still holds the step-100 state from before
+    learning started."""
+    config = short_run(600, learning_starts=150, eval_interval=100, eval_episodes=2)
+    run_dir = tmp_path / "run"
+    with pytest.raises(DQNRefError) as error:
+        train_module.train(config.replace(learning_rate=1e30), run_dir, progress=False)
+    message = str(error.value)
+    assert "became non-finite by step" in message and "lower --learning-rate" in message
+    assert f"checkpoint.pt in {run_dir} keeps the last good state (step 100)" in message
+    payload = load_checkpoint(run_dir / "checkpoint.pt")
+    assert payload["counters"]["step"] == 100
+    assert all(bool(torch.isfinite(t).all()) for t in payload["agent"]["online_net"].values())
