@@ -147,7 +147,7 @@ def make_spaces(config: DQNConfig) -> EnvSpaces:
 class StopAt:
     """Stop the loop, as a signal would, once this many agent steps are done."""
 
-    signal_number = None
+    signal_number: int | None = None
 
     def __init__(self, step: int):
         self.step = step
