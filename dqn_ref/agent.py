@@ -101,7 +101,9 @@ class DQNAgent:
         config = self.config
         with torch.no_grad():
             next_q = self.target_net(batch.next_obs)  # (B, A)
-            target = bellman_target(batch.reward, next_q, batch.terminated, config.gamma)  # (B,)
+            # eq-nstep transitions carry their own discount gamma^k; one-step ones use gamma.
+            discount = config.gamma if batch.discount is None else batch.discount
+            target = bellman_target(batch.reward, next_q, batch.terminated, discount)  # (B,)
         q_values = self.online_net(batch.obs)  # (B, A)
         q_taken = q_values.gather(1, batch.action.unsqueeze(1)).squeeze(1)  # (B,)
         loss = td_loss(q_taken, target, config.loss, config.huber_delta)

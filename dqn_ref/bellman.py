@@ -3,7 +3,9 @@
 from torch import Tensor
 
 
-def bellman_target(reward: Tensor, next_q: Tensor, terminated: Tensor, gamma: float) -> Tensor:
+def bellman_target(
+    reward: Tensor, next_q: Tensor, terminated: Tensor, gamma: float | Tensor
+) -> Tensor:
     """y = r + gamma * (1 - terminated) * max_a' Q(s', a'; theta^-).
 
     Implements: spec/bellman.md#eq-target
@@ -13,7 +15,8 @@ def bellman_target(reward: Tensor, next_q: Tensor, terminated: Tensor, gamma: fl
     terminated: (B,) bool, True only when s' is a terminal state of the MDP. A time-limit
                 truncation is not termination and must arrive here as False, so the target
                 still bootstraps from the true s'.
-    gamma:      discount factor in [0, 1].
+    gamma:      discount factor in [0, 1]; for eq-nstep transitions a (B,) tensor of gamma^k,
+                with reward the n-step return R^(k) and next_q taken at s_{t+k}.
     Returns y, (B,) with next_q's dtype.
     """
     best_next_q = next_q.max(dim=1).values  # (B,)

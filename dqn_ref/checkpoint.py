@@ -194,8 +194,7 @@ def restore_run(
         fresh = LoopState.start(obs, device, config.eval_interval)
         loop.obs, loop.episode_return = fresh.obs, fresh.episode_return
         loop.episode_length, loop.resetting = fresh.episode_length, fresh.resetting
-        if isinstance(buffer, FrameReplayBuffer):
-            buffer.end_episodes()  # the stored frames do not continue into the new episodes
+        buffer.end_episodes()  # what is stored does not continue into the new episodes
     if eval_envs is not None:
         if payload["eval_envs"] is not None:
             eval_envs.close()

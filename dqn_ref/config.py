@@ -93,6 +93,9 @@ class DQNConfig:
     learning_starts: int = knob(1_000, "agent steps stored before the first update.")
     train_frequency: int = knob(1, "agent steps per update once learning has started.")
     gamma: float = knob(0.99, "discount factor of eq-target, in [0, 1].")
+    n_step: int = knob(
+        1, "sum rewards over up to n agent steps before bootstrapping (eq-nstep); 1: eq-target."
+    )
     reward_clip: bool = knob(True, "store clip(r, -1, 1) instead of r (eq-reward-clip).")
     truncation_as_terminal: bool = knob(
         False,
@@ -171,6 +174,7 @@ def _problems(config: DQNConfig) -> list[str]:
             "raise buffer_size or lower batch_size",
         ),
         (config.learning_starts >= 0, f"learning_starts={config.learning_starts} must be >= 0"),
+        (config.n_step >= 1, f"n_step={config.n_step} must be >= 1"),
         (config.train_frequency >= 1, f"train_frequency={config.train_frequency} must be >= 1"),
         (
             config.target_update_interval >= 1,

@@ -15,11 +15,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from dqn_ref.errors import DQNRefError
 from dqn_ref.memory import check_buffer_fits
+from dqn_ref.nstep import NStepReturn, nstep_return
 from dqn_ref.replay import Batch
 
 # Bytes of per-slot metadata kept on the host: action (int32), stored reward (float32),
-# terminated (bool) and "this slot starts a transition" (bool).
-METADATA_BYTES_PER_SLOT = 4 + 4 + 1 + 1
+# terminated, episode end and "this slot starts a transition" (bool each).
+METADATA_BYTES_PER_SLOT = 4 + 4 + 1 + 1 + 1
 
 
 class FrameReplayBuffer:
@@ -45,6 +46,7 @@ class FrameReplayBuffer:
         "action",
         "reward",
         "terminated",
+        "episode_end",
         "starts_transition",
         "written",
         "in_episode",
@@ -57,6 +59,8 @@ class FrameReplayBuffer:
         num_envs: int = 1,
         device: torch.device | str = "cpu",
         seed: int = 0,
+        n_step: int = 1,
+        gamma: float = 0.99,
     ):
         if len(obs_shape) != 3:
             raise ValueError(f"frame stacks have shape (K, H, W), got {obs_shape}")
@@ -64,6 +68,7 @@ class FrameReplayBuffer:
         self.frame_shape = tuple(obs_shape[1:])
         self.obs_shape = tuple(obs_shape)
         self.num_envs = num_envs
+        self.n_step, self.gamma = n_step, gamma
         self.slots_per_env = capacity // num_envs
         if self.slots_per_env < 2 * (self.stack + 1):
             raise ValueError(
@@ -85,6 +90,7 @@ class FrameReplayBuffer:
         self.action = np.zeros(shape, dtype=np.int32)
         self.reward = np.zeros(shape, dtype=np.float32)
         self.terminated = np.zeros(shape, dtype=bool)
+        self.episode_end = np.zeros(shape, dtype=bool)  # terminated or truncated, for eq-nstep
         self.starts_transition = np.zeros(shape, dtype=bool)
         self.written = np.zeros(num_envs, dtype=np.int64)  # slots ever written, per column
         self.in_episode = np.zeros(num_envs, dtype=bool)  # the column's last slot continues
@@ -197,6 +203,7 @@ class FrameReplayBuffer:
         self.action[transition_rows, columns] = np.asarray(action)
         self.reward[transition_rows, columns] = np.asarray(reward)
         self.terminated[transition_rows, columns] = np.asarray(terminated)
+        self.episode_end[transition_rows, columns] = np.asarray(episode_end)
         self.starts_transition[transition_rows, columns] = True
         self.in_episode[columns] = ~np.asarray(episode_end, dtype=bool)
 
@@ -239,12 +246,31 @@ class FrameReplayBuffer:
             column = np.searchsorted(ends, flat, side="right")
             slot = self.written[column] - ends[column] + flat
             ok = self._valid(slot, column)
+            if self.n_step > 1:
+                ok &= self._nstep(slot, column).complete
             slots[todo[ok]], columns[todo[ok]] = slot[ok], column[ok]
             todo = todo[~ok]
         return self.gather(slots, columns)
 
+    def _nstep(self, slots: NDArray[np.int64], columns: NDArray[np.int64]) -> NStepReturn:
+        """eq-nstep for transitions starting at these slots: within an episode a copy's next
+        transition starts in the next slot, so the chain is slots p .. p + n - 1."""
+        chain = slots[:, None] + np.arange(self.n_step)  # (B, n) logical slots
+        rows = chain % self.slots_per_env
+        cols = columns[:, None]
+        stored = (chain < self.written[cols]) & self.starts_transition[rows, cols]
+        return nstep_return(
+            self.reward[rows, cols],
+            self.terminated[rows, cols],
+            self.episode_end[rows, cols],
+            stored,
+            self.gamma,
+        )
+
     def gather(self, slots: NDArray[np.int64], columns: NDArray[np.int64]) -> Batch:
         """The transitions starting at these (logical slot, column) pairs, stacks rebuilt."""
+        if self.n_step > 1:
+            return self._gather_nstep(slots, columns)
         window = slots[:, None] + np.arange(-(self.stack - 1), 2)  # (B, K + 1) logical slots
         frame_rows = torch.from_numpy(window % self.slots_per_env).to(self.device)
         frame_cols = torch.from_numpy(np.repeat(columns[:, None], window.shape[1], axis=1)).to(
@@ -258,4 +284,27 @@ class FrameReplayBuffer:
             reward=torch.from_numpy(self.reward[rows, columns]).to(self.device),
             next_obs=frames[:, 1:],
             terminated=torch.from_numpy(self.terminated[rows, columns]).to(self.device),
+        )
+
+    def _gather_nstep(self, slots: NDArray[np.int64], columns: NDArray[np.int64]) -> Batch:
+        """n-step transitions: s at slot p, s_{t+k} at slot p + k, R^(k) and gamma^k."""
+        found = self._nstep(slots, columns)
+        stack = np.arange(-(self.stack - 1), 1)
+        windows = np.concatenate(
+            [slots[:, None] + stack, (slots + found.steps)[:, None] + stack], axis=1
+        )  # (B, 2K): s's frames, then s_{t+k}'s
+        frame_rows = torch.from_numpy(windows % self.slots_per_env).to(self.device)
+        frame_cols = torch.from_numpy(np.repeat(columns[:, None], windows.shape[1], axis=1)).to(
+            self.device
+        )
+        frames = self.frames[frame_rows, frame_cols]  # (B, 2K, H, W)
+        rows = slots % self.slots_per_env
+        discount = (self.gamma ** found.steps.astype(np.float64)).astype(np.float32)
+        return Batch(
+            obs=frames[:, : self.stack],
+            action=torch.from_numpy(self.action[rows, columns].astype(np.int64)).to(self.device),
+            reward=torch.from_numpy(found.reward).to(self.device),
+            next_obs=frames[:, self.stack :],
+            terminated=torch.from_numpy(found.terminated).to(self.device),
+            discount=torch.from_numpy(discount).to(self.device),
         )

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from dqn_ref.errors import DQNRefError
 from dqn_ref.memory import check_buffer_fits
+from dqn_ref.nstep import NStepReturn, TransitionLinks, nstep_return
 
 # Bytes stored per transition beside s and s': action int64, reward float32, terminated bool.
 PER_TRANSITION_SCALAR_BYTES = 8 + 4 + 1
@@ -24,6 +25,9 @@ class Batch(NamedTuple):
     reward: Tensor  # r, (B,) float32, already clipped if the config clips
     next_obs: Tensor  # s', (B, *obs_shape): the true next observation, also after truncation
     terminated: Tensor  # (B,) bool: s' is terminal, so eq-target does not bootstrap
+    # (B,) float32: the bootstrap's discount gamma^k of an n-step transition (eq-nstep), whose
+    # reward is then R^(k) and next_obs s_{t+k}; None for one-step transitions (gamma itself).
+    discount: Tensor | None = None
 
 
 def as_torch_dtype(dtype: torch.dtype | DTypeLike) -> torch.dtype:
@@ -51,9 +55,14 @@ class ReplayBuffer:
         obs_dtype: torch.dtype | DTypeLike = torch.float32,
         device: torch.device | str = "cpu",
         seed: int = 0,
+        n_step: int = 1,
+        gamma: float = 0.99,
     ):
         if capacity < 1:
             raise ValueError(f"capacity={capacity} must be >= 1")
+        self.n_step, self.gamma = n_step, gamma
+        # n-step sampling follows each transition's successors in its copy's episode.
+        self.links = TransitionLinks(capacity) if n_step > 1 else None
         self.capacity = capacity
         self.obs_shape = tuple(obs_shape)
         self.device = torch.device(device)
@@ -105,6 +114,7 @@ class ReplayBuffer:
             "next_index": self.next_index,
             "size": self.size,
             "generator": self.generator.get_state(),
+            "links": self.links.state_dict() if self.links is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -121,6 +131,8 @@ class ReplayBuffer:
         self.next_index = state["next_index"]
         self.size = size
         self.generator.set_state(state["generator"])
+        if self.links is not None and state.get("links") is not None:
+            self.links.load_state_dict(state["links"])
 
     def add(
         self,
@@ -136,8 +148,9 @@ class ReplayBuffer:
         """Store one transition, or n of them when every field has a leading dimension n.
 
         When the buffer is full the oldest transitions are overwritten first. episode_end and
-        env_ids are FrameReplayBuffer's, which rebuilds observations per environment copy; this
-        buffer stores whole observations and needs neither.
+        episode_end (terminated or truncated) and env_ids (which copy each transition is from;
+        default 0..n-1) link each transition to its successor for n-step sampling; one-step
+        sampling needs neither.
         """
         batched = np.ndim(obs) == len(self.obs_shape) + 1
         n = len(obs) if batched else 1  # type: ignore[arg-type]
@@ -165,13 +178,31 @@ class ReplayBuffer:
                 values_t = torch.as_tensor(np.asarray(values), device=self.device)
                 index = rows if isinstance(rows, slice) else torch.from_numpy(rows).to(self.device)
                 storage[index] = values_t.reshape(shape).to(storage.dtype)
+        if self.links is not None:
+            if episode_end is None:
+                raise ValueError("n-step replay needs episode_end for every transition")
+            copies = np.arange(n) if env_ids is None else np.asarray(env_ids, dtype=np.int64)
+            self.links.record(
+                copies,
+                np.asarray(reward).reshape(n),
+                np.asarray(terminated).reshape(n),
+                np.asarray(episode_end).reshape(n),
+            )
         self.next_index = (self.next_index + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
+    def end_episodes(self) -> None:
+        """No later transition continues an episode stored so far (envs reset outside the loop)."""
+        if self.links is not None:
+            self.links.end_episodes()
+
     def sample(self, batch_size: int) -> Batch:
-        """batch_size transitions drawn uniformly, with replacement, from the filled rows."""
+        """batch_size transitions drawn uniformly, with replacement, from the filled rows; with
+        n_step > 1, from those whose n steps are stored (or whose episode ended sooner)."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
+        if self.links is not None:
+            return self._sample_nstep(batch_size, self.links)
         rows = torch.randint(
             0, self.size, (batch_size,), generator=self.generator, device=self.device
         )
@@ -181,4 +212,49 @@ class ReplayBuffer:
             reward=self.reward[rows],
             next_obs=self.next_obs[rows],
             terminated=self.terminated[rows],
+        )
+
+    def _sample_nstep(self, batch_size: int, links: TransitionLinks) -> Batch:
+        """eq-nstep transitions: drawn as one-step ones are, redrawn while incomplete."""
+        rows = np.empty(batch_size, dtype=np.int64)
+        returns = NStepReturn(
+            np.empty(batch_size, np.float32),
+            np.empty(batch_size, np.int64),
+            np.empty(batch_size, bool),
+            np.ones(batch_size, bool),
+        )
+        last_rows = np.empty(batch_size, dtype=np.int64)
+        todo = np.arange(batch_size)
+        while len(todo):
+            drawn = (
+                torch.randint(
+                    0, self.size, (len(todo),), generator=self.generator, device=self.device
+                )
+                .cpu()
+                .numpy()
+            )
+            chain_rows, stored = links.chains(drawn, self.n_step)
+            found = nstep_return(
+                links.reward[chain_rows],
+                links.terminated[chain_rows],
+                links.episode_end[chain_rows],
+                stored,
+                self.gamma,
+            )
+            ok = found.complete
+            rows[todo[ok]] = drawn[ok]
+            for field, values in zip(returns[:3], found[:3], strict=True):
+                field[todo[ok]] = values[ok]
+            last_rows[todo[ok]] = chain_rows[ok, found.steps[ok] - 1]
+            todo = todo[~ok]
+        device_rows = torch.from_numpy(rows).to(self.device)
+        return Batch(
+            obs=self.obs[device_rows],
+            action=self.action[device_rows],
+            reward=torch.from_numpy(returns.reward).to(self.device),
+            next_obs=self.next_obs[torch.from_numpy(last_rows).to(self.device)],
+            terminated=torch.from_numpy(returns.terminated).to(self.device),
+            discount=torch.from_numpy(
+                (self.gamma ** returns.steps.astype(np.float64)).astype(np.float32)
+            ).to(self.device),
         )

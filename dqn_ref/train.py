@@ -104,9 +104,23 @@ def make_replay_buffer(
     seed = config.seed + REPLAY_SEED_OFFSET
     if len(spaces.obs_shape) == 3 and spaces.obs_dtype == np.uint8:
         return FrameReplayBuffer(
-            config.buffer_size, spaces.obs_shape, config.num_envs, device, seed
+            config.buffer_size,
+            spaces.obs_shape,
+            config.num_envs,
+            device,
+            seed,
+            n_step=config.n_step,
+            gamma=config.gamma,
         )
-    return ReplayBuffer(config.buffer_size, spaces.obs_shape, spaces.obs_dtype, device, seed)
+    return ReplayBuffer(
+        config.buffer_size,
+        spaces.obs_shape,
+        spaces.obs_dtype,
+        device,
+        seed,
+        n_step=config.n_step,
+        gamma=config.gamma,
+    )
 
 
 def all_finite(tensors: Iterable[torch.Tensor]) -> bool:

@@ -155,8 +155,9 @@ def test_a_transition_costs_at_most_7_2_kb_all_included() -> None:
     capacity, num_envs = 4_000, 8
     buffer = FrameReplayBuffer(capacity, (4, 84, 84), num_envs)
     allocated = buffer.frames.nbytes + sum(
-        array.nbytes
-        for array in (buffer.action, buffer.reward, buffer.terminated, buffer.starts_transition)
+        getattr(buffer, name).nbytes
+        for name in FrameReplayBuffer.HOST_ARRAYS
+        if name not in ("written", "in_episode")  # per copy, not per slot
     )
     assert allocated == sum(FrameReplayBuffer.bytes_needed(capacity, (4, 84, 84), num_envs))
     per_slot = allocated / buffer.capacity

@@ -1,0 +1,243 @@
+"""eq-nstep (spec/bellman.md): n-step returns, against a slow reference, alone and as both replay
+buffers sample them, over random episodes and buffers that wrap around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dqn_ref.bellman import bellman_target
+from dqn_ref.frame_replay import FrameReplayBuffer
+from dqn_ref.nstep import nstep_return
+from dqn_ref.replay import ReplayBuffer
+
+gammas = st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0])
+
+
+def slow_nstep(
+    rewards: list[float], terminated: list[bool], ended: list[bool], n: int, gamma: float
+) -> tuple[float, int, bool, bool]:
+    """(R, k, terminal, complete) for the first transition of a stored stream, written out."""
+    total, discount = 0.0, 1.0
+    for k in range(1, n + 1):
+        if k > len(rewards):
+            return total, k - 1, False, False  # the episode goes on past what is stored
+        total += discount * rewards[k - 1]
+        discount *= gamma
+        if terminated[k - 1]:
+            return total, k, True, True
+        if ended[k - 1]:
+            return total, k, False, True  # truncated: bootstrap from the true last observation
+    return total, n, False, True
+
+
+@st.composite
+def chains(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    """(B, n) rewards, terminations, episode ends (terminated implies ended), stored prefixes."""
+    batch, n = draw(st.integers(1, 16)), draw(st.integers(1, 6))
+    reward = draw(hnp.arrays(np.float32, (batch, n), elements=st.floats(-10, 10, width=32)))
+    terminated = draw(hnp.arrays(np.bool_, (batch, n)))
+    truncated = draw(hnp.arrays(np.bool_, (batch, n)))
+    stored_count = draw(hnp.arrays(np.int64, batch, elements=st.integers(1, n)))
+    stored = np.arange(n)[None, :] < stored_count[:, None]
+    return reward, terminated, terminated | truncated, stored
+
+
+@given(chains(), gammas)
+def test_nstep_return_equals_the_written_out_sum(
+    inputs: tuple[np.ndarray, ...], gamma: float
+) -> None:
+    """eq-nstep P1: R^(k), k, the terminal flag and completeness, against a slow reference."""
+    reward, terminated, ended, stored = inputs
+    found = nstep_return(reward, terminated, ended, stored, gamma)
+    for row in range(len(reward)):
+        count = int(stored[row].sum())
+        expected = slow_nstep(
+            reward[row, :count].tolist(),
+            terminated[row, :count].tolist(),
+            ended[row, :count].tolist(),
+            reward.shape[1],
+            gamma,
+        )
+        assert found.complete[row] == expected[3]
+        if expected[3]:
+            assert np.isclose(found.reward[row], expected[0], rtol=1e-5, atol=1e-4)
+            assert (found.steps[row], found.terminated[row]) == (expected[1], expected[2])
+
+
+@given(chains(), gammas)
+def test_one_step_is_eq_target(inputs: tuple[np.ndarray, ...], gamma: float) -> None:
+    """eq-nstep P2: with n = 1, R = r, k = 1 and the terminal flag is `terminated`, so the target
+    R + gamma^k (1 - d) max Q equals eq-target's."""
+    reward, terminated, ended, stored = (array[:, :1] for array in inputs)
+    found = nstep_return(reward, terminated, ended, stored, gamma)
+    assert found.complete.all() and (found.steps == 1).all()
+    assert np.array_equal(found.reward, reward[:, 0])
+    assert np.array_equal(found.terminated, terminated[:, 0])
+    next_q = torch.randn(len(reward), 3)
+    one_step = bellman_target(
+        torch.from_numpy(reward[:, 0]), next_q, torch.from_numpy(terminated[:, 0]), gamma
+    )
+    as_nstep = bellman_target(
+        torch.from_numpy(found.reward),
+        next_q,
+        torch.from_numpy(found.terminated),
+        torch.full((len(reward),), gamma) ** torch.from_numpy(found.steps),
+    )
+    assert torch.allclose(one_step, as_nstep)
+
+
+@dataclass
+class EpisodeLog:
+    """Every transition added, with its copy and its position in its copy's stream."""
+
+    reward: dict[int, float] = field(default_factory=dict)
+    terminated: dict[int, bool] = field(default_factory=dict)
+    ended: dict[int, bool] = field(default_factory=dict)
+    next_in_episode: dict[int, int] = field(default_factory=dict)
+    open_by_copy: dict[int, int] = field(default_factory=dict)
+
+    def add(self, ident: int, copy: int, reward: float, terminated: bool, ended: bool) -> None:
+        if copy in self.open_by_copy:
+            self.next_in_episode[self.open_by_copy.pop(copy)] = ident
+        self.reward[ident], self.terminated[ident], self.ended[ident] = reward, terminated, ended
+        if not ended:
+            self.open_by_copy[copy] = ident
+
+    def expected(self, ident: int, n: int, gamma: float) -> tuple[float, int, bool, bool, int]:
+        """(R, k, terminal, complete, id of the k-th transition) by walking the episode."""
+        chain = [ident]
+        while len(chain) < n and chain[-1] in self.next_in_episode:
+            chain.append(self.next_in_episode[chain[-1]])
+        found = slow_nstep(
+            [self.reward[i] for i in chain],
+            [self.terminated[i] for i in chain],
+            [self.ended[i] for i in chain],
+            n,
+            gamma,
+        )
+        return (*found, chain[found[1] - 1] if found[1] else ident)
+
+
+def random_stream(seed: int, copies: int, locksteps: int):  # type: ignore[no-untyped-def]
+    """Lockstep steps of `copies` env copies: (copies stepping, rewards, terminated, truncated);
+    some copies skip a step, as an autoreset step is skipped."""
+    rng = np.random.default_rng(seed)
+    for _ in range(locksteps):
+        real = np.flatnonzero(rng.random(copies) < 0.8)
+        ends = rng.random(len(real))
+        rewards = rng.integers(-3, 4, len(real)).astype(np.float32)
+        yield real, rewards, ends < 0.15, (ends >= 0.15) & (ends < 0.3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(1, 3),
+    st.integers(2, 5),
+    st.integers(4, 40),
+    st.integers(1, 90),
+    gammas,
+)
+def test_replay_buffer_samples_the_nstep_transitions_of_its_episodes(
+    seed: int, copies: int, n: int, capacity: int, locksteps: int, gamma: float
+) -> None:
+    """eq-nstep P3: ReplayBuffer(n_step=n) returns, for every sampled transition, the reference's
+    R^(k), gamma^k, terminal flag and s_{t+k} (the true last observation after a truncation),
+    never an incomplete transition, across the ring's wrap-around and interleaved copies."""
+    buffer = ReplayBuffer(capacity, (2,), np.float32, n_step=n, gamma=gamma, seed=seed)
+    log = EpisodeLog()
+    ident = 0
+    for real, rewards, terminated, truncated in random_stream(seed, copies, locksteps):
+        if not len(real):
+            continue
+        ids = np.arange(ident, ident + len(real))
+        # obs names the transition; next_obs names the transition it follows.
+        obs = np.stack([ids, np.zeros_like(ids)], axis=1).astype(np.float32)
+        next_obs = np.stack([ids, np.ones_like(ids)], axis=1).astype(np.float32)
+        buffer.add(
+            obs, np.zeros(len(real), np.int64), rewards, next_obs, terminated,
+            episode_end=terminated | truncated, env_ids=real,
+        )  # fmt: skip
+        for row, copy in enumerate(real):
+            log.add(
+                int(ids[row]), int(copy), float(rewards[row]), bool(terminated[row]),
+                bool(terminated[row] | truncated[row]),
+            )  # fmt: skip
+        ident += len(real)
+    held = range(max(0, ident - capacity), ident)
+    assume(any(log.expected(i, n, gamma)[3] for i in held))
+    batch = buffer.sample(64)
+    assert batch.discount is not None
+    for row in range(64):
+        sampled = int(batch.obs[row, 0])
+        total, steps, terminal, complete, last = log.expected(sampled, n, gamma)
+        assert sampled in held and complete
+        assert np.isclose(float(batch.reward[row]), total, rtol=1e-5, atol=1e-4)
+        assert np.isclose(float(batch.discount[row]), gamma**steps, rtol=1e-6)
+        assert bool(batch.terminated[row]) == terminal
+        assert batch.next_obs[row].tolist() == [last, 1]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(1, 3),
+    st.integers(2, 5),
+    st.integers(12, 30),
+    st.integers(1, 90),
+    gammas,
+)
+def test_frame_replay_samples_the_nstep_transitions_of_its_episodes(
+    seed: int, copies: int, n: int, slots: int, locksteps: int, gamma: float
+) -> None:
+    """eq-nstep P4: FrameReplayBuffer(n_step=n) does the same with stacks rebuilt from frames:
+    s from the sampled slot, s_{t+k} from k slots later, within the episode."""
+    stack = 2
+    rng = np.random.default_rng(seed)
+    buffer = FrameReplayBuffer(slots * copies, (stack, 1, 3), copies, n_step=n, gamma=gamma)
+    log = EpisodeLog()
+    by_obs: dict[bytes, int] = {}
+    next_obs_of: dict[int, np.ndarray] = {}
+
+    def fresh_stack() -> np.ndarray:
+        return rng.integers(0, 256, (stack, 1, 3), dtype=np.uint8)
+
+    obs = np.stack([fresh_stack() for _ in range(copies)])
+    ident = 0
+    for real, rewards, terminated, truncated in random_stream(seed, copies, locksteps):
+        if not len(real):
+            continue
+        new = rng.integers(0, 256, (len(real), 1, 1, 3), dtype=np.uint8)
+        next_obs = np.concatenate([obs[real, 1:], new], axis=1)
+        ended = terminated | truncated
+        buffer.add(
+            obs[real], np.zeros(len(real), np.int64), rewards, next_obs, terminated,
+            episode_end=ended, env_ids=real,
+        )  # fmt: skip
+        for row, copy in enumerate(real):
+            key = obs[copy].tobytes()
+            assume(key not in by_obs)  # random frames name their transition
+            by_obs[key] = ident
+            next_obs_of[ident] = next_obs[row]
+            log.add(ident, int(copy), float(rewards[row]), bool(terminated[row]), bool(ended[row]))
+            obs[copy] = fresh_stack() if ended[row] else next_obs[row]
+            ident += 1
+    held_slots, held_columns = buffer.held_transitions()
+    held = [by_obs[o.tobytes()] for o in buffer.gather(held_slots, held_columns).obs.numpy()]
+    assume(any(log.expected(i, n, gamma)[3] for i in held))
+    batch = buffer.sample(64)
+    assert batch.discount is not None
+    for row in range(64):
+        sampled = by_obs[batch.obs[row].numpy().tobytes()]
+        total, steps, terminal, complete, last = log.expected(sampled, n, gamma)
+        assert sampled in held and complete
+        assert np.isclose(float(batch.reward[row]), total, rtol=1e-5, atol=1e-4)
+        assert np.isclose(float(batch.discount[row]), gamma**steps, rtol=1e-6)
+        assert bool(batch.terminated[row]) == terminal
+        assert np.array_equal(batch.next_obs[row].numpy(), next_obs_of[last])
