@@ -51,6 +51,9 @@ class DQNConfig:
     # --- Q-network (spec/network.md) --------------------------------------------------------
     network: Literal["mlp"] = knob("mlp", "Q-network architecture (eq-qnet-mlp).")
     hidden_sizes: tuple[int, ...] = knob((128, 128), "widths of the MLP's hidden layers.")
+    dueling: bool = knob(
+        False, "output layer: the dueling head V + A - mean(A) (eq-dueling) instead of linear."
+    )
 
     # --- optimiser ----------------------------------------------------------------------------
     optimizer: Literal["adam", "adamw"] = knob("adam", "torch optimiser for the online network.")
@@ -77,6 +80,11 @@ class DQNConfig:
     learning_starts: int = knob(1_000, "agent steps stored before the first update.")
     train_frequency: int = knob(1, "agent steps per update once learning has started.")
     gamma: float = knob(0.99, "discount factor of eq-target, in [0, 1].")
+    double_q: bool = knob(
+        False,
+        "Double DQN: the online net picks the next action, the target net values it "
+        "(eq-double-target); one more forward pass per update.",
+    )
     reward_clip: bool = knob(True, "store clip(r, -1, 1) instead of r (eq-reward-clip).")
     truncation_as_terminal: bool = knob(
         False,
