@@ -10,7 +10,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
-from dqn_ref.bellman import bellman_target
+from dqn_ref.bellman import bellman_target, double_bellman_target
 from dqn_ref.config import DQNConfig
 from dqn_ref.grad_clip import clip_gradients
 from dqn_ref.loss import td_loss
@@ -74,7 +74,7 @@ class DQNAgent:
         self.num_actions = num_actions
         self.device = device
         self.online_net = make_q_network(
-            config.network, obs_shape, num_actions, config.hidden_sizes
+            config.network, obs_shape, num_actions, config.hidden_sizes, config.dueling
         ).to(device)
         # Alg. step 1: theta^- starts as an exact copy of theta (eq-hard), made by deepcopy.
         self.target_net = copy.deepcopy(self.online_net).requires_grad_(False)
@@ -96,14 +96,22 @@ class DQNAgent:
     def update(self, batch: Batch) -> Tensor:
         """One gradient step of theta on a minibatch; returns the loss, still on the device.
 
-        Alg. step 7: y from eq-target with theta^-, loss eq-huber or eq-mse, clip eq-grad-clip.
+        Alg. step 7: y from eq-target with theta^- (eq-double-target with theta and theta^- when
+        double_q is set), loss eq-huber or eq-mse, clip eq-grad-clip.
         """
         config = self.config
         with torch.no_grad():
             next_q = self.target_net(batch.next_obs)  # (B, A)
             # eq-nstep transitions carry their own discount gamma^k; one-step ones use gamma.
             discount = config.gamma if batch.discount is None else batch.discount
-            target = bellman_target(batch.reward, next_q, batch.terminated, discount)  # (B,)
+            if config.double_q:
+                # The one extra forward pass Double DQN costs: theta chooses a', theta^- values it.
+                next_q_online = self.online_net(batch.next_obs)  # (B, A)
+                target = double_bellman_target(
+                    batch.reward, next_q_online, next_q, batch.terminated, discount
+                )  # (B,)
+            else:
+                target = bellman_target(batch.reward, next_q, batch.terminated, discount)
         q_values = self.online_net(batch.obs)  # (B, A)
         q_taken = q_values.gather(1, batch.action.unsqueeze(1)).squeeze(1)  # (B,)
         loss = td_loss(q_taken, target, config.loss, config.huber_delta)

@@ -1,4 +1,4 @@
-"""The one-step Bellman target that the online network regresses towards."""
+"""The one-step Bellman targets the online network regresses towards: DQN's and Double DQN's."""
 
 from torch import Tensor
 
@@ -22,3 +22,28 @@ def bellman_target(
     best_next_q = next_q.max(dim=1).values  # (B,)
     bootstrap = best_next_q.masked_fill(terminated, 0.0)  # (1 - terminated) * max_a' Q
     return reward.to(best_next_q.dtype) + gamma * bootstrap
+
+
+def double_bellman_target(
+    reward: Tensor,
+    next_q_online: Tensor,
+    next_q_target: Tensor,
+    terminated: Tensor,
+    gamma: float | Tensor,
+) -> Tensor:
+    """y = r + gamma * (1 - terminated) * Q(s', argmax_a' Q(s', a'; theta); theta^-).
+
+    Implements: spec/bellman.md#eq-double-target
+
+    reward:        r, (B,) float, the stored (possibly clipped) reward.
+    next_q_online: Q(s', . ; theta), (B, A) float, from the online network; it only chooses a'.
+    next_q_target: Q(s', . ; theta^-), (B, A) float, from the target network; it values that a'.
+    terminated:    (B,) bool, as in bellman_target: True only at a terminal state of the MDP.
+    gamma:         discount factor in [0, 1], or (B,) gamma^k for eq-nstep transitions.
+    The caller detaches both Q tables. Ties in the online values go to the lowest action index.
+    Returns y, (B,) with next_q_target's dtype.
+    """
+    chosen_action = next_q_online.argmax(dim=1, keepdim=True)  # (B, 1), chosen by theta
+    chosen_next_q = next_q_target.gather(1, chosen_action).squeeze(1)  # (B,), valued by theta^-
+    bootstrap = chosen_next_q.masked_fill(terminated, 0.0)  # (1 - terminated) * Q(s', a*)
+    return reward.to(chosen_next_q.dtype) + gamma * bootstrap

@@ -62,6 +62,9 @@ class DQNConfig:
         "mlp", "Q-network architecture: eq-qnet-mlp, or eq-qnet-cnn for Atari frames."
     )
     hidden_sizes: tuple[int, ...] = knob((128, 128), "widths of the MLP's hidden layers.")
+    dueling: bool = knob(
+        False, "output layer: the dueling head V + A - mean(A) (eq-dueling) instead of linear."
+    )
 
     # --- optimiser ----------------------------------------------------------------------------
     optimizer: Literal["adam", "adamw", "rmsprop"] = knob(
@@ -95,6 +98,11 @@ class DQNConfig:
     gamma: float = knob(0.99, "discount factor of eq-target, in [0, 1].")
     n_step: int = knob(
         1, "sum rewards over up to n agent steps before bootstrapping (eq-nstep); 1: eq-target."
+    )
+    double_q: bool = knob(
+        False,
+        "Double DQN: the online net picks the next action, the target net values it "
+        "(eq-double-target); one more forward pass per update.",
     )
     reward_clip: bool = knob(True, "store clip(r, -1, 1) instead of r (eq-reward-clip).")
     truncation_as_terminal: bool = knob(

@@ -1,4 +1,9 @@
-"""Q-networks: a map from an observation batch to one Q-value per action, Q(s, . ; theta)."""
+"""Q-networks: a map from an observation batch to one Q-value per action, Q(s, . ; theta).
+
+A network is a torso (observation -> features) and an output layer (features -> Q-values). The
+output layer is a plain linear layer or the dueling head; `make_output_layer` picks one, and every
+torso calls it the same way.
+"""
 
 import itertools
 from collections.abc import Sequence
@@ -7,19 +12,56 @@ import torch
 from torch import Tensor, nn
 
 
+class DuelingHead(nn.Module):
+    """Q(s, a) = V(s) + A(s, a) - mean_a' A(s, a'): a value stream and a mean-centred advantage
+    stream, each one linear layer on the torso's features (Wang et al. 2016, eq. 9).
+
+    Implements: spec/network.md#eq-dueling
+
+    features (B, in_features) -> Q-values (B, num_actions), float32. With one action the advantage
+    is centred to 0 and Q is V.
+    """
+
+    def __init__(self, in_features: int, num_actions: int):
+        super().__init__()
+        self.value_layer = nn.Linear(in_features, 1)  # V(s; theta, beta)
+        self.advantage_layer = nn.Linear(in_features, num_actions)  # A(s, . ; theta, alpha)
+
+    def forward(self, features: Tensor) -> Tensor:
+        value = self.value_layer(features)  # (B, 1)
+        advantage = self.advantage_layer(features)  # (B, A)
+        centred_advantage = advantage - advantage.mean(dim=1, keepdim=True)  # (B, A)
+        return value + centred_advantage  # type: ignore[no-any-return]
+
+
+def make_output_layer(in_features: int, num_actions: int, dueling: bool) -> nn.Module:
+    """The layer from a torso's features (B, in_features) to Q-values (B, num_actions): the
+    dueling head (eq-dueling) when asked for, else one linear layer."""
+    if dueling:
+        return DuelingHead(in_features, num_actions)
+    return nn.Linear(in_features, num_actions)
+
+
 class MLPQNetwork(nn.Module):
     """Q(s, . ; theta) = W_L relu(... relu(W_1 s + b_1) ...) + b_L; the paper's is 128-128 wide.
+    With `dueling`, the last layer W_L, b_L is the dueling head instead (eq-dueling).
 
     Implements: spec/network.md#eq-qnet-mlp
     """
 
-    def __init__(self, obs_dim: int, num_actions: int, hidden_sizes: Sequence[int] = (128, 128)):
+    def __init__(
+        self,
+        obs_dim: int,
+        num_actions: int,
+        hidden_sizes: Sequence[int] = (128, 128),
+        dueling: bool = False,
+    ):
         super().__init__()
         widths = [obs_dim, *hidden_sizes]
         self.hidden_layers = nn.ModuleList(
             nn.Linear(width_in, width_out) for width_in, width_out in itertools.pairwise(widths)
         )
-        self.output_layer = nn.Linear(widths[-1], num_actions)
+        self.output_layer = make_output_layer(widths[-1], num_actions, dueling)
 
     def forward(self, obs: Tensor) -> Tensor:
         """obs (B, obs_dim) -> Q-values (B, num_actions), float32."""
@@ -38,7 +80,7 @@ class NatureCNN(nn.Module):
     buffer and the host-to-device copy move one byte per pixel rather than four.
     """
 
-    def __init__(self, obs_shape: Sequence[int], num_actions: int):
+    def __init__(self, obs_shape: Sequence[int], num_actions: int, dueling: bool = False):
         super().__init__()
         channels, height, width = obs_shape
         self.convolutions = nn.Sequential(
@@ -53,7 +95,7 @@ class NatureCNN(nn.Module):
         with torch.no_grad():
             features = self.convolutions(torch.zeros(1, channels, height, width)).shape[1]
         self.hidden_layer = nn.Linear(features, 512)
-        self.output_layer = nn.Linear(512, num_actions)
+        self.output_layer = make_output_layer(512, num_actions, dueling)
 
     def forward(self, obs: Tensor) -> Tensor:
         """obs (B, K, H, W) uint8 in [0, 255] -> Q-values (B, num_actions), float32."""
@@ -62,15 +104,20 @@ class NatureCNN(nn.Module):
 
 
 def make_q_network(
-    network: str, obs_shape: tuple[int, ...], num_actions: int, hidden_sizes: Sequence[int]
+    network: str,
+    obs_shape: tuple[int, ...],
+    num_actions: int,
+    hidden_sizes: Sequence[int],
+    dueling: bool = False,
 ) -> nn.Module:
-    """The Q-network a config names, sized for an observation shape and an action count."""
+    """The Q-network a config names, sized for an observation shape and an action count, with
+    the dueling head (eq-dueling) as its output layer when `dueling` is set."""
     if network == "mlp":
         if len(obs_shape) != 1:
             raise ValueError(f"the mlp network needs flat observations, got shape {obs_shape}")
-        return MLPQNetwork(obs_shape[0], num_actions, hidden_sizes)
+        return MLPQNetwork(obs_shape[0], num_actions, hidden_sizes, dueling)
     if network == "nature_cnn":
         if len(obs_shape) != 3:
             raise ValueError(f"the nature_cnn network needs (K, H, W) frames, got {obs_shape}")
-        return NatureCNN(obs_shape, num_actions)
+        return NatureCNN(obs_shape, num_actions, dueling)
     raise ValueError(f"unknown network {network!r}")

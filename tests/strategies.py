@@ -35,6 +35,17 @@ def target_inputs(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 
 
 @st.composite
+def double_target_inputs(
+    draw: st.DrawFn,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """(reward (B,), next_q_online (B, A), next_q_target (B, A), terminated (B,) bool, gamma) for
+    eq-double-target: eq-target's inputs plus an online table of the same shape."""
+    reward, next_q_target, terminated, gamma = draw(target_inputs())
+    next_q_online = draw(hnp.arrays(np.float32, next_q_target.shape, elements=finite_values))
+    return reward, torch.from_numpy(next_q_online), next_q_target, terminated, gamma
+
+
+@st.composite
 def prediction_pairs(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor]:
     """(q_taken (B,), target (B,)) for the TD losses."""
     batch = draw(batch_sizes)

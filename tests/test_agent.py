@@ -1,16 +1,21 @@
-"""eq-eps-greedy (spec/exploration.md) and the agent's update, which composes other equations."""
+"""eq-eps-greedy (spec/exploration.md) and the agent's update, which composes other equations:
+eq-target or eq-double-target, eq-huber, eq-grad-clip, on a network with or without eq-dueling."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from dqn_ref.agent import DQNAgent, epsilon_greedy
+from dqn_ref.bellman import bellman_target, double_bellman_target
+from dqn_ref.loss import td_loss
+from dqn_ref.network import DuelingHead
 from dqn_ref.presets import cartpole
 from dqn_ref.replay import Batch
 
@@ -115,3 +120,78 @@ def test_epsilon_greedy_worked_example() -> None:
     (1, 0, 0); the tie in row 2 goes to the lowest index."""
     q = torch.tensor([[1.0, 3.0], [5.0, 2.0], [0.0, 0.0]])
     assert epsilon_greedy(q, 0.0, generator()).tolist() == [1, 0, 0]
+
+
+def random_batch(size: int = 64) -> Batch:
+    return Batch(
+        obs=torch.randn(size, 4),
+        action=torch.randint(0, 2, (size,)),
+        reward=torch.ones(size),
+        next_obs=torch.randn(size, 4),
+        terminated=torch.rand(size) < 0.5,
+    )
+
+
+def drift_target_network(agent: DQNAgent) -> None:
+    """Make theta^- differ from theta, as it does between syncs."""
+    with torch.no_grad():
+        for parameter in agent.target_net.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+
+
+@pytest.mark.parametrize("double_q", [False, True])
+def test_update_regresses_towards_the_configured_target(double_q: bool) -> None:
+    """The loss update() returns is td_loss(Q(s, a; theta), y) with y from eq-target, or from
+    eq-double-target (theta chooses a', theta^- values it) when double_q is set; the networks
+    differ, so the two targets differ and only the configured one matches."""
+    torch.manual_seed(0)
+    agent = DQNAgent(cartpole.replace(double_q=double_q), (4,), 2, torch.device("cpu"))
+    drift_target_network(agent)
+    batch = random_batch()
+    gamma = agent.config.gamma
+    with torch.no_grad():
+        next_q_online = agent.online_net(batch.next_obs)
+        next_q_target = agent.target_net(batch.next_obs)
+        q_taken = agent.online_net(batch.obs).gather(1, batch.action.unsqueeze(1)).squeeze(1)
+    targets = {
+        False: bellman_target(batch.reward, next_q_target, batch.terminated, gamma),
+        True: double_bellman_target(
+            batch.reward, next_q_online, next_q_target, batch.terminated, gamma
+        ),
+    }
+    assert not torch.allclose(targets[False], targets[True])
+    losses = {key: td_loss(q_taken, target, "huber", 1.0) for key, target in targets.items()}
+    loss = agent.update(batch)
+    assert torch.allclose(loss, losses[double_q], rtol=1e-6, atol=1e-7)
+    assert not torch.allclose(loss, losses[not double_q], rtol=1e-6, atol=1e-7)
+
+
+def test_double_q_update_equals_the_dqn_update_while_the_networks_agree() -> None:
+    """eq-double-target P3 through the agent: right after construction theta^- = theta, so the
+    first update with double_q gives the same loss and the same new weights as without it."""
+    batch = random_batch()
+    results = []
+    for double_q in (False, True):
+        torch.manual_seed(0)
+        agent = DQNAgent(cartpole.replace(double_q=double_q), (4,), 2, torch.device("cpu"))
+        loss = agent.update(batch)
+        results.append((loss, [p.detach().clone() for p in agent.online_net.parameters()]))
+    (plain_loss, plain_weights), (double_loss, double_weights) = results
+    assert torch.equal(plain_loss, double_loss)
+    assert all(torch.equal(a, b) for a, b in zip(plain_weights, double_weights, strict=True))
+
+
+@pytest.mark.parametrize(("double_q", "dueling"), [(True, False), (False, True), (True, True)])
+def test_agent_options_still_lower_the_td_loss(double_q: bool, dueling: bool) -> None:
+    """With Double DQN, the dueling head or both, repeated updates on one minibatch still drive
+    its TD loss down; with dueling, both networks end in the head (eq-dueling)."""
+    torch.manual_seed(0)
+    config = cartpole.replace(double_q=double_q, dueling=dueling)
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    for net in (agent.online_net, agent.target_net):
+        assert any(isinstance(module, DuelingHead) for module in net.modules()) == dueling
+    batch = random_batch()
+    first = agent.update(batch).item()
+    for _ in range(200):
+        last = agent.update(batch).item()
+    assert last < 0.1 * first, (first, last)

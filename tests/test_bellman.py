@@ -1,4 +1,4 @@
-"""eq-target (spec/bellman.md): the one-step Bellman target with its terminal mask."""
+"""eq-target and eq-double-target (spec/bellman.md): DQN's and Double DQN's one-step targets."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dqn_ref.bellman import bellman_target
-from tests.strategies import target_inputs
+from dqn_ref.bellman import bellman_target, double_bellman_target
+from tests.strategies import double_target_inputs, target_inputs
 
 TargetInputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]
+DoubleTargetInputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]
 
 
 def close(actual: torch.Tensor, expected: torch.Tensor) -> bool:
@@ -76,3 +77,85 @@ def test_worked_example() -> None:
     terminated = torch.tensor([False, True, False])
     target = bellman_target(reward, next_q, terminated, gamma=0.9)
     assert torch.allclose(target, torch.tensor([3.7, 0.5, -2.8]))
+
+
+# --- eq-double-target ----------------------------------------------------------------------------
+
+
+@given(double_target_inputs())
+def test_double_terminal_transition_target_is_the_reward_alone(
+    inputs: DoubleTargetInputs,
+) -> None:
+    """eq-double-target P1: where terminated, y = r whatever either network's Q(s', .) holds."""
+    reward, next_q_online, next_q_target, terminated, gamma = inputs
+    target = double_bellman_target(reward, next_q_online, next_q_target, terminated, gamma)
+    assert torch.equal(target[terminated], reward[terminated])
+
+
+@given(double_target_inputs())
+def test_online_network_chooses_and_target_network_values(inputs: DoubleTargetInputs) -> None:
+    """eq-double-target P2: where not terminated, y = r + gamma * Q(s', a*; theta^-) with
+    a* = argmax_a Q(s', a; theta), against a row-by-row reference in plain Python."""
+    reward, next_q_online, next_q_target, terminated, gamma = inputs
+    target = double_bellman_target(reward, next_q_online, next_q_target, terminated, gamma)
+    for row in range(reward.shape[0]):
+        if terminated[row]:
+            continue
+        online_row = next_q_online[row].tolist()
+        chosen = online_row.index(max(online_row))  # the first of tied maxima
+        expected = reward[row] + gamma * next_q_target[row, chosen]
+        assert close(target[row], expected)
+
+
+@given(double_target_inputs())
+def test_double_target_is_the_dqn_target_when_both_networks_agree(
+    inputs: DoubleTargetInputs,
+) -> None:
+    """eq-double-target P3: with the online table equal to the target table, y is eq-target's y
+    exactly: the action that maximises Q(s', .; theta^-) is valued by it."""
+    reward, _, next_q_target, terminated, gamma = inputs
+    assert torch.equal(
+        double_bellman_target(reward, next_q_target, next_q_target, terminated, gamma),
+        bellman_target(reward, next_q_target, terminated, gamma),
+    )
+
+
+@given(double_target_inputs())
+def test_double_target_never_exceeds_the_dqn_target(inputs: DoubleTargetInputs) -> None:
+    """eq-double-target P4: Q(s', a*; theta^-) <= max_a' Q(s', a'; theta^-) and gamma >= 0, so
+    y_double <= y_dqn on the same target-network values, whatever the online network says."""
+    reward, next_q_online, next_q_target, terminated, gamma = inputs
+    double = double_bellman_target(reward, next_q_online, next_q_target, terminated, gamma)
+    dqn = bellman_target(reward, next_q_target, terminated, gamma)
+    assert bool((double <= dqn).all())
+
+
+@given(double_target_inputs(), st.floats(-1e3, 1e3, allow_nan=False, width=32))
+def test_target_values_of_unchosen_actions_do_not_matter(
+    inputs: DoubleTargetInputs, other_value: float
+) -> None:
+    """eq-double-target P5: overwriting Q(s', a; theta^-) at every action a the online network
+    does not choose leaves y unchanged (eq-target would follow a raised maximum)."""
+    reward, next_q_online, next_q_target, terminated, gamma = inputs
+    chosen = next_q_online.argmax(dim=1, keepdim=True)
+    overwritten = torch.full_like(next_q_target, other_value).scatter(
+        1, chosen, next_q_target.gather(1, chosen)
+    )
+    assert torch.equal(
+        double_bellman_target(reward, next_q_online, next_q_target, terminated, gamma),
+        double_bellman_target(reward, next_q_online, overwritten, terminated, gamma),
+    )
+
+
+def test_double_target_worked_example() -> None:
+    """eq-double-target by hand, gamma = 0.9, eq-target's worked example as Q(s', .; theta^-):
+    row 0: online (5, 0) chooses a* = 0; y = 1.0 + 0.9 * 1 = 1.9        (eq-target: 3.7)
+    row 1: terminal, y = 0.5                                            (eq-target: 0.5)
+    row 2: online (0, 1) chooses a* = 1; y = -1.0 + 0.9 * -4 = -4.6     (eq-target: -2.8)
+    """
+    reward = torch.tensor([1.0, 0.5, -1.0])
+    next_q_online = torch.tensor([[5.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    next_q_target = torch.tensor([[1.0, 3.0], [2.0, 0.0], [-2.0, -4.0]])
+    terminated = torch.tensor([False, True, False])
+    target = double_bellman_target(reward, next_q_online, next_q_target, terminated, gamma=0.9)
+    assert torch.allclose(target, torch.tensor([1.9, 0.5, -4.6]))

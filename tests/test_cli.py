@@ -122,6 +122,15 @@ def test_flags_override_the_preset() -> None:
     assert config.gamma == 0.95  # untouched fields keep the paper's values
 
 
+def test_double_q_and_dueling_flags_switch_the_options_on_for_a_run_and_a_study() -> None:
+    """Issue 6's options are flags of the task and of its study, off unless given."""
+    plain = config_from_args(build_parser().parse_args(["cartpole"]))
+    assert (plain.double_q, plain.dueling) == (False, False)
+    for argv in (["cartpole"], ["study", "cartpole", "--seeds", "2"]):
+        args = build_parser().parse_args([*argv, "--double-q", "--dueling"])
+        assert (config_from_args(args).double_q, config_from_args(args).dueling) == (True, True)
+
+
 def test_short_run_end_to_end_and_refusal_to_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = [

@@ -1,13 +1,15 @@
-"""eq-qnet-mlp and eq-qnet-cnn (spec/network.md): the Q-networks' shape and independence laws."""
+"""eq-qnet-mlp, eq-qnet-cnn and eq-dueling (spec/network.md): the Q-networks' shape and
+independence laws, and the dueling head's centring."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional
 
-from dqn_ref.network import MLPQNetwork, NatureCNN, make_q_network
+from dqn_ref.network import DuelingHead, MLPQNetwork, NatureCNN, make_q_network
 
 obs_dims = st.integers(1, 16)
 action_counts = st.integers(1, 8)
@@ -93,3 +95,108 @@ def test_nature_cnn_has_the_papers_layer_sizes() -> None:
     8,224 + 32,832 + 36,928 + 1,606,144 + 3,078 = 1,687,206 parameters."""
     network = make_q_network("nature_cnn", (4, 84, 84), 6, ())
     assert sum(p.numel() for p in network.parameters()) == 1_687_206
+
+
+# --- eq-dueling ----------------------------------------------------------------------------------
+
+feature_widths = st.integers(1, 16)
+seeds = st.integers(0, 2**31 - 1)
+
+
+def seeded_head(in_features: int, num_actions: int, seed: int) -> DuelingHead:
+    torch.manual_seed(seed)
+    return DuelingHead(in_features, num_actions)
+
+
+@given(
+    feature_widths,
+    action_counts,
+    st.integers(1, 16),
+    st.floats(-100.0, 100.0, allow_nan=False),
+    seeds,
+)
+def test_shifting_every_advantage_by_a_constant_leaves_q_unchanged(
+    in_features: int, num_actions: int, batch: int, shift: float, seed: int
+) -> None:
+    """eq-dueling P1: A(s, a) + c for every a gives the same Q: the mean advantage is removed.
+    The shift enters through the advantage layer's bias, so it reaches every action and row."""
+    head = seeded_head(in_features, num_actions, seed)
+    features = torch.randn(batch, in_features)
+    before = head(features)
+    with torch.no_grad():
+        head.advantage_layer.bias.add_(shift)
+    after = head(features)
+    assert torch.allclose(before, after, rtol=1e-5, atol=1e-4 * (1.0 + abs(shift)))
+
+
+@given(feature_widths, action_counts, st.integers(1, 16), seeds)
+def test_mean_q_over_actions_is_the_state_value(
+    in_features: int, num_actions: int, batch: int, seed: int
+) -> None:
+    """eq-dueling P2: (1/|A|) sum_a Q(s, a) = V(s), since the centred advantages average to 0."""
+    head = seeded_head(in_features, num_actions, seed)
+    features = torch.randn(batch, in_features)
+    value = head.value_layer(features).squeeze(1)  # (B,)
+    assert torch.allclose(head(features).mean(dim=1), value, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("network", "obs_shape", "hidden_sizes"),
+    [
+        ("mlp", (4,), (16, 16)),
+        ("nature_cnn", (4, 84, 84), ()),
+    ],
+)
+@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("num_actions", [1, 2, 6])
+def test_dueling_networks_map_observations_to_one_value_per_action(
+    network: str,
+    obs_shape: tuple[int, ...],
+    hidden_sizes: tuple[int, ...],
+    batch: int,
+    num_actions: int,
+) -> None:
+    """eq-dueling P3: with the dueling head, obs (B, *obs_shape) -> Q (B, |A|), float32 and finite,
+    for every torso (the MLP and the Nature CNN), and its output layer is the head."""
+    torch.manual_seed(0)
+    q_network = make_q_network(network, obs_shape, num_actions, hidden_sizes, dueling=True)
+    heads = [module for module in q_network.modules() if isinstance(module, DuelingHead)]
+    assert len(heads) == 1
+    q_values = q_network(torch.rand(batch, *obs_shape))
+    assert q_values.shape == (batch, num_actions)
+    assert q_values.dtype == torch.float32
+    assert bool(torch.isfinite(q_values).all())
+
+
+def test_dueling_head_matches_explicit_matrix_products() -> None:
+    """eq-dueling against torch's functional ops: Q = V + A - mean_a A, with V = w_V x + b_V and
+    A = W_A x + b_A."""
+    torch.manual_seed(0)
+    head = DuelingHead(8, 3)
+    features = torch.randn(5, 8)
+    value = functional.linear(features, head.value_layer.weight, head.value_layer.bias)
+    advantage = functional.linear(features, head.advantage_layer.weight, head.advantage_layer.bias)
+    expected = value + advantage - advantage.mean(dim=1, keepdim=True)
+    assert torch.allclose(head(features), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_dueling_head_worked_example() -> None:
+    """eq-dueling by hand: V = 1 and A = (1, 2, 6), whose mean is 3, give
+    Q = 1 + (1 - 3, 2 - 3, 6 - 3) = (-1, 0, 4); the greedy action is A's argmax, 2."""
+    head = DuelingHead(1, 3)
+    with torch.no_grad():
+        head.value_layer.weight.zero_()
+        head.value_layer.bias.fill_(1.0)
+        head.advantage_layer.weight.zero_()
+        head.advantage_layer.bias.copy_(torch.tensor([1.0, 2.0, 6.0]))
+    assert head(torch.zeros(1, 1)).tolist() == [[-1.0, 0.0, 4.0]]
+
+
+def test_dueling_mlp_parameter_count() -> None:
+    """eq-dueling: the 4 -> 128 -> 128 torso with the head instead of its last layer has
+    640 + 16,512 (torso) + (128 + 1) (value) + (128*2 + 2) (advantage) = 17,539 parameters,
+    129 more than the plain network's 17,410; with dueling off it is the plain network."""
+    dueling = make_q_network("mlp", (4,), 2, (128, 128), dueling=True)
+    plain = make_q_network("mlp", (4,), 2, (128, 128), dueling=False)
+    assert sum(p.numel() for p in dueling.parameters()) == 17_539
+    assert sum(p.numel() for p in plain.parameters()) == 17_410

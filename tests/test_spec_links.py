@@ -62,6 +62,8 @@ def test_spec_defines_the_ids_the_project_promises() -> None:
         "eq-replay-capacity",
         "eq-replay-fifo",
         "eq-replay-uniform",
+        "eq-double-target",
+        "eq-dueling",
     }
     assert promised <= set(spec_sections())
 
