@@ -64,6 +64,10 @@ def test_spec_defines_the_ids_the_project_promises() -> None:
         "eq-replay-uniform",
         "eq-double-target",
         "eq-dueling",
+        "eq-nstep",
+        "eq-qnet-cnn",
+        "eq-replay-frames",
+        "eq-atari-frames",
     }
     assert promised <= set(spec_sections())
 
