@@ -38,7 +38,8 @@ class FrameReplayBuffer:
     observation is kept (it is the slot after its last transition).
 
     Metadata lives on the host (numpy), frames on `device`; a sample gathers K + 1 frames per
-    transition in one indexing operation on the device.
+    transition in one indexing operation on the device. With n_step > 1 (eq-nstep) a copy's next
+    transitions in an episode start in the next slots, so s_{t+k} ends at slot p + k.
     """
 
     # The host-side arrays, saved and restored by name.

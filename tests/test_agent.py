@@ -195,3 +195,34 @@ def test_agent_options_still_lower_the_td_loss(double_q: bool, dueling: bool) ->
     for _ in range(200):
         last = agent.update(batch).item()
     assert last < 0.1 * first, (first, last)
+
+
+def test_nature_preset_builds_deepminds_centred_rmsprop() -> None:
+    """optimizer=rmsprop is torch's centred RMSprop with the config's alpha and epsilon (Nature's
+    squared-gradient momentum 0.95 and min squared gradient 0.01), and its first step matches one
+    written out: g2 = (1-a) g^2, g1 = (1-a) g, theta -= lr g / (sqrt(g2 - g1^2) + eps)."""
+    config = cartpole.replace(optimizer="rmsprop", learning_rate=2.5e-4, optimizer_eps=0.01)
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    optimizer = agent.optimizer
+    assert isinstance(optimizer, torch.optim.RMSprop)
+    group = optimizer.param_groups[0]
+    assert (group["alpha"], group["eps"], group["centered"], group["lr"]) == (
+        0.95,
+        0.01,
+        True,
+        2.5e-4,
+    )
+    before = [p.detach().clone() for p in agent.online_parameters]
+    batch = Batch(
+        obs=torch.randn(8, 4),
+        action=torch.randint(0, 2, (8,)),
+        reward=torch.ones(8),
+        next_obs=torch.randn(8, 4),
+        terminated=torch.zeros(8, dtype=torch.bool),
+    )
+    agent.update(batch)
+    for old, param in zip(before, agent.online_parameters, strict=True):
+        grad = optimizer.state[param]["grad_avg"] / (1 - 0.95)  # first step: g1 = (1 - a) g
+        square_avg = (1 - 0.95) * grad**2
+        expected = old - 2.5e-4 * grad / ((square_avg - ((1 - 0.95) * grad) ** 2).sqrt() + 0.01)
+        assert torch.allclose(param.detach(), expected, rtol=1e-4, atol=1e-7)
