@@ -32,7 +32,6 @@ import argparse
 import functools
 import importlib.util
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -47,6 +46,7 @@ import torch
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 from numpy.typing import NDArray
 
+from bench.machine import machine as base_machine
 from bench.random_frames import (
     NUM_ACTIONS,
     OBS_SHAPE,
@@ -303,24 +303,8 @@ def measure(measurements: dict[str, Measurement], repeats: int) -> dict[str, lis
 
 
 def machine() -> dict[str, Any]:
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    info: dict[str, Any] = {
-        "cpu": model,
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "ale_py": ale_py.__version__,
-        "gymnasium": gym.__version__,
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
+    """What the figures were measured on, the Atari libraries' versions included."""
+    return {**base_machine(), "ale_py": ale_py.__version__, "gymnasium": gym.__version__}
 
 
 def report(

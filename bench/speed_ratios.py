@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -28,6 +27,7 @@ from typing import Any
 
 import torch
 
+from bench.machine import machine as base_machine
 from bench.naive_dqn import NaiveAgent, fill_memory, naive_train_steps, naive_update
 from bench.random_replay import random_replay
 from bench.sb3_dqn import fill_replay, make_dqn, matched_kwargs, sb3_available
@@ -56,20 +56,8 @@ def loop_config(preset: DQNConfig, steps: int, learning_starts: int = 200) -> DQ
 
 
 def machine() -> dict[str, Any]:
-    """What the figures were measured on."""
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    info: dict[str, Any] = {
-        "cpu": model,
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-    }
+    """What the figures were measured on, SB3's version included."""
+    info = base_machine()
     if sb3_available():
         info["stable_baselines3"] = importlib.metadata.version("stable-baselines3")
     return info

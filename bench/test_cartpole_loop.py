@@ -13,13 +13,12 @@ import pytest
 import torch
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench.conftest import devices
+from bench.conftest import benchmark_train, devices
 from bench.random_replay import random_replay
 from dqn_ref.agent import DQNAgent
 from dqn_ref.envs import make_vector_env
 from dqn_ref.presets import cartpole
 from dqn_ref.replay import ReplayBuffer
-from dqn_ref.train import TrainResult, train, updates_due
 
 STEPS = 1_000
 
@@ -97,14 +96,6 @@ def test_full_train_loop(benchmark: BenchmarkFixture, device: str, tmp_path: Pat
         final_eval_episodes=0,
         device=device,
     )
-    results: list[TrainResult] = []
-
-    def run() -> None:
-        results.append(train(config, tmp_path / f"run{len(results)}", progress=False))
-
-    benchmark.pedantic(run, rounds=3, iterations=1)
-    # With several copies the last lockstep step can pass total_steps by up to num_envs - 1.
-    assert all(steps <= r.steps < steps + config.num_envs for r in results)
-    assert all(r.updates == updates_due(config, r.steps) for r in results)
+    inside = benchmark_train(benchmark, config, tmp_path, rounds=3)
     benchmark.extra_info["agent_steps_per_round"] = steps
-    benchmark.extra_info["steps_per_s_inside_train"] = [r.steps / r.wall_time_s for r in results]
+    benchmark.extra_info["steps_per_s_inside_train"] = inside

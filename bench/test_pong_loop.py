@@ -19,7 +19,7 @@ import pytest
 import torch
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench.conftest import devices
+from bench.conftest import benchmark_train, devices
 from bench.pong_figures import (
     SAMPLE_BATCH_SIZES,
     UPDATE_BATCH_SIZES,
@@ -44,7 +44,6 @@ from dqn_ref.envs import ATARI_FRAME_SKIP, make_env
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.presets import pong
 from dqn_ref.replay import ReplayBuffer
-from dqn_ref.train import TrainResult, train, updates_due
 
 STEPS = 800  # agent steps per round of the env-only and act + step + store benchmarks
 UPDATES = 5  # per round of the update benchmarks
@@ -227,16 +226,7 @@ def test_full_train_loop(benchmark: BenchmarkFixture, device: str, tmp_path: Pat
     """dqn_ref.train.train on the pong preset for LOOP_STEPS agent steps, learning from
     LOOP_LEARNING_STARTS, a 10,000-transition buffer, no evaluation; set-up included."""
     config = loop_config(LOOP_STEPS, LOOP_LEARNING_STARTS, device)
-    results: list[TrainResult] = []
-
-    def run() -> None:
-        results.append(train(config, tmp_path / f"run{len(results)}", progress=False))
-
-    benchmark.pedantic(run, rounds=2, iterations=1)
-    # With several copies the last lockstep can pass total_steps by up to num_envs - 1.
-    assert all(LOOP_STEPS <= r.steps < LOOP_STEPS + config.num_envs for r in results)
-    assert all(r.updates == updates_due(config, r.steps) for r in results)
+    inside = benchmark_train(benchmark, config, tmp_path, rounds=2)
     record_rates(benchmark, LOOP_STEPS)
-    inside = [r.steps / r.wall_time_s for r in results]
     benchmark.extra_info["agent_steps_per_s_inside_train"] = inside
     benchmark.extra_info["frames_per_s_inside_train"] = [rate * ATARI_FRAME_SKIP for rate in inside]

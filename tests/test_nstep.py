@@ -3,6 +3,7 @@ buffers sample them, over random episodes and buffers that wrap around."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 from dqn_ref.bellman import bellman_target
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.nstep import nstep_return
-from dqn_ref.replay import ReplayBuffer
+from dqn_ref.replay import Batch, ReplayBuffer
 
 gammas = st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0])
 
@@ -124,6 +125,26 @@ class EpisodeLog:
         return (*found, chain[found[1] - 1] if found[1] else ident)
 
 
+def assert_row_is_the_reference(
+    batch: Batch,
+    row: int,
+    sampled: int,
+    log: EpisodeLog,
+    n: int,
+    gamma: float,
+    held: Collection[int],
+) -> int:
+    """Row `row` of a sampled batch, transition `sampled`, is complete and held, and has the
+    reference's R^(k), gamma^k and terminal flag; returns the id of its k-th transition."""
+    total, steps, terminal, complete, last = log.expected(sampled, n, gamma)
+    assert sampled in held and complete
+    assert batch.discount is not None
+    assert np.isclose(float(batch.reward[row]), total, rtol=1e-5, atol=1e-4)
+    assert np.isclose(float(batch.discount[row]), gamma**steps, rtol=1e-6)
+    assert bool(batch.terminated[row]) == terminal
+    return last
+
+
 def random_stream(seed: int, copies: int, locksteps: int):  # type: ignore[no-untyped-def]
     """Lockstep steps of `copies` env copies: (copies stepping, rewards, terminated, truncated);
     some copies skip a step, as an autoreset step is skipped."""
@@ -173,14 +194,8 @@ def test_replay_buffer_samples_the_nstep_transitions_of_its_episodes(
     held = range(max(0, ident - capacity), ident)
     assume(any(log.expected(i, n, gamma)[3] for i in held))
     batch = buffer.sample(64)
-    assert batch.discount is not None
     for row in range(64):
-        sampled = int(batch.obs[row, 0])
-        total, steps, terminal, complete, last = log.expected(sampled, n, gamma)
-        assert sampled in held and complete
-        assert np.isclose(float(batch.reward[row]), total, rtol=1e-5, atol=1e-4)
-        assert np.isclose(float(batch.discount[row]), gamma**steps, rtol=1e-6)
-        assert bool(batch.terminated[row]) == terminal
+        last = assert_row_is_the_reference(batch, row, int(batch.obs[row, 0]), log, n, gamma, held)
         assert batch.next_obs[row].tolist() == [last, 1]
 
 
@@ -232,12 +247,7 @@ def test_frame_replay_samples_the_nstep_transitions_of_its_episodes(
     held = [by_obs[o.tobytes()] for o in buffer.gather(held_slots, held_columns).obs.numpy()]
     assume(any(log.expected(i, n, gamma)[3] for i in held))
     batch = buffer.sample(64)
-    assert batch.discount is not None
     for row in range(64):
         sampled = by_obs[batch.obs[row].numpy().tobytes()]
-        total, steps, terminal, complete, last = log.expected(sampled, n, gamma)
-        assert sampled in held and complete
-        assert np.isclose(float(batch.reward[row]), total, rtol=1e-5, atol=1e-4)
-        assert np.isclose(float(batch.discount[row]), gamma**steps, rtol=1e-6)
-        assert bool(batch.terminated[row]) == terminal
+        last = assert_row_is_the_reference(batch, row, sampled, log, n, gamma, held)
         assert np.array_equal(batch.next_obs[row].numpy(), next_obs_of[last])
