@@ -174,10 +174,7 @@ def restore_run(
     load_agent_state(agent, payload)
     loop = LoopState.from_state_dict(payload["loop"], device)
     if payload["replay"] is not None:
-        replay_state = payload["replay"]
-        if other_device and isinstance(buffer, ReplayBuffer):
-            replay_state = {**replay_state, "generator": buffer.generator.get_state()}
-        buffer.load_state_dict(replay_state)
+        buffer.load_state_dict(payload["replay"])
     else:
         not_exact_because.append("the replay buffer was not saved (--checkpoint-replay)")
         # The buffer starts empty: no learning until it holds as many transitions as at the start.

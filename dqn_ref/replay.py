@@ -11,7 +11,7 @@ from torch import Tensor
 
 from dqn_ref.errors import DQNRefError
 from dqn_ref.memory import check_buffer_fits
-from dqn_ref.nstep import NStepReturn, TransitionLinks, nstep_return
+from dqn_ref.nstep import TransitionLinks, nstep_return
 
 # Bytes stored per transition beside s and s': action int64, reward float32, terminated bool.
 PER_TRANSITION_SCALAR_BYTES = 8 + 4 + 1
@@ -114,6 +114,7 @@ class ReplayBuffer:
             "next_index": self.next_index,
             "size": self.size,
             "generator": self.generator.get_state(),
+            "generator_device": self.device.type,
             "links": self.links.state_dict() if self.links is not None else None,
         }
 
@@ -130,7 +131,10 @@ class ReplayBuffer:
             getattr(self, name)[:size] = state[name].to(self.device)
         self.next_index = state["next_index"]
         self.size = size
-        self.generator.set_state(state["generator"])
+        # A generator's state only loads on its own kind of device: a buffer saved on a GPU and
+        # restored on a CPU keeps its freshly seeded sampler (the resume then is not bit-exact).
+        if state["generator_device"] == self.device.type:
+            self.generator.set_state(state["generator"])
         if self.links is not None and state.get("links") is not None:
             self.links.load_state_dict(state["links"])
 
@@ -217,12 +221,9 @@ class ReplayBuffer:
     def _sample_nstep(self, batch_size: int, links: TransitionLinks) -> Batch:
         """eq-nstep transitions: drawn as one-step ones are, redrawn while incomplete."""
         rows = np.empty(batch_size, dtype=np.int64)
-        returns = NStepReturn(
-            np.empty(batch_size, np.float32),
-            np.empty(batch_size, np.int64),
-            np.empty(batch_size, bool),
-            np.ones(batch_size, bool),
-        )
+        reward = np.empty(batch_size, np.float32)
+        steps = np.empty(batch_size, np.int64)
+        terminated = np.empty(batch_size, bool)
         last_rows = np.empty(batch_size, dtype=np.int64)
         todo = np.arange(batch_size)
         while len(todo):
@@ -243,18 +244,19 @@ class ReplayBuffer:
             )
             ok = found.complete
             rows[todo[ok]] = drawn[ok]
-            for field, values in zip(returns[:3], found[:3], strict=True):
-                field[todo[ok]] = values[ok]
+            reward[todo[ok]] = found.reward[ok]
+            steps[todo[ok]] = found.steps[ok]
+            terminated[todo[ok]] = found.terminated[ok]
             last_rows[todo[ok]] = chain_rows[ok, found.steps[ok] - 1]
             todo = todo[~ok]
         device_rows = torch.from_numpy(rows).to(self.device)
         return Batch(
             obs=self.obs[device_rows],
             action=self.action[device_rows],
-            reward=torch.from_numpy(returns.reward).to(self.device),
+            reward=torch.from_numpy(reward).to(self.device),
             next_obs=self.next_obs[torch.from_numpy(last_rows).to(self.device)],
-            terminated=torch.from_numpy(returns.terminated).to(self.device),
+            terminated=torch.from_numpy(terminated).to(self.device),
             discount=torch.from_numpy(
-                (self.gamma ** returns.steps.astype(np.float64)).astype(np.float32)
+                (self.gamma ** steps.astype(np.float64)).astype(np.float32)
             ).to(self.device),
         )

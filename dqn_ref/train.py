@@ -188,7 +188,6 @@ def train(
     spaces = env_spaces(envs, config.env_id)
     eval_envs = evaluation_envs(config, final=False) if config.eval_interval else None
     buffer = make_replay_buffer(config, spaces, device)
-    buffer_bytes = buffer.nbytes
     agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
     if progress and device.type == "cpu":
         print_cpu_estimate(config, spaces, device)
@@ -218,7 +217,7 @@ def train(
         print(f"dqn_ref: resuming {run_dir} at step {state.step} ({exactness})", flush=True)
     if config.checkpoint_replay:
         print(
-            f"dqn_ref: checkpoints include the replay buffer, up to {format_bytes(buffer_bytes)}",
+            f"dqn_ref: checkpoints include the replay buffer, up to {format_bytes(buffer.nbytes)}",
             flush=True,
         )
     last_eval: EvalSummary | None = None

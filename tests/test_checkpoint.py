@@ -156,6 +156,7 @@ def test_a_run_checkpointed_on_a_gpu_resumes_and_evaluates_on_a_cpu(
     payload["device"] = "cuda"
     payload["agent"]["generator"] = cuda_generator_state
     payload["replay"]["generator"] = cuda_generator_state
+    payload["replay"]["generator_device"] = "cuda"
     payload["rng"]["eval"] = cuda_generator_state
     torch.save(payload, run_dir / "checkpoint.pt")
     _, summary = evaluate_saved_run(run_dir, 2, None, torch.device("cpu"))
