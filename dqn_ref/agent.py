@@ -74,7 +74,12 @@ class DQNAgent:
         self.num_actions = num_actions
         self.device = device
         self.online_net = make_q_network(
-            config.network, obs_shape, num_actions, config.hidden_sizes, config.dueling
+            config.network,
+            obs_shape,
+            num_actions,
+            config.hidden_sizes,
+            config.dueling,
+            config.precision,
         ).to(device)
         # Alg. step 1: theta^- starts as an exact copy of theta (eq-hard), made by deepcopy.
         self.target_net = copy.deepcopy(self.online_net).requires_grad_(False)

@@ -65,6 +65,11 @@ class DQNConfig:
     dueling: bool = knob(
         False, "output layer: the dueling head V + A - mean(A) (eq-dueling) instead of linear."
     )
+    precision: Literal["float32", "bfloat16"] = knob(
+        "float32",
+        "bfloat16: the networks multiply and convolve in bf16 under autocast, with float32 "
+        "weights, optimiser and loss; for CPUs with native bf16 and for GPUs.",
+    )
 
     # --- optimiser ----------------------------------------------------------------------------
     optimizer: Literal["adam", "adamw", "rmsprop"] = knob(

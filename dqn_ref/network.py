@@ -5,11 +5,25 @@ output layer is a plain linear layer or the dueling head; `make_output_layer` pi
 torso calls it the same way.
 """
 
+import contextlib
 import itertools
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
+
+Precision = Literal["float32", "bfloat16"]
+
+
+def compute_precision(
+    device_type: str, precision: Precision
+) -> contextlib.AbstractContextManager[None]:
+    """Where precision is bfloat16, autocast runs the convolutions and matrix products in bf16
+    while weights, gradients and the optimiser stay float32 (spec/network.md#precision)."""
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=torch.bfloat16)
 
 
 class DuelingHead(nn.Module):
@@ -55,8 +69,10 @@ class MLPQNetwork(nn.Module):
         num_actions: int,
         hidden_sizes: Sequence[int] = (128, 128),
         dueling: bool = False,
+        precision: Precision = "float32",
     ):
         super().__init__()
+        self.precision = precision
         widths = [obs_dim, *hidden_sizes]
         self.hidden_layers = nn.ModuleList(
             nn.Linear(width_in, width_out) for width_in, width_out in itertools.pairwise(widths)
@@ -65,10 +81,12 @@ class MLPQNetwork(nn.Module):
 
     def forward(self, obs: Tensor) -> Tensor:
         """obs (B, obs_dim) -> Q-values (B, num_actions), float32."""
-        hidden = obs.float()
-        for layer in self.hidden_layers:
-            hidden = torch.relu(layer(hidden))
-        return self.output_layer(hidden)  # type: ignore[no-any-return]
+        with compute_precision(obs.device.type, self.precision):
+            hidden = obs.float()
+            for layer in self.hidden_layers:
+                hidden = torch.relu(layer(hidden))
+            q_values: Tensor = self.output_layer(hidden)
+        return q_values.float()
 
 
 class NatureCNN(nn.Module):
@@ -77,11 +95,20 @@ class NatureCNN(nn.Module):
     Implements: spec/network.md#eq-qnet-cnn
 
     Takes the uint8 frames replay stores and scales them to [0, 1] inside the network, so the
-    buffer and the host-to-device copy move one byte per pixel rather than four.
+    buffer and the host-to-device copy move one byte per pixel rather than four. The convolutions
+    run channels-last (NHWC), the layout oneDNN and cuDNN convolve fastest: the same numbers,
+    1.4x faster on a CPU (bench/update_options.py).
     """
 
-    def __init__(self, obs_shape: Sequence[int], num_actions: int, dueling: bool = False):
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        num_actions: int,
+        dueling: bool = False,
+        precision: Precision = "float32",
+    ):
         super().__init__()
+        self.precision = precision
         channels, height, width = obs_shape
         self.convolutions = nn.Sequential(
             nn.Conv2d(channels, 32, kernel_size=8, stride=4),
@@ -94,13 +121,18 @@ class NatureCNN(nn.Module):
         )
         with torch.no_grad():
             features = self.convolutions(torch.zeros(1, channels, height, width)).shape[1]
+        # torch's stubs omit Module.to's memory_format, which torch documents and accepts.
+        self.convolutions.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.hidden_layer = nn.Linear(features, 512)
         self.output_layer = make_output_layer(512, num_actions, dueling)
 
     def forward(self, obs: Tensor) -> Tensor:
         """obs (B, K, H, W) uint8 in [0, 255] -> Q-values (B, num_actions), float32."""
-        features = self.convolutions(obs.float() / 255.0)
-        return self.output_layer(torch.relu(self.hidden_layer(features)))  # type: ignore[no-any-return]
+        with compute_precision(obs.device.type, self.precision):
+            scaled = (obs.float() / 255.0).contiguous(memory_format=torch.channels_last)
+            features = self.convolutions(scaled)
+            q_values: Tensor = self.output_layer(torch.relu(self.hidden_layer(features)))
+        return q_values.float()
 
 
 def make_q_network(
@@ -109,15 +141,17 @@ def make_q_network(
     num_actions: int,
     hidden_sizes: Sequence[int],
     dueling: bool = False,
+    precision: Precision = "float32",
 ) -> nn.Module:
     """The Q-network a config names, sized for an observation shape and an action count, with
-    the dueling head (eq-dueling) as its output layer when `dueling` is set."""
+    the dueling head (eq-dueling) as its output layer when `dueling` is set, computing in
+    `precision`."""
     if network == "mlp":
         if len(obs_shape) != 1:
             raise ValueError(f"the mlp network needs flat observations, got shape {obs_shape}")
-        return MLPQNetwork(obs_shape[0], num_actions, hidden_sizes, dueling)
+        return MLPQNetwork(obs_shape[0], num_actions, hidden_sizes, dueling, precision)
     if network == "nature_cnn":
         if len(obs_shape) != 3:
             raise ValueError(f"the nature_cnn network needs (K, H, W) frames, got {obs_shape}")
-        return NatureCNN(obs_shape, num_actions, dueling)
+        return NatureCNN(obs_shape, num_actions, dueling, precision)
     raise ValueError(f"unknown network {network!r}")

@@ -103,6 +103,22 @@ pong = DQNConfig(
     solved_threshold=18.0,
 )
 
+# Pong on a laptop CPU (spec/presets.md#pong-cpu): the pong preset with the update made cheap
+# (bf16 autocast, one torch thread, which stays fast when the machine is busy) and spent where it
+# teaches most (3-step returns, Double DQN, the dueling head, one update per 4 agent steps, a short
+# exploration phase).
+pong_cpu = pong.replace(
+    total_steps=600_000,
+    torch_threads=1,
+    precision="bfloat16",
+    dueling=True,
+    double_q=True,
+    n_step=3,
+    train_frequency=4,
+    epsilon_duration=100_000,
+    eval_interval=50_000,
+)
+
 # The book chapter (seeds/004): B_S=64, LR=1e-4 with Adam, G=0.99, EPS_STRT=1.0, EPS_FINL=0.005,
 # EPS_DECAY=100000 (exponential, per agent step), MEM_CAP=20000, INIT_LEARN=10000, TGT_UPD_FRQ=1000,
 # N_EPDS=2000, squared TD error, one update per step, no no-op starts. Its wrappers are replaced
@@ -157,6 +173,7 @@ PRESETS: dict[str, DQNConfig] = {
     "cartpole": cartpole,
     "paper": paper,
     "pong": pong,
+    "pong-cpu": pong_cpu,
     "book": book,
     "nature": nature,
 }
@@ -164,7 +181,7 @@ PRESETS: dict[str, DQNConfig] = {
 # Which presets each CLI task accepts, the first being the task's default.
 TASK_PRESETS: dict[str, tuple[str, ...]] = {
     "cartpole": ("cartpole", "paper"),
-    "pong": ("pong", "book", "nature"),
+    "pong": ("pong", "pong-cpu", "book", "nature"),
 }
 
 

@@ -14,6 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from dqn_ref.agent import DQNAgent, epsilon_greedy
 from dqn_ref.bellman import bellman_target, double_bellman_target
+from dqn_ref.config import DQNConfig
 from dqn_ref.loss import td_loss
 from dqn_ref.network import DuelingHead
 from dqn_ref.presets import cartpole
@@ -226,3 +227,27 @@ def test_nature_preset_builds_deepminds_centred_rmsprop() -> None:
         square_avg = (1 - 0.95) * grad**2
         expected = old - 2.5e-4 * grad / ((square_avg - ((1 - 0.95) * grad) ** 2).sqrt() + 0.01)
         assert torch.allclose(param.detach(), expected, rtol=1e-4, atol=1e-7)
+
+
+def test_precision_reaches_both_networks_and_an_update_keeps_float32_weights() -> None:
+    """Precision wiring: config.precision is what the online and target networks compute in, and
+    a bf16 update leaves weights and optimiser state float32."""
+    config = DQNConfig(network="nature_cnn", precision="bfloat16", batch_size=4)
+    agent = DQNAgent(config, (4, 84, 84), 6, torch.device("cpu"))
+    assert agent.online_net.precision == "bfloat16"
+    assert agent.target_net.precision == "bfloat16"
+    frames = torch.randint(0, 256, (4, 4, 84, 84), dtype=torch.uint8)
+    batch = Batch(
+        obs=frames,
+        action=torch.zeros(4, dtype=torch.int64),
+        reward=torch.ones(4),
+        next_obs=frames,
+        terminated=torch.zeros(4, dtype=torch.bool),
+    )
+    before = [parameter.clone() for parameter in agent.online_parameters]
+    loss = agent.update(batch)
+    assert loss.dtype == torch.float32
+    assert all(parameter.dtype == torch.float32 for parameter in agent.online_parameters)
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.online_parameters, strict=True))
+    for state in agent.optimizer.state.values():
+        assert state["exp_avg"].dtype == torch.float32

@@ -200,3 +200,41 @@ def test_dueling_mlp_parameter_count() -> None:
     plain = make_q_network("mlp", (4,), 2, (128, 128), dueling=False)
     assert sum(p.numel() for p in dueling.parameters()) == 17_539
     assert sum(p.numel() for p in plain.parameters()) == 17_410
+
+
+def test_bfloat16_network_returns_float32_q_values_close_to_float32s() -> None:
+    """Precision: under bf16 autocast the Nature CNN returns float32 Q-values within bf16's
+    rounding of the float32 network's, and its weights stay float32."""
+    torch.manual_seed(0)
+    full = make_q_network("nature_cnn", (4, 84, 84), 6, (), precision="float32")
+    half = make_q_network("nature_cnn", (4, 84, 84), 6, (), precision="bfloat16")
+    half.load_state_dict(full.state_dict())
+    frames = torch.randint(0, 256, (5, 4, 84, 84), dtype=torch.uint8)
+    with torch.no_grad():
+        exact, approximate = full(frames), half(frames)
+    assert approximate.dtype == torch.float32
+    assert all(parameter.dtype == torch.float32 for parameter in half.parameters())
+    scale = exact.abs().max()
+    assert not torch.equal(exact, approximate), "bf16 autocast did not take effect"
+    torch.testing.assert_close(approximate, exact, atol=float(0.03 * scale), rtol=0.0)
+
+
+def test_channels_last_convolutions_give_the_default_layouts_numbers() -> None:
+    """Layout: the channels-last Nature CNN equals the same weights in the default layout."""
+    torch.manual_seed(0)
+    network = NatureCNN((4, 84, 84), 6)
+    first_convolution = network.convolutions[0]
+    assert isinstance(first_convolution, torch.nn.Conv2d)
+    assert first_convolution.weight.is_contiguous(memory_format=torch.channels_last)
+    default_layout = NatureCNN((4, 84, 84), 6)
+    default_layout.load_state_dict(network.state_dict())
+    default_layout.convolutions.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    frames = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+    torch.testing.assert_close(network(frames), default_layout(frames), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_mlp_returns_float32_in_either_precision(precision: str) -> None:
+    """Precision: the MLP returns float32 Q-values whatever it computes in."""
+    network = make_q_network("mlp", (4,), 2, (16,), precision=precision)  # type: ignore[arg-type]
+    assert network(torch.zeros(3, 4)).dtype == torch.float32
