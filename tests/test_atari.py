@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from dqn_ref import estimate
 from dqn_ref.checkpoint import load_checkpoint
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import AtariOptions, EnvSpaces, env_spaces, game_over, is_atari, make_env
@@ -135,6 +136,24 @@ def test_a_short_cpu_run_starts_without_a_note(capsys: pytest.CaptureFixture[str
     config = get_preset("pong").replace(total_steps=10_400, torch_threads=1)
     print_cpu_estimate(config, make_spaces(config), torch.device("cpu"))
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("flags", ["fpu avx512f", "fpu avx512f avx512_bf16", "fpu amx_bf16"])
+def test_bf16_on_a_cpu_without_native_bf16_says_so(
+    flags: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """precision=bfloat16 on a CPU that would emulate bf16 prints one line that says to use
+    float32; a CPU with avx512_bf16 or amx_bf16 starts without it."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(estimate, "CPUINFO", cpuinfo)
+    config = get_preset("pong").replace(total_steps=10_400, precision="bfloat16")
+    print_cpu_estimate(config, make_spaces(config), torch.device("cpu"))
+    out = capsys.readouterr().out
+    if "bf16" in flags:
+        assert out == ""
+    else:
+        assert out.count("\n") == 1 and "use --precision float32" in out
 
 
 def make_spaces(config: DQNConfig) -> EnvSpaces:
