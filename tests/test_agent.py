@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from dqn_ref.agent import DQNAgent, epsilon_greedy
+from dqn_ref.batch import Batch
 from dqn_ref.bellman import bellman_target, double_bellman_target
 from dqn_ref.config import DQNConfig
 from dqn_ref.loss import td_loss
 from dqn_ref.network import DuelingHead
 from dqn_ref.presets import cartpole
-from dqn_ref.replay import Batch
 
 q_tables = st.integers(1, 16).flatmap(
     lambda rows: st.integers(1, 6).flatmap(

@@ -19,8 +19,9 @@ from dqn_ref.envs import AtariOptions, EnvSpaces, env_spaces, game_over, is_atar
 from dqn_ref.estimate import print_cpu_estimate
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.interrupt import TrainingInterruptedError
+from dqn_ref.loop import updates_due
 from dqn_ref.presets import get_preset
-from dqn_ref.train import resume, train, updates_due
+from dqn_ref.train import resume, train
 
 ROOT = Path(__file__).resolve().parent.parent
 

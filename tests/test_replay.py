@@ -28,12 +28,18 @@ def transitions(first: int, count: int) -> tuple[np.ndarray, ...]:
     return obs, index % NUM_ACTIONS, index.astype(np.float32), obs + 1, index % 7 == 0
 
 
+def add(buffer: ReplayBuffer, first: int, count: int) -> None:
+    """Add transitions first .. first + count - 1; each ends its episode where it terminates."""
+    obs, action, reward, next_obs, terminated = transitions(first, count)
+    buffer.add(obs, action, reward, next_obs, terminated, episode_end=terminated)
+
+
 def filled(capacity: int, chunks: list[int], seed: int = 0) -> tuple[ReplayBuffer, int]:
     """A buffer after adding transitions 1, 2, ... in chunks of these sizes, and how many."""
     buffer = ReplayBuffer(capacity, OBS_SHAPE, np.float32, seed=seed)
     added = 0
     for chunk in chunks:
-        buffer.add(*transitions(added + 1, chunk))
+        add(buffer, added + 1, chunk)
         added += chunk
     return buffer, added
 
@@ -150,7 +156,7 @@ def test_a_buffer_restored_from_its_state_dict_continues_as_the_original(
     for buffer in (original, restored):
         first = added + 1
         for chunk in later_chunks:
-            buffer.add(*transitions(first, chunk))
+            add(buffer, first, chunk)
             first += chunk
     assert len(restored) == len(original)
     for name in ("obs", "action", "reward", "next_obs", "terminated"):

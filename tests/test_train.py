@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import torch
 
+import dqn_ref.build as build
 import dqn_ref.train as train_module
 from dqn_ref.checkpoint import load_checkpoint, restore_agent
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.evaluate import evaluate, evaluation_envs
+from dqn_ref.loop import updates_due
 from dqn_ref.metrics import read_metrics
 from dqn_ref.presets import cartpole, paper
 from dqn_ref.replay import ReplayBuffer
@@ -33,7 +35,7 @@ def collect(config: DQNConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
             buffers.append(self)
 
-    monkeypatch.setattr(train_module, "ReplayBuffer", RecordedReplayBuffer)
+    monkeypatch.setattr(build, "ReplayBuffer", RecordedReplayBuffer)
     config = config.replace(
         total_steps=400,
         total_episodes=0,
@@ -191,7 +193,7 @@ def test_several_env_copies_count_every_real_step_and_update_on_schedule(tmp_pat
     config = short_run(1_000, num_envs=4, eval_interval=300, eval_episodes=2)
     result = train_module.train(config, tmp_path / "run", progress=False)
     assert 1_000 <= result.steps < 1_000 + 4
-    assert result.updates == train_module.updates_due(config, result.steps)
+    assert result.updates == updates_due(config, result.steps)
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     eval_steps = [int(row["step"]) for row in rows if row["kind"] == "eval"]
     assert len(eval_steps) == 3
