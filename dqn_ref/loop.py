@@ -87,7 +87,7 @@ def dqn_loop(
         # Alg. step 6: episode ends; the paper's episodic hard copy (eq-hard).
         for _ in np.flatnonzero(ended & real):
             if hard_copy_due(config, state.episode):
-                hard_update(agent.target_parameters, agent.online_parameters)
+                hard_update(agent.target_net, agent.online_net)
             state.episode += 1
         state.resetting, state.obs = ended, next_obs
         # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step.

@@ -64,7 +64,8 @@ EVAL_HELP = "evaluate a saved run's network as the final evaluation does"
 EVAL_DESCRIPTION = """\
 Evaluate the online network in RUN_DIR/checkpoint.pt under the protocol of spec/evaluation.md:
 fresh environments seeded as the final evaluation's, one episode each, and print the mean, std,
-min and max return. With the run's own --episodes and --epsilon it replays its final evaluation."""
+min and max return. With the run's own --episodes and --epsilon it replays its final evaluation
+exactly, also at an epsilon above 0, on the same kind of device (cpu, cuda) as the run."""
 
 STUDY_HELP = "train one run per seed in parallel and compare them (the seed paper's 10-run study)"
 

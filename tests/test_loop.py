@@ -288,10 +288,17 @@ def target_equals_online(agent: DQNAgent) -> bool:
     )
 
 
-def test_the_target_network_is_copied_every_target_update_interval_agent_steps() -> None:
-    """Alg. step 8, eq-hard: with interval 4 and two copies (2 agent steps per lockstep step),
-    theta^- equals theta right after t = 4, 8, 12 and at no other step."""
-    config = QUIET.replace(target_update_interval=4)
+@pytest.mark.parametrize(
+    ("copies", "interval", "locksteps", "expected"),
+    [(1, 4, 13, [4, 8, 12]), (2, 3, 6, [4, 6, 10, 12])],
+)
+def test_the_target_network_is_copied_every_target_update_interval_agent_steps(
+    copies: int, interval: int, locksteps: int, expected: list[int]
+) -> None:
+    """Alg. step 8, eq-hard: theta^- equals theta right after each step t at which
+    floor(t / interval) grew, and at no other: with one copy and interval 4, t = 4, 8, 12; with
+    two copies (2 agent steps per lockstep step) and interval 3, t = 4 (3 passed), 6, 10, 12."""
+    config = QUIET.replace(target_update_interval=interval)
     synced_at: list[int] = []
 
     def record(run: Drive) -> None:
@@ -299,9 +306,9 @@ def test_the_target_network_is_copied_every_target_update_interval_agent_steps()
             synced_at.append(run.state.step)
         perturb_online(run)
 
-    run = drive(config, [[ScriptedStep()] * 8] * 2, 7, between=record)
-    assert synced_at == [4, 8, 12]
-    assert run.agent.syncs == 3
+    run = drive(config, [[ScriptedStep()] * locksteps] * copies, locksteps, between=record)
+    assert synced_at == expected
+    assert run.agent.syncs == len(expected)
 
 
 def test_a_soft_sync_moves_the_target_by_tau() -> None:
