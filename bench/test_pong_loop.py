@@ -42,9 +42,8 @@ from bench.random_frames import (
 from bench.update_options import OPTIONS, make_agent, random_batch
 from dqn_ref.agent import DQNAgent
 from dqn_ref.envs import ATARI_FRAME_SKIP, make_env
-from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.presets import pong
-from dqn_ref.replay import ReplayBuffer
+from dqn_ref.replay_interface import Replay
 
 STEPS = 800  # agent steps per round of the env-only and act + step + store benchmarks
 UPDATES = 5  # per round of the update benchmarks
@@ -54,8 +53,6 @@ LOOP_STEPS = 800  # agent steps per round of the training loop
 # 600 of the 800 steps at the steady rate of one update per 2 agent steps, as in a full run, where
 # learning_starts (10,000) is 0.5% of the steps; 301 updates a round.
 LOOP_LEARNING_STARTS = 200
-
-Replay = ReplayBuffer | FrameReplayBuffer
 
 
 def record_rates(benchmark: BenchmarkFixture, agent_steps: int) -> None:

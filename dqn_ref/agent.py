@@ -10,12 +10,12 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
+from dqn_ref.batch import Batch
 from dqn_ref.bellman import bellman_target, double_bellman_target
 from dqn_ref.config import DQNConfig
 from dqn_ref.grad_clip import clip_gradients
 from dqn_ref.loss import td_loss
 from dqn_ref.network import make_q_network
-from dqn_ref.replay import Batch
 from dqn_ref.target_update import hard_update, soft_update
 
 

@@ -148,6 +148,11 @@ class DQNConfig:
     )
 
     # --- checkpoints (spec/reliability.md) -----------------------------------------------------
+    checkpoint_minutes: float = knob(
+        5.0,
+        "wall-clock minutes between checkpoints besides those at each evaluation, so that a "
+        "killed run loses at most this much (0: only at evaluations and the end).",
+    )
     checkpoint_replay: bool = knob(
         False,
         "also save the replay buffer in checkpoint.pt, so that resume is bit-exact; it adds "
@@ -241,6 +246,10 @@ def _problems(config: DQNConfig) -> list[str]:
             f"eval_max_episode_steps={config.eval_max_episode_steps} must be >= 0",
         ),
         (config.torch_threads >= 0, f"torch_threads={config.torch_threads} must be >= 0"),
+        (
+            config.checkpoint_minutes >= 0,
+            f"checkpoint_minutes={config.checkpoint_minutes} must be >= 0 (0: off)",
+        ),
         (math.isfinite(config.solved_threshold), "solved_threshold must be finite"),
     ]
     return [message for ok, message in checks if not ok]

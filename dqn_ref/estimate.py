@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from dqn_ref.agent import DQNAgent
+from dqn_ref.batch import Batch
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import EnvSpaces, atari_options, make_env
-from dqn_ref.replay import Batch
 
 WARN_ABOVE_S = 600.0  # runs estimated shorter than this start without a word
 CPUINFO = Path("/proc/cpuinfo")

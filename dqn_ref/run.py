@@ -18,15 +18,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
+from dqn_ref.command_line import PROG, config_from_args, folder_safe, report_failure
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.interrupt import SignalStop, TrainingInterruptedError
-from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset
+from dqn_ref.presets import PRESETS, TASK_PRESETS
 
 if TYPE_CHECKING:
     from dqn_ref.train import TrainResult
 
-PROG = "python -m dqn_ref.run"
 RUN_FILES = ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summary.json")
 FLAG_ALIASES = {"total_steps": ["--steps"]}
 
@@ -64,7 +64,8 @@ EVAL_HELP = "evaluate a saved run's network as the final evaluation does"
 EVAL_DESCRIPTION = """\
 Evaluate the online network in RUN_DIR/checkpoint.pt under the protocol of spec/evaluation.md:
 fresh environments seeded as the final evaluation's, one episode each, and print the mean, std,
-min and max return. With the run's own --episodes and --epsilon it replays its final evaluation."""
+min and max return. With the run's own --episodes and --epsilon it replays its final evaluation
+exactly, also at an epsilon above 0, on the same kind of device (cpu, cuda) as the run."""
 
 STUDY_HELP = "train one run per seed in parallel and compare them (the seed paper's 10-run study)"
 
@@ -217,29 +218,6 @@ def add_study_flags(study_parser: argparse.ArgumentParser) -> None:
     )
 
 
-def report_failure(
-    error: DQNRefError | OSError | KeyboardInterrupt,
-    folder_kind: str,
-    folder: Path | None,
-    kept: str,
-    kept_detail: str,
-) -> int:
-    """Print the one line a run or a study ends with on bad input, an unwritable folder (a file in
-    the path, no space) or Ctrl-C, and return the exit status: 2, 2 or 130."""
-    if isinstance(error, DQNRefError):
-        print(f"dqn_ref: error: {error}", file=sys.stderr)
-        return 2
-    if isinstance(error, OSError):
-        print(
-            f"dqn_ref: error: cannot write the {folder_kind} folder: {error}; choose another --out",
-            file=sys.stderr,
-        )
-        return 2
-    where = f" in {folder}" if folder is not None else ""
-    print(f"dqn_ref: interrupted; {kept}{where} {kept_detail}", file=sys.stderr)
-    return 130
-
-
 def float_between(low: float, high: float) -> Callable[[str], float]:
     """An argparse type: a float in [low, high], or a one-line usage error."""
 
@@ -357,18 +335,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> DQNConfig:
-    """The preset with every flag the user gave applied on top, validated."""
-    given = vars(args)
-    overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
-    return get_preset(args.preset, args.task).replace(**overrides)
-
-
-def folder_safe(env_id: str) -> str:
-    """An env id as one folder name: ALE/Pong-v5 -> ALE_Pong-v5."""
-    return env_id.replace("/", "_")
-
-
 def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
     """The run folder to write, refusing to mix two runs' files unless asked to overwrite."""
     if out is None:
@@ -419,7 +385,8 @@ def train_main(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         run_dir = prepare_run_dir(args.out, config, args.preset, args.overwrite)
         # Imported here so that --help and argument errors answer without loading torch.
-        from dqn_ref.train import resolve_device, train
+        from dqn_ref.build import resolve_device
+        from dqn_ref.train import train
 
         device = resolve_device(config.device)
         print(
@@ -465,8 +432,8 @@ def resume_main(args: argparse.Namespace) -> int:
 
 def eval_main(args: argparse.Namespace) -> int:
     try:
+        from dqn_ref.build import resolve_device
         from dqn_ref.evaluate import evaluate_saved_run
-        from dqn_ref.train import resolve_device
 
         device = resolve_device(args.device)
         config, summary = evaluate_saved_run(args.run_dir, args.episodes, args.epsilon, device)

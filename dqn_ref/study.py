@@ -34,13 +34,14 @@ import gymnasium as gym
 from tqdm import tqdm
 
 from dqn_ref.atomic import atomic_write, atomic_write_json
+from dqn_ref.build import resolve_device
+from dqn_ref.command_line import PROG, config_from_args, folder_safe, report_failure
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import atari_options, make_env
 from dqn_ref.errors import DQNRefError
 from dqn_ref.metrics import COLUMNS, read_metrics
-from dqn_ref.run import PROG, config_from_args, folder_safe, report_failure
 from dqn_ref.study_plots import plot_boxplot, plot_curves
-from dqn_ref.train import resolve_device, train
+from dqn_ref.train import train
 
 STUDY_FILES = ("study.csv", "study.md", "study.json", "curves.png", "boxplot.png")
 SEED_FOLDER = re.compile(r"seed\d+")

@@ -12,10 +12,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from dqn_ref.batch import Batch
 from dqn_ref.bellman import bellman_target
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.nstep import nstep_return
-from dqn_ref.replay import Batch, ReplayBuffer
+from dqn_ref.replay import ReplayBuffer
 
 gammas = st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0])
 
@@ -39,14 +40,16 @@ def slow_nstep(
 
 @st.composite
 def chains(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
-    """(B, n) rewards, terminations, episode ends (terminated implies ended), stored prefixes."""
+    """(B, n) rewards, terminations, episode ends, stored prefixes. A termination that does not
+    end the episode is a lost life with lives left (terminal_on_life_loss): the game goes on."""
     batch, n = draw(st.integers(1, 16)), draw(st.integers(1, 6))
     reward = draw(hnp.arrays(np.float32, (batch, n), elements=st.floats(-10, 10, width=32)))
     terminated = draw(hnp.arrays(np.bool_, (batch, n)))
     truncated = draw(hnp.arrays(np.bool_, (batch, n)))
+    lives_left = draw(hnp.arrays(np.bool_, (batch, n)))
     stored_count = draw(hnp.arrays(np.int64, batch, elements=st.integers(1, n)))
     stored = np.arange(n)[None, :] < stored_count[:, None]
-    return reward, terminated, terminated | truncated, stored
+    return reward, terminated, truncated | (terminated & ~lives_left), stored
 
 
 @given(chains(), gammas)

@@ -28,12 +28,18 @@ def transitions(first: int, count: int) -> tuple[np.ndarray, ...]:
     return obs, index % NUM_ACTIONS, index.astype(np.float32), obs + 1, index % 7 == 0
 
 
+def add(buffer: ReplayBuffer, first: int, count: int) -> None:
+    """Add transitions first .. first + count - 1; each ends its episode where it terminates."""
+    obs, action, reward, next_obs, terminated = transitions(first, count)
+    buffer.add(obs, action, reward, next_obs, terminated, episode_end=terminated)
+
+
 def filled(capacity: int, chunks: list[int], seed: int = 0) -> tuple[ReplayBuffer, int]:
     """A buffer after adding transitions 1, 2, ... in chunks of these sizes, and how many."""
     buffer = ReplayBuffer(capacity, OBS_SHAPE, np.float32, seed=seed)
     added = 0
     for chunk in chunks:
-        buffer.add(*transitions(added + 1, chunk))
+        add(buffer, added + 1, chunk)
         added += chunk
     return buffer, added
 
@@ -150,7 +156,7 @@ def test_a_buffer_restored_from_its_state_dict_continues_as_the_original(
     for buffer in (original, restored):
         first = added + 1
         for chunk in later_chunks:
-            buffer.add(*transitions(first, chunk))
+            add(buffer, first, chunk)
             first += chunk
     assert len(restored) == len(original)
     for name in ("obs", "action", "reward", "next_obs", "terminated"):
@@ -193,3 +199,20 @@ def test_a_buffer_larger_than_memory_is_refused_with_its_size(
 def test_available_memory_is_known_on_this_machine() -> None:
     available = memory.available_memory_bytes(torch.device("cpu"))
     assert available is not None and available > 0
+
+
+def test_the_path_other_devices_take_stores_what_the_cpu_path_stores() -> None:
+    """add writes host storage through numpy views, and every other device's storage by torch
+    indexing; the second path, forced here on the CPU, stores the same rows, wrap-around
+    included, and sampling (indices drawn on the host, then moved) is one path for both."""
+    through_numpy, _ = filled(10, [3, 4, 6])
+    through_torch = ReplayBuffer(10, OBS_SHAPE, np.float32)
+    through_torch.write_through_numpy = False
+    added = 0
+    for chunk in [3, 4, 6]:
+        add(through_torch, added + 1, chunk)
+        added += chunk
+    for name in ("obs", "next_obs", "action", "reward", "terminated"):
+        assert torch.equal(getattr(through_torch, name), getattr(through_numpy, name)), name
+    for a, b in zip(through_torch.sample(16), through_numpy.sample(16), strict=True):
+        assert (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))
