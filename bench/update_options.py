@@ -29,9 +29,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.machine import machine
 from dqn_ref.agent import DQNAgent
+from dqn_ref.batch import Batch
 from dqn_ref.network import NatureCNN
 from dqn_ref.presets import pong_cpu
-from dqn_ref.replay import Batch
 
 OBS_SHAPE = (4, 84, 84)
 NUM_ACTIONS = 6
