@@ -256,6 +256,7 @@ def train(
         checkpoint_step = state.step
 
     def run_evaluation(eval_vector_env: Any, kind: str) -> EvalSummary:
+        train_time_s = time.perf_counter() - start_time - state.eval_time_s
         returns = evaluate(
             agent.online_net, eval_vector_env, config.eval_epsilon, eval_generator, device
         )
@@ -271,6 +272,7 @@ def train(
             eval_std=summary.std,
             eval_min=summary.min,
             eval_max=summary.max,
+            train_time_s=train_time_s,
         )
         bar.write(
             f"{EVAL_LABELS[kind]} at step {state.step}: mean {summary.mean:.1f} "
