@@ -52,6 +52,7 @@ INSTALL_HINT = "tune needs optuna: pip install 'dqn_ref[tune]' (or pip install o
 PENALTY_FACTOR = 2.0  # a seed that never stabilises scores this many times the budget
 PRUNE_PERCENTILE = 75.0  # prune a trial worse than this percentile of earlier trials
 PRUNE_STARTUP_TRIALS = 4  # trials finished before any pruning
+PRUNE_WARMUP_EVALUATIONS = 5  # no pruning in a trial's first evaluations: every trial fails them
 TUNE_FILES = ("tune.md", "tune.csv", "tune.json")
 BEST_SHOWN = 10  # trials in the printed table
 
@@ -110,6 +111,13 @@ def eval_rows(run_dir: Path) -> list[dict[str, str]]:
     return [row for row in read_metrics(path) if row["kind"] == "eval"] if path.exists() else []
 
 
+def nominal_step(index: int, config: DQNConfig) -> float:
+    """Evaluation `index` (0-based) falls due after (index + 1) x eval_interval agent steps; it runs
+    up to num_envs - 1 steps later, when the lockstep step crosses that line. Scores count the
+    nominal step, so that configs solving at the same evaluation tie whatever their num_envs."""
+    return float((index + 1) * config.eval_interval)
+
+
 def score_seed(run_dir: Path, seed: int, config: DQNConfig, objective: str) -> SeedScore:
     """A finished seed's score from its metrics.csv: steps (or training seconds) to the stable
     solve; PENALTY_FACTOR times the budget (or the run's training seconds) without one."""
@@ -125,7 +133,9 @@ def score_seed(run_dir: Path, seed: int, config: DQNConfig, objective: str) -> S
     stable_train_s = float(evals[index]["train_time_s"]) if stable and index is not None else None
     if objective == "steps":
         score = (
-            float(stable_step) if stable_step is not None else PENALTY_FACTOR * config.total_steps
+            nominal_step(index, config)
+            if stable and index is not None
+            else PENALTY_FACTOR * config.total_steps
         )
     else:
         score = stable_train_s if stable_train_s is not None else PENALTY_FACTOR * train_s
@@ -138,11 +148,9 @@ def optimistic_bound(rows: Sequence[dict[str, str]], config: DQNConfig, objectiv
     evaluation (for seconds: the time at the last evaluation)."""
     means = [float(row["return"]) for row in rows]
     index = stable_solve_index(means, config.solved_threshold)
-    column = "step" if objective == "steps" else "train_time_s"
-    if index is not None:
-        return float(rows[index][column])
-    last = float(rows[-1][column])
-    return last + config.eval_interval if objective == "steps" else last
+    if objective == "steps":
+        return nominal_step(len(rows) if index is None else index, config)
+    return float(rows[-1 if index is None else index]["train_time_s"])
 
 
 class PruneCheck:
@@ -282,11 +290,11 @@ def flags_of(params: dict[str, Any]) -> str:
     return " ".join(flags)
 
 
-def cell(value: Any) -> str:
+def cell(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float):
-        return f"{value:,.1f}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:,.{digits}f}"
     return str(value)
 
 
@@ -302,7 +310,10 @@ def write_report(study: optuna.Study, settings: TuneSettings, command: str, task
     header = "| " + " | ".join(REPORT_COLUMNS) + " |"
     table = [header, "|" + " --- |" * len(REPORT_COLUMNS)]
     for row in rows[:BEST_SHOWN]:
-        cells = [cell(row[column]) for column in REPORT_COLUMNS[:-1]]
+        cells = [
+            cell(row[column], 0 if column in ("trial", "median stable step") else 1)
+            for column in REPORT_COLUMNS[:-1]
+        ]
         table.append("| " + " | ".join([*cells, f"`{flags_of(row['params'])}`"]) + " |")
     unit = "agent steps" if settings.objective == "steps" else "training seconds"
     seeds = f"seeds {settings.seeds[0]}-{settings.seeds[-1]}"
@@ -457,7 +468,9 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
             load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=args.sampler_seed),
             pruner=optuna.pruners.PercentilePruner(
-                PRUNE_PERCENTILE, n_startup_trials=PRUNE_STARTUP_TRIALS
+                PRUNE_PERCENTILE,
+                n_startup_trials=PRUNE_STARTUP_TRIALS,
+                n_warmup_steps=PRUNE_WARMUP_EVALUATIONS,
             ),
         )
         searched = [field for field in SEARCH_SPACE if field not in fixed]
@@ -475,7 +488,7 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         def report_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             result = (
                 f"objective {trial.value:,.1f}"
-                if trial.value is not None
+                if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None
                 else trial.state.name.lower()
             )
             print(

@@ -86,6 +86,9 @@ def test_optimistic_bound_is_the_earliest_stable_solve_still_possible() -> None:
 
     assert optimistic_bound(rows(100, 480, 300), config, "steps") == 4_000
     assert optimistic_bound(rows(100, 480, 500), config, "steps") == 2_000
+    # Steps count at the evaluation's nominal step (1,000 x k), not where 8 copies crossed it.
+    late = [{**row, "step": str(int(row["step"]) + 7)} for row in rows(100, 480, 500)]
+    assert optimistic_bound(late, config, "steps") == 2_000
     assert optimistic_bound(rows(100, 480, 500), config, "seconds") == 1.0
     assert optimistic_bound(rows(100, 480, 300), config, "seconds") == 1.5
 
