@@ -80,6 +80,7 @@ class DQNAgent:
             config.hidden_sizes,
             config.dueling,
             config.precision,
+            config.layer_norm,
         ).to(device)
         # Alg. step 1: theta^- starts as an exact copy of theta (eq-hard), made by deepcopy.
         self.target_net = copy.deepcopy(self.online_net).requires_grad_(False)

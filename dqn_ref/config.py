@@ -65,6 +65,11 @@ class DQNConfig:
     dueling: bool = knob(
         False, "output layer: the dueling head V + A - mean(A) (eq-dueling) instead of linear."
     )
+    layer_norm: bool = knob(
+        False,
+        "mlp only: normalise each hidden layer's pre-activations per row, relu(LN(W h + b)) "
+        "(eq-layer-norm).",
+    )
     precision: Literal["float32", "bfloat16"] = knob(
         "float32",
         "bfloat16: the networks multiply and convolve in bf16 under autocast, with float32 "
@@ -244,6 +249,10 @@ def _problems(config: DQNConfig) -> list[str]:
         (
             config.eval_max_episode_steps >= 0,
             f"eval_max_episode_steps={config.eval_max_episode_steps} must be >= 0",
+        ),
+        (
+            not config.layer_norm or config.network == "mlp",
+            f"layer_norm is an option of the mlp network, not {config.network}; drop --layer-norm",
         ),
         (config.torch_threads >= 0, f"torch_threads={config.torch_threads} must be >= 0"),
         (

@@ -23,6 +23,7 @@ COLUMNS = (
     "eval_std",
     "eval_min",
     "eval_max",
+    "train_time_s",  # eval, final: seconds of training before the evaluation (evaluations excluded)
 )
 
 

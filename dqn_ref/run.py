@@ -1,6 +1,7 @@
 """Command line: python -m dqn_ref.run TASK [--preset NAME] [--FIELD VALUE ...] to train,
 python -m dqn_ref.run resume RUN_DIR to continue a run, python -m dqn_ref.run eval RUN_DIR to
-evaluate one, and python -m dqn_ref.run study TASK [--seeds N] [...] for one run per seed, compared.
+evaluate one, python -m dqn_ref.run study TASK [--seeds N] [...] for one run per seed, compared,
+and python -m dqn_ref.run tune TASK [...] for an Optuna hyperparameter search (dqn_ref/tune.py).
 
 Every DQNConfig field is a flag (--learning-rate 3e-4, --no-reward-clip, --hidden-sizes 64,64);
 flags override the chosen preset. Errors in what you type print one line and exit with status 2.
@@ -276,6 +277,64 @@ def add_run_dir_commands(commands: Any) -> None:
     )
 
 
+TUNE_HELP = "search hyperparameters with Optuna for the fastest stable solve (needs dqn_ref[tune])"
+
+TUNE_DESCRIPTION = """\
+Search the task's hyperparameters with Optuna (pip install 'dqn_ref[tune]'). Each trial samples a
+config around the preset (flags you give are held fixed and not searched), trains it on --seeds
+seeds, and scores it by the mean agent steps to a stable solve (spec/evaluation.md#eq-stable-solve;
+a seed without one scores twice the budget); hopeless trials are pruned after any evaluation. The
+study is kept in --storage, so rerunning the command continues it, and processes or machines given
+the same --storage and --study-name search together. dqn_ref/tune.py states the objective and the
+search space; docs/cartpole-search.md reports a search.
+
+examples:
+  python -m dqn_ref.run tune cartpole --trials 30 --budget 20000
+  python -m dqn_ref.run tune cartpole --storage sqlite:///tune.db --study-name cp  # in 2 shells
+  python -m dqn_ref.run tune cartpole --layer-norm --trials 10   # layer_norm fixed, rest searched
+
+A search writes runs/tune-<study>/ (or --out): study.db (the default storage), trial<N>/seed<S>/
+(each trial's run folders), and tune.md, tune.csv and tune.json: the best trials, their per-seed
+results and the study command that reruns the best one on ten seeds."""
+
+
+def add_tune_commands(commands: Any) -> None:
+    """tune TASK: the Optuna search (dqn_ref/tune.py), with the task's flags and its own."""
+    tune_parser = commands.add_parser(
+        "tune",
+        help=TUNE_HELP,
+        description=TUNE_DESCRIPTION,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage=f"{PROG} tune TASK [--trials N] [--seeds K] [--budget STEPS] [--storage URL] "
+        "[--study-name NAME] [--FIELD VALUE ...]",
+    )
+    tune_tasks = tune_parser.add_subparsers(
+        dest="task", metavar="TASK", required=True, parser_class=OneLineParser
+    )
+    from dqn_ref.tune import add_tune_flags  # no torch, no optuna: --help stays quick
+
+    for task, preset_names in TASK_PRESETS.items():
+        task_parser = tune_tasks.add_parser(
+            task,
+            help=f"a search for: {TASK_HELP[task]}",
+            description=TUNE_DESCRIPTION,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            usage=f"{PROG} tune {task} [--trials N] [--seeds K] [--first-seed S] "
+            "[--budget STEPS] [--objective steps|seconds] [--storage URL] [--study-name NAME] "
+            "[--preset NAME] [--out DIR] [--FIELD VALUE ...]",
+        )
+        add_tune_flags(task_parser)
+        add_task_flags(
+            task_parser,
+            preset_names,
+            "tune",
+            "runs/tune-<study>",
+            "each trial's result is still printed",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog=PROG,
@@ -331,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
             "runs/study-<env>-<preset>-<time>",
             "each seed's result is still printed",
         )
+    add_tune_commands(commands)
     add_run_dir_commands(commands)
     return parser
 
@@ -454,6 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dqn_ref.study import study_main
 
         return study_main(args, sys.argv[1:] if argv is None else argv)
+    if args.command == "tune":
+        from dqn_ref.tune import tune_main
+
+        return tune_main(args, sys.argv[1:] if argv is None else argv)
     if args.command == "resume":
         return resume_main(args)
     if args.command == "eval":

@@ -190,6 +190,7 @@ class TrainingRun:
     def evaluate(self, envs: VectorEnv, kind: str, generator: torch.Generator) -> EvalSummary:
         """Evaluate the online network (spec/evaluation.md) and log the result."""
         config = self.config
+        train_time_s = self.seconds() - self.state.eval_time_s
         returns = evaluate(
             self.agent.online_net, envs, config.eval_epsilon, generator, self.agent.device
         )
@@ -205,6 +206,7 @@ class TrainingRun:
             eval_std=summary.std,
             eval_min=summary.min,
             eval_max=summary.max,
+            train_time_s=train_time_s,
         )
         self.progress.write(
             f"{EVAL_LABELS[kind]} at step {self.state.step}: mean {summary.mean:.1f} "

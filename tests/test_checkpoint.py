@@ -22,7 +22,7 @@ from dqn_ref.replay import ReplayBuffer
 
 TOTAL_STEPS = 600
 STOP_AT = 290  # between the evaluations at 150 and 300, in the middle of episodes
-WALL_CLOCK_COLUMNS = ("wall_time_s",)
+WALL_CLOCK_COLUMNS = ("wall_time_s", "train_time_s")
 
 
 class StopAt:
