@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dqn_ref.atomic import atomic_write, atomic_write_json
+from dqn_ref.command_line import PROG, config_from_args, report_failure
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.interrupt import TrainingInterruptedError
 from dqn_ref.metrics import read_metrics
-from dqn_ref.run import PROG, config_from_args, report_failure
 from dqn_ref.solve import stable_solve_index
 
 if TYPE_CHECKING:
