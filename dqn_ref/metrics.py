@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -99,12 +100,17 @@ class MetricsLog:
             self._file = None
 
     def _abandon(self) -> None:
-        """Close after a failed write, dropping the buffered rest of the row."""
+        """Close after a failed write, dropping the buffered rest of the row, and cut the file
+        back to its last whole row (a truncation needs no free space), so that metrics.csv
+        holds whole rows only."""
         self._failed = True
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()
             self._file = None
+        with contextlib.suppress(OSError):
+            text = self.path.read_bytes()
+            os.truncate(self.path, text.rfind(b"\n") + 1)
 
     def column(self, kind: str, name: str) -> list[float]:
         return [float(row[name]) for row in self.rows if row["kind"] == kind]
