@@ -130,7 +130,8 @@ def describe_repair(path: Path, dropped: int, cut: bool, lines: list[str]) -> st
     if dropped:
         last_cut = not _whole_row(lines[-1])
         detail = ", the last one cut short by the crash" if last_cut else ""
-        parts.append(f"dropped {dropped} rows written after the checkpoint{detail}")
+        rows = "row" if dropped == 1 else "rows"
+        parts.append(f"dropped {dropped} {rows} written after the checkpoint{detail}")
     if cut:
         parts.append("dropped its last checkpointed row, cut short by a crash")
     return f"{path}: " + "; ".join(parts)

@@ -39,8 +39,8 @@ def folder_lock(folder: Path, kind: str = "run") -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise DQNRefError(
-                f"{folder} is in use by another {kind} (process {holder}); wait for it to end, "
-                f"or choose another folder"
+                f"{folder} is in use by process {holder}, which is writing there; wait for it "
+                "to end, or choose another folder"
             ) from None
         with contextlib.suppress(
             OSError
