@@ -169,13 +169,20 @@ class DQNConfig:
 
 
 # Bounds that the libraries underneath impose, or that keep a typo from exhausting the machine.
-SEED_LIMIT = 2**32  # numpy's legacy np.random.seed takes seeds in [0, 2**32 - 1]
 INT64_LIMIT = 2**63  # counters and sizes become numpy/torch int64 indices and tensor shapes
 # Each copy is an environment held in this process, stepped in lockstep (and, for evaluation,
 # one copy per episode): beyond ten thousand copies a typo would exhaust memory or never finish
 # building them, so larger counts are refused rather than attempted.
 MAX_ENV_COPIES = 10_000
+# Environment copies are seeded seed, seed + 1, ..., and the final evaluation's seed + 2 x
+# 1,000,003 + copy (dqn_ref.evaluate.EVAL_SEED_OFFSET); ale-py's vector env takes each as a 32-bit
+# signed integer, so seeds stop that span short of 2**31 (numpy's own limit is 2**32 - 1).
+ENV_SEED_SPAN = 2 * 1_000_003 + MAX_ENV_COPIES
+SEED_LIMIT = 2**31 - ENV_SEED_SPAN  # seeds lie in [0, SEED_LIMIT - 1]
 MAX_TORCH_THREADS = 1_024  # more than any CPU's cores; torch would spawn them all
+# ALE counts an episode's limit in frames (4 per agent step) as a 32-bit integer.
+MAX_EPISODE_STEPS = (2**31 - 1) // 4
+MAX_NOOPS = 108_000  # ALE v5's episode cap in frames
 
 
 def _problems(config: DQNConfig) -> list[str]:
@@ -209,14 +216,18 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
         for name, value in int_fields
     ]
     checks += [
-        (0 <= config.seed < SEED_LIMIT, f"seed={config.seed} must lie in [0, 2**32 - 1]"),
+        (
+            0 <= config.seed < SEED_LIMIT,
+            f"seed={config.seed} must lie in [0, {SEED_LIMIT - 1}] (the environments' seeds, "
+            "up to seed + 2,010,006, are 32-bit integers)",
+        ),
         (0.0 <= config.gamma <= 1.0, f"gamma={config.gamma} must lie in [0, 1]"),
         (0.0 < config.tau <= 1.0, f"tau={config.tau} must lie in (0, 1]; 1 is a hard copy"),
         (config.total_steps > 0, f"total_steps={config.total_steps} must be positive"),
         (config.total_episodes >= 0, f"total_episodes={config.total_episodes} must be >= 0"),
         (
-            config.max_episode_steps >= 0,
-            f"max_episode_steps={config.max_episode_steps} must be >= 0",
+            0 <= config.max_episode_steps <= MAX_EPISODE_STEPS,
+            f"max_episode_steps={config.max_episode_steps} must lie in [0, {MAX_EPISODE_STEPS}]",
         ),
         (config.num_envs >= 1, f"num_envs={config.num_envs} must be >= 1"),
         (config.batch_size >= 1, f"batch_size={config.batch_size} must be >= 1"),
@@ -273,7 +284,10 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
             and max(config.hidden_sizes) < INT64_LIMIT,
             "hidden_sizes must be positive widths below 2**63",
         ),
-        (config.noop_max >= 0, f"noop_max={config.noop_max} must be >= 0"),
+        (
+            0 <= config.noop_max <= MAX_NOOPS,
+            f"noop_max={config.noop_max} must lie in [0, {MAX_NOOPS}] (an episode's frames)",
+        ),
         (
             0.0 <= config.repeat_action_probability < 1.0,
             f"repeat_action_probability={config.repeat_action_probability} must lie in [0, 1)",
@@ -283,8 +297,9 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
             f"rmsprop_alpha={config.rmsprop_alpha} must lie in [0, 1)",
         ),
         (
-            config.eval_max_episode_steps >= 0,
-            f"eval_max_episode_steps={config.eval_max_episode_steps} must be >= 0",
+            0 <= config.eval_max_episode_steps <= MAX_EPISODE_STEPS,
+            f"eval_max_episode_steps={config.eval_max_episode_steps} must lie in "
+            f"[0, {MAX_EPISODE_STEPS}]",
         ),
         (
             0 <= config.torch_threads <= MAX_TORCH_THREADS,

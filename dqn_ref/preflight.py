@@ -12,7 +12,15 @@ import numpy as np
 import torch
 
 from dqn_ref.config import DQNConfig
-from dqn_ref.envs import EnvSpaces, atari_options, env_spaces, make_env
+from dqn_ref.envs import (
+    ATARI_FRAME_SKIP,
+    ATARI_MAX_EPISODE_FRAMES,
+    EnvSpaces,
+    atari_options,
+    env_spaces,
+    is_atari,
+    make_env,
+)
 from dqn_ref.errors import DQNRefError
 from dqn_ref.memory import check_networks_fit
 
@@ -44,6 +52,8 @@ def check_config_suits(config: DQNConfig, spaces: EnvSpaces) -> None:
             f"network nature_cnn needs stacked frames (K, H, W), but {config.env_id} gives shape "
             f"{spaces.obs_shape}; use --network mlp"
         )
+    if is_atari(config.env_id):
+        check_noops_fit(config)
     if uses_frame_replay(spaces):
         stack = spaces.obs_shape[0]
         smallest = 2 * (stack + 1) * config.num_envs
@@ -51,6 +61,21 @@ def check_config_suits(config: DQNConfig, spaces: EnvSpaces) -> None:
             raise DQNRefError(
                 f"buffer_size={config.buffer_size} is too small for {config.num_envs} copies of "
                 f"{stack}-frame stacks; raise buffer_size to at least {smallest}"
+            )
+
+
+def check_noops_fit(config: DQNConfig) -> None:
+    """Atari resets play up to noop_max no-op frames; as many as an episode holds would end every
+    episode before the agent acts, and the run would never progress."""
+    for name, steps in [
+        ("max_episode_steps", config.max_episode_steps),
+        ("eval_max_episode_steps", config.eval_max_episode_steps or config.max_episode_steps),
+    ]:
+        frames = steps * ATARI_FRAME_SKIP if steps else ATARI_MAX_EPISODE_FRAMES
+        if config.noop_max >= frames:
+            raise DQNRefError(
+                f"noop_max={config.noop_max} no-op frames fill a whole episode of {frames} "
+                f"frames ({name}={steps}), so the agent would never act; lower noop_max"
             )
 
 

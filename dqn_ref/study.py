@@ -541,7 +541,7 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if last_seed >= SEED_LIMIT:
             raise DQNRefError(
                 f"--first-seed {args.first_seed} with --seeds {args.seeds} reaches seed "
-                f"{last_seed}, beyond the largest, 2**32 - 1; lower --first-seed or --seeds"
+                f"{last_seed}, beyond the largest, {SEED_LIMIT - 1}; lower --first-seed or --seeds"
             )
         device = resolve_device(config.device)
         # An environment that cannot be made fails here, once, rather than in every worker.
