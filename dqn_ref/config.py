@@ -183,6 +183,9 @@ MAX_TORCH_THREADS = 1_024  # more than any CPU's cores; torch would spawn them a
 # ALE counts an episode's limit in frames (4 per agent step) as a 32-bit integer.
 MAX_EPISODE_STEPS = (2**31 - 1) // 4
 MAX_NOOPS = 108_000  # ALE v5's episode cap in frames
+# Thresholds that meet float32 tensors (the loss's delta, the gradient clips) must be float32s.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_FIELDS = ("huber_delta", "max_grad_value", "max_grad_norm")
 
 
 def _problems(config: DQNConfig) -> list[str]:
@@ -214,6 +217,13 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
     checks += [
         (value < INT64_LIMIT, f"{name}={value} must be below 2**63 (a 64-bit integer)")
         for name, value in int_fields
+    ]
+    checks += [
+        (
+            value is None or abs(value) <= FLOAT32_MAX,
+            f"{name}={value} must be at most {FLOAT32_MAX:.4g} (it meets float32 gradients)",
+        )
+        for name, value in ((name, getattr(config, name)) for name in FLOAT32_FIELDS)
     ]
     checks += [
         (
