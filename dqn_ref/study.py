@@ -40,7 +40,7 @@ from dqn_ref.errors import DQNRefError
 from dqn_ref.metrics import COLUMNS, read_metrics
 from dqn_ref.preflight import check_run_can_start
 from dqn_ref.run import PROG, config_from_args, folder_safe, report_failure
-from dqn_ref.run_folder import LOCK_FILE, folder_lock
+from dqn_ref.run_folder import folder_lock
 from dqn_ref.study_plots import plot_boxplot, plot_curves
 from dqn_ref.train import resolve_device, train
 
@@ -190,11 +190,9 @@ def study_dir_path(out: Path | None, config: DQNConfig, preset: str) -> Path:
 def prepare_study_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
     """The study folder to write: new or empty, or with --overwrite an earlier study's, whose
     study files and seed folders are removed (anything else there is left alone). Called while
-    holding the folder's lock, whose file does not count as content."""
+    holding the folder's lock."""
     out = study_dir_path(out, config, preset)
-    entries = (
-        sorted(entry for entry in out.iterdir() if entry.name != LOCK_FILE) if out.is_dir() else []
-    )
+    entries = sorted(out.iterdir()) if out.is_dir() else []
     if entries and not overwrite:
         raise DQNRefError(
             f"{out} is not empty ({entries[0].name}); pass --overwrite to replace the study "

@@ -13,7 +13,7 @@ import pytest
 from dqn_ref.checkpoint import load_checkpoint
 from dqn_ref.metrics import read_metrics
 from dqn_ref.run import main
-from dqn_ref.run_folder import LOCK_FILE, folder_lock
+from dqn_ref.run_folder import folder_lock
 
 TINY_RUN = [
     "cartpole",
@@ -66,8 +66,8 @@ def test_a_second_process_on_a_live_run_folder_is_refused_until_the_first_is_kil
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         refusal = (
-            f"dqn_ref: error: {finished_run} is in use by process {holder.pid}, which is "
-            "writing there; wait for it to end, or choose another folder"
+            f"dqn_ref: error: {finished_run} is in use by another process, which is writing "
+            "there; wait for it to end, or choose another folder"
         )
         for command in (
             ["resume", str(finished_run), "--no-progress"],
@@ -88,11 +88,11 @@ def test_the_lock_is_held_for_the_block_and_released_after_it(tmp_path: Path) ->
     folder = tmp_path / "run"
     with folder_lock(folder):
         (folder / "config.json").write_text("{}")
-        with pytest.raises(Exception, match="is in use by process"), folder_lock(folder):
+        with pytest.raises(Exception, match="is in use by another process"), folder_lock(folder):
             pass
     with folder_lock(folder):
         pass
-    assert sorted(entry.name for entry in folder.iterdir()) == [LOCK_FILE, "config.json"]
+    assert [entry.name for entry in folder.iterdir()] == ["config.json"]  # no lock file left
 
 
 def test_a_refused_run_leaves_no_folder_behind(tmp_path: Path) -> None:
