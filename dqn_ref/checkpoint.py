@@ -15,7 +15,7 @@ from gymnasium.vector import VectorEnv
 
 from dqn_ref.agent import DQNAgent
 from dqn_ref.atomic import atomic_write
-from dqn_ref.config import DQNConfig
+from dqn_ref.config import SEED_LIMIT, DQNConfig
 from dqn_ref.envs import EnvSpaces, capture_env_state, restore_env_state
 from dqn_ref.errors import DQNRefError
 from dqn_ref.loop import updates_due
@@ -189,7 +189,8 @@ def restore_run(
         envs = restore_env_state(payload["envs"])
     else:
         not_exact_because.append("the environments could not be saved")
-        obs, _ = envs.reset(seed=config.seed + loop.step)  # a seed apart from the first reset's
+        # A seed apart from the first reset's, kept within the seeds' range (dqn_ref.config).
+        obs, _ = envs.reset(seed=(config.seed + loop.step) % SEED_LIMIT)
         fresh = LoopState.start(obs, device, config.eval_interval)
         loop.obs, loop.episode_return = fresh.obs, fresh.episode_return
         loop.episode_length, loop.resetting = fresh.episode_length, fresh.resetting

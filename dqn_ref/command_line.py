@@ -9,6 +9,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from dqn_ref.atomic import WriteFailedError
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.presets import get_preset
@@ -37,6 +38,9 @@ def report_failure(
 ) -> int:
     """Print the one line a run or a study ends with on bad input, an unwritable folder (a file in
     the path, no space) or Ctrl-C, and return the exit status: 2, 2 or 130."""
+    if isinstance(error, WriteFailedError):
+        print(f"dqn_ref: error: {error}; {what_is_kept(folder, folder_kind)}", file=sys.stderr)
+        return 2
     if isinstance(error, DQNRefError):
         print(f"dqn_ref: error: {error}", file=sys.stderr)
         return 2
@@ -49,3 +53,17 @@ def report_failure(
     where = f" in {folder}" if folder is not None else ""
     print(f"dqn_ref: interrupted; {kept}{where} {kept_detail}", file=sys.stderr)
     return 130
+
+
+def what_is_kept(folder: Path | None, folder_kind: str) -> str:
+    """After a failed write: the files written before are intact; how to go on once fixed."""
+    if folder_kind == "run" and folder is not None and (folder / "checkpoint.pt").is_file():
+        return (
+            f"every file written before is intact; once fixed, resume with: {PROG} resume {folder}"
+        )
+    if folder_kind == "run":
+        return (
+            "every file written before is intact, but no checkpoint was saved yet; once fixed, "
+            "train again (--overwrite to reuse the folder)"
+        )
+    return "every file written before is intact (each seed's run folder can be resumed)"

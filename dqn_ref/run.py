@@ -10,6 +10,7 @@ flags override the chosen preset. Errors in what you type print one line and exi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
@@ -20,16 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from dqn_ref.command_line import PROG, config_from_args, folder_safe, report_failure
-from dqn_ref.config import DQNConfig
+from dqn_ref.config import MAX_ENV_COPIES, SEED_LIMIT, DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.interrupt import SignalStop, TrainingInterruptedError
 from dqn_ref.presets import PRESETS, TASK_PRESETS
+from dqn_ref.run_folder import folder_lock, remove_leftover_temporaries
 
 if TYPE_CHECKING:
     from dqn_ref.train import TrainResult
 
 RUN_FILES = ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summary.json")
 FLAG_ALIASES = {"total_steps": ["--steps"]}
+# A study holds every seed's row, curve and box in its tables and figures; ten thousand is far
+# beyond any study's need and keeps a mistyped --seeds from queueing a billion runs.
+MAX_STUDY_SEEDS = 10_000
 
 TASK_HELP = {
     "cartpole": "train DQN on CartPole-v1 (about 45 s on a 2-core CPU with the default preset)",
@@ -126,8 +131,9 @@ def flag_type(annotation: Any) -> dict[str, Any]:
     return {"type": annotation, "metavar": {int: "N", float: "X"}.get(annotation, "NAME")}
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an int no smaller than `minimum`, or a one-line usage error."""
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an int no smaller than `minimum` (nor larger than `maximum`, if given),
+    or a one-line usage error."""
 
     def parse(text: str) -> int:
         try:
@@ -136,6 +142,8 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is below the minimum, {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above the maximum, {maximum}")
         return value
 
     return parse
@@ -197,14 +205,14 @@ def add_study_flags(study_parser: argparse.ArgumentParser) -> None:
     group = study_parser.add_argument_group("study")
     group.add_argument(
         "--seeds",
-        type=int_at_least(1),
+        type=int_at_least(1, MAX_STUDY_SEEDS),
         default=10,
         metavar="N",
         help="how many seeds (runs) to train (default: 10, as in the paper)",
     )
     group.add_argument(
         "--first-seed",
-        type=int_at_least(0),
+        type=int_at_least(0, SEED_LIMIT - 1),
         default=0,
         metavar="K",
         help="the seeds are K, K+1, ..., K+N-1 (default: 0); --seed is not used in a study",
@@ -257,7 +265,7 @@ def add_run_dir_commands(commands: Any) -> None:
     eval_parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's folder")
     eval_parser.add_argument(
         "--episodes",
-        type=int_at_least(1),
+        type=int_at_least(1, MAX_ENV_COPIES),  # one environment copy per episode
         default=None,
         metavar="N",
         help="episodes to play (default: the run's final_eval_episodes, or 100)",
@@ -395,13 +403,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
-    """The run folder to write, refusing to mix two runs' files unless asked to overwrite."""
+def run_dir_path(out: Path | None, config: DQNConfig, preset: str) -> Path:
+    """--out, or the default runs/<env>-<preset>-s<seed>-<time>; refused if it is a file."""
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{folder_safe(config.env_id)}-{preset}-s{config.seed}-{stamp}"
     if out.exists() and not out.is_dir():
         raise DQNRefError(f"--out {out} is a file; give a folder path")
+    return out
+
+
+def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
+    """The run folder to write, refusing to mix two runs' files unless asked to overwrite.
+    Called while holding the folder's lock, so no live run's files are replaced."""
+    out = run_dir_path(out, config, preset)
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if existing and not overwrite:
         raise DQNRefError(
@@ -410,6 +425,8 @@ def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite:
         )
     for name in existing:
         (out / name).unlink()
+    if out.is_dir():
+        remove_leftover_temporaries(out)
     return out
 
 
@@ -443,19 +460,25 @@ def train_main(args: argparse.Namespace) -> int:
     run_dir: Path | None = None
     try:
         config = config_from_args(args)
-        run_dir = prepare_run_dir(args.out, config, args.preset, args.overwrite)
         # Imported here so that --help and argument errors answer without loading torch.
         from dqn_ref.build import resolve_device
+        from dqn_ref.preflight import check_run_can_start
         from dqn_ref.train import train
 
         device = resolve_device(config.device)
-        print(
-            f"dqn_ref: {args.task}, preset {args.preset}, seed {config.seed}, device {device}, "
-            f"{config.total_steps} agent steps -> {run_dir}",
-            flush=True,
-        )
-        with SignalStop() as stop:
-            result = train(config, run_dir, args.preset, progress=not args.no_progress, stop=stop)
+        check_run_can_start(config, device)
+        run_dir = run_dir_path(args.out, config, args.preset)
+        with folder_lock(run_dir):
+            prepare_run_dir(run_dir, config, args.preset, args.overwrite)
+            print(
+                f"dqn_ref: {args.task}, preset {args.preset}, seed {config.seed}, "
+                f"device {device}, {config.total_steps} agent steps -> {run_dir}",
+                flush=True,
+            )
+            with SignalStop() as stop:
+                result = train(
+                    config, run_dir, args.preset, progress=not args.no_progress, stop=stop
+                )
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
@@ -474,8 +497,13 @@ def resume_main(args: argparse.Namespace) -> int:
     try:
         from dqn_ref.train import resume
 
-        with SignalStop() as stop:
-            result = resume(args.run_dir, not args.no_progress, stop, args.device)
+        # A missing folder is reported by resume itself; the lock would create it.
+        lock = folder_lock(args.run_dir) if args.run_dir.is_dir() else contextlib.nullcontext()
+        with lock:
+            if args.run_dir.is_dir():
+                remove_leftover_temporaries(args.run_dir)
+            with SignalStop() as stop:
+                result = resume(args.run_dir, not args.no_progress, stop, args.device)
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
