@@ -399,6 +399,13 @@ def print_result(result: TrainResult) -> None:
         if result.first_solved_step is not None
         else "never solved during training"
     )
+    if result.stable_solved_step is not None:
+        solved += (
+            f", stably (every later evaluation too) from step {result.stable_solved_step} "
+            f"after {result.stable_solved_time_s:.1f} s"
+        )
+    elif result.first_solved_step is not None:
+        solved += ", not stably (the last evaluation is below the threshold)"
     print(
         f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
         f"in {result.wall_time_s:.1f} s; {solved}"

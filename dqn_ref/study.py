@@ -39,7 +39,9 @@ from dqn_ref.envs import atari_options, make_env
 from dqn_ref.errors import DQNRefError
 from dqn_ref.metrics import COLUMNS, read_metrics
 from dqn_ref.run import PROG, config_from_args, folder_safe, report_failure
+from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.study_plots import plot_boxplot, plot_curves
+from dqn_ref.study_stats import CONFIDENCE_LEVEL, Spread
 from dqn_ref.train import resolve_device, train
 
 STUDY_FILES = ("study.csv", "study.md", "study.json", "curves.png", "boxplot.png")
@@ -57,6 +59,8 @@ TABLE_COLUMNS = (
     "steps_to_solve",  # agent steps at that first evaluation
     "seconds_to_solve",  # training wall-clock to that evaluation, evaluations included
     "train_seconds_to_solve",  # the same without evaluation time, where the run reports it
+    "stable_steps_to_solve",  # agent steps at the stable solve: every later evaluation solves too
+    "stable_seconds_to_solve",  # training wall-clock to that evaluation, evaluations included
     "success_rate",  # fraction of training episodes whose return reached the time limit's
     "episodes",  # training episodes
     "steps",  # agent steps trained
@@ -76,6 +80,8 @@ class SeedResult:
     steps_to_solve: int | None
     seconds_to_solve: float | None
     train_seconds_to_solve: float | None
+    stable_steps_to_solve: int | None
+    stable_seconds_to_solve: float | None
     success_rate: float | None
     episodes: int
     steps: int
@@ -86,30 +92,17 @@ class SeedResult:
 
 
 @dataclass(frozen=True)
-class Spread:
-    """Median and range of one measure over the seeds that have it."""
-
-    median: float
-    min: float
-    max: float
-
-    @classmethod
-    def of(cls, values: Sequence[float | int | None]) -> Spread | None:
-        present = [float(value) for value in values if value is not None]
-        if not present:
-            return None
-        return cls(statistics.median(present), min(present), max(present))
-
-
-@dataclass(frozen=True)
 class StudyAggregate:
-    """The study's summary over seeds; the solve measures are over the solved seeds only."""
+    """The study's summary over seeds; each solve measure is over the seeds that solved so."""
 
     seeds: int
     solved: int
+    stably_solved: int
     steps_to_solve: Spread | None
     seconds_to_solve: Spread | None
     train_seconds_to_solve: Spread | None
+    stable_steps_to_solve: Spread | None
+    stable_seconds_to_solve: Spread | None
     final_eval: Spread | None
     mean_success_rate: float | None
 
@@ -119,9 +112,14 @@ class StudyAggregate:
         return cls(
             seeds=len(results),
             solved=sum(result.solved for result in results),
+            stably_solved=sum(result.stable_steps_to_solve is not None for result in results),
             steps_to_solve=Spread.of([result.steps_to_solve for result in results]),
             seconds_to_solve=Spread.of([result.seconds_to_solve for result in results]),
             train_seconds_to_solve=Spread.of([result.train_seconds_to_solve for result in results]),
+            stable_steps_to_solve=Spread.of([result.stable_steps_to_solve for result in results]),
+            stable_seconds_to_solve=Spread.of(
+                [result.stable_seconds_to_solve for result in results]
+            ),
             final_eval=Spread.of([result.final_eval for result in results]),
             mean_success_rate=statistics.fmean(rates) if rates else None,
         )
@@ -158,6 +156,13 @@ def read_seed_result(run_dir: Path, seed: int, return_cap: float | None) -> Seed
     train_returns = [float(row["return"]) for row in rows if row["kind"] == "train"]
     eval_means = [float(row["return"]) for row in rows if row["kind"] == "eval"]
     final_eval = summary["final_eval"]
+    # Runs written before the stable solve was reported lack it in summary.json; their
+    # metrics.csv holds the evaluations it is read off.
+    if "stable_solved_step" in summary:
+        stable = summary["stable_solved_step"], summary["stable_solved_time_s"]
+    else:
+        threshold = json.loads((run_dir / "config.json").read_text())["config"]["solved_threshold"]
+        stable = stable_solve_of_run(rows, threshold) or (None, None)
     return SeedResult(
         seed=seed,
         solved=summary["first_solved_step"] is not None,
@@ -165,6 +170,8 @@ def read_seed_result(run_dir: Path, seed: int, return_cap: float | None) -> Seed
         seconds_to_solve=summary["first_solved_time_s"],
         # Reported only by runs that time their evaluations separately; older ones lack it.
         train_seconds_to_solve=summary.get("first_solved_train_time_s"),
+        stable_steps_to_solve=stable[0],
+        stable_seconds_to_solve=stable[1],
         success_rate=success_rate(rows, return_cap),
         episodes=summary["episodes"],
         steps=summary["steps"],
@@ -356,13 +363,30 @@ def format_rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def format_solve_spread(spread: Spread | None, digits: int) -> str:
-    if spread is None:
-        return "no seed solved"
+def format_iqm(spread: Spread, digits: int) -> str:
+    """The IQM and its interval: "IQM 12.0 (95% CI 10.0 to 14.0)"."""
+    if spread.iqm_ci_low is None or spread.iqm_ci_high is None:
+        interval = "one seed, no interval"
+    else:
+        interval = (
+            f"{CONFIDENCE_LEVEL:.0%} CI {format_number(spread.iqm_ci_low, digits)} to "
+            f"{format_number(spread.iqm_ci_high, digits)}"
+        )
+    return f"IQM {format_number(spread.iqm, digits)} ({interval})"
+
+
+def format_spread(spread: Spread, digits: int) -> str:
     return (
         f"median {format_number(spread.median, digits)}, range "
-        f"{format_number(spread.min, digits)} to {format_number(spread.max, digits)}"
+        f"{format_number(spread.min, digits)} to {format_number(spread.max, digits)}; "
+        f"{format_iqm(spread, digits)}"
     )
+
+
+def format_solve_spread(spread: Spread | None, digits: int, solved: str = "solved") -> str:
+    if spread is None:
+        return f"no seed {solved}"
+    return f"{format_spread(spread, digits)}, over the {spread.count} seeds that {solved}"
 
 
 def cap_label(return_cap: float | None) -> str:
@@ -378,6 +402,10 @@ def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | Non
         )
         if result.train_seconds_to_solve is not None:
             solved += f" ({format_number(result.train_seconds_to_solve)} s training only)"
+        if result.stable_steps_to_solve is None:
+            solved += ", not stably (a later evaluation fell below)"
+        else:
+            solved += f", stably from step {result.stable_steps_to_solve:,}"
     else:
         solved = f"never solved (best evaluation {format_number(result.best_eval)})"
     return (
@@ -402,11 +430,18 @@ def aggregate_lines(
             "seconds to solve, training only (evaluations excluded): "
             f"{format_solve_spread(aggregate.train_seconds_to_solve, 1)}"
         )
+    lines += [
+        "stably solved (from one evaluation on, every evaluation mean >= "
+        f"{config.solved_threshold:g}): {aggregate.stably_solved} of {aggregate.seeds} seeds",
+        "agent steps to stable solve: "
+        f"{format_solve_spread(aggregate.stable_steps_to_solve, 0, 'stably solved')}",
+        "seconds to stable solve: "
+        f"{format_solve_spread(aggregate.stable_seconds_to_solve, 1, 'stably solved')}",
+    ]
     if aggregate.final_eval is not None:
         lines.append(
-            f"final evaluation ({config.final_eval_episodes} episodes): median "
-            f"{format_number(aggregate.final_eval.median)}, min "
-            f"{format_number(aggregate.final_eval.min)}"
+            f"final evaluation ({config.final_eval_episodes} episodes): "
+            f"{format_spread(aggregate.final_eval, 1)}"
         )
     lines.append(
         f"success rate (training episodes reaching {cap_label(return_cap)}), mean over seeds: "
@@ -440,6 +475,7 @@ def write_markdown(
     header = ["seed", "solved", "steps to solve", "seconds to solve"]
     if with_train_seconds:
         header.append("seconds to solve, training only")
+    header += ["steps to stable solve", "seconds to stable solve"]
     header += [
         f"success rate (training episodes reaching {cap_label(return_cap)})",
         "mean training return",
@@ -464,6 +500,10 @@ def write_markdown(
         if with_train_seconds:
             cells.append(format_number(result.train_seconds_to_solve))
         cells += [
+            format_number(result.stable_steps_to_solve, 0),
+            format_number(result.stable_seconds_to_solve),
+        ]
+        cells += [
             format_rate(result.success_rate),
             format_number(result.mean_train_return),
             format_number(result.best_eval),
@@ -472,6 +512,11 @@ def write_markdown(
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *(f"- {line}" for line in aggregate_lines(aggregate, config, return_cap)), ""]
     lines += [
+        "A stable solve is the first evaluation from which every later evaluation mean stays at "
+        "or above the threshold (spec/evaluation.md#eq-stable-solve). IQM: the mean of the "
+        f"middle 50% of the seeds; its interval is a {CONFIDENCE_LEVEL:.0%} percentile bootstrap "
+        "over seeds (spec/evaluation.md#eq-iqm).",
+        "",
         "Each seed's run folder is seed<S>/; curves.png and boxplot.png are the study's figures.",
         "",
     ]

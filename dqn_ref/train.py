@@ -38,6 +38,7 @@ from dqn_ref.preprocessing import clip_reward
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.schedule import exponential_epsilon, linear_epsilon
 from dqn_ref.seeding import seed_everything
+from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.target_update import hard_update
 
 PROGRESS_REFRESH_S = 0.5
@@ -65,6 +66,8 @@ class TrainResult:
     first_solved_step: int | None
     first_solved_time_s: float | None
     first_solved_train_time_s: float | None  # first_solved_time_s less the evaluations' time
+    stable_solved_step: int | None  # eq-stable-solve: every evaluation from this one on solves
+    stable_solved_time_s: float | None  # wall-clock at that evaluation, evaluations included
     final_eval: EvalSummary | None
 
 
@@ -430,6 +433,7 @@ def train(
         config.solved_threshold,
     )
     first_solved = state.first_solved
+    stable_solved = stable_solve_of_run(metrics.rows, config.solved_threshold)
     result = TrainResult(
         run_dir=run_dir,
         steps=state.step,
@@ -443,6 +447,8 @@ def train(
         first_solved_step=first_solved[0] if first_solved else None,
         first_solved_time_s=first_solved[1] if first_solved else None,
         first_solved_train_time_s=first_solved[2] if first_solved else None,
+        stable_solved_step=stable_solved[0] if stable_solved else None,
+        stable_solved_time_s=stable_solved[1] if stable_solved else None,
         final_eval=final_eval,
     )
     summary = dataclasses.asdict(result)
