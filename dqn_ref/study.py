@@ -29,6 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Protocol
 
 import gymnasium as gym
 from tqdm import tqdm
@@ -37,6 +38,7 @@ from dqn_ref.atomic import atomic_write, atomic_write_json
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import atari_options, make_env
 from dqn_ref.errors import DQNRefError
+from dqn_ref.interrupt import StopCheck
 from dqn_ref.metrics import COLUMNS, read_metrics
 from dqn_ref.run import PROG, config_from_args, folder_safe, report_failure
 from dqn_ref.solve import stable_solve_of_run
@@ -218,7 +220,9 @@ def start_worker() -> None:
     tqdm.set_lock(threading.RLock())
 
 
-def train_seed(config: DQNConfig, run_dir: Path, preset_name: str) -> None:
+def train_seed(
+    config: DQNConfig, run_dir: Path, preset_name: str, stop: StopCheck | None = None
+) -> None:
     """One seed's run, in a worker process. What train() prints goes to the seed's train.log, so
     that ten runs' evaluation lines do not interleave under the study's progress bar."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -227,7 +231,7 @@ def train_seed(config: DQNConfig, run_dir: Path, preset_name: str) -> None:
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
-        train(config, run_dir, preset_name, progress=False)
+        train(config, run_dir, preset_name, progress=False, stop=stop)
 
 
 def logged_count(metrics_path: Path, column: str) -> int:
@@ -257,16 +261,90 @@ def stop_workers(pool: ProcessPoolExecutor, workers: set[BaseProcess]) -> None:
     pool.shutdown(wait=True)  # the pool notices its dead workers and frees its queues
 
 
+class SeedBackend(Protocol):
+    """Where a study's seeds train: worker processes here (LocalBackend) or Ray tasks
+    (dqn_ref.study_ray.RayBackend). Each finished seed's run folder is in the study folder when
+    `wait` reports it."""
+
+    description: str  # where the seeds train, for the study's first line
+
+    def submit(self, config: DQNConfig, run_dir: Path, preset_name: str) -> None:
+        """Start training config.seed into run_dir (or queue it)."""
+
+    def wait(self, timeout_s: float) -> list[int]:
+        """The seeds that finished within timeout_s; a seed that failed raises DQNRefError."""
+        ...
+
+    def logged(self, seed: int, unit: str) -> int:
+        """Episodes or steps (unit) that an unfinished seed has logged so far."""
+        ...
+
+    def stop(self) -> None:
+        """End every unfinished seed (an error or Ctrl-C)."""
+
+    def close(self) -> None:
+        """Release the workers once every seed has finished."""
+
+
+class LocalBackend:
+    """A pool of `workers` processes on this machine, each writing its seed's folder in place."""
+
+    def __init__(self, workers: int):
+        self.description = f"{workers} at a time"
+        self.children_before = set(multiprocessing.active_children())
+        # spawn, not fork: a forked copy of a process that has loaded torch can deadlock on its
+        # locks.
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+        )
+        self.pending: dict[Future[None], tuple[int, Path]] = {}
+        self.run_dirs: dict[int, Path] = {}
+
+    def submit(self, config: DQNConfig, run_dir: Path, preset_name: str) -> None:
+        future = self.pool.submit(train_seed, config, run_dir, preset_name)
+        self.pending[future] = (config.seed, run_dir)
+        self.run_dirs[config.seed] = run_dir
+
+    def wait(self, timeout_s: float) -> list[int]:
+        finished, _ = wait(self.pending, timeout=timeout_s, return_when=FIRST_COMPLETED)
+        seeds = []
+        for future in sorted(finished, key=lambda future: self.pending[future][0]):
+            seed, run_dir = self.pending.pop(future)
+            try:
+                future.result()
+            except DQNRefError as error:
+                raise DQNRefError(f"seed {seed}: {error}") from error
+            except BrokenProcessPool as error:
+                raise DQNRefError(
+                    f"a worker process died while training ({error}); see {run_dir / TRAIN_LOG}"
+                ) from error
+            seeds.append(seed)
+        return seeds
+
+    def logged(self, seed: int, unit: str) -> int:
+        return logged_count(self.run_dirs[seed] / "metrics.csv", unit)
+
+    def stop(self) -> None:
+        stop_workers(self.pool, set(multiprocessing.active_children()) - self.children_before)
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
 def run_study(
     config: DQNConfig,
     preset_name: str,
     study_dir: Path,
     seeds: Sequence[int],
-    workers: int,
+    backend: SeedBackend,
     progress: bool,
     command: str,
+    details: dict[str, object] | None = None,
 ) -> StudyResult:
-    """Train `config` once per seed, `workers` at a time, then write the study's files."""
+    """Train `config` once per seed on `backend`, then write the study's files; `details` (the
+    backend's settings) go into study.json."""
     return_cap = episode_return_cap(config)
     # The bar counts what ends a run: episodes when the config has an episode limit (the paper
     # preset's 1000 episodes end long before its step cap), agent steps otherwise.
@@ -281,51 +359,25 @@ def run_study(
         dynamic_ncols=True,
         desc=f"study {config.env_id} {preset_name}",
     )
-    children_before = set(multiprocessing.active_children())
-    # spawn, not fork: a forked copy of a process that has loaded torch can deadlock on its locks.
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=start_worker,
-    )
     try:
-        futures: dict[Future[None], int] = {
-            pool.submit(
-                train_seed, config.replace(seed=seed), seed_dir(study_dir, seed), preset_name
-            ): seed
-            for seed in seeds
-        }
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=POLL_INTERVAL_S, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=futures.__getitem__):
-                seed = futures[future]
-                try:
-                    future.result()
-                except DQNRefError as error:
-                    raise DQNRefError(f"seed {seed}: {error}") from error
-                except BrokenProcessPool as error:
-                    log = seed_dir(study_dir, seed) / TRAIN_LOG
-                    raise DQNRefError(
-                        f"a worker process died while training ({error}); see {log}"
-                    ) from error
+        for seed in seeds:
+            backend.submit(config.replace(seed=seed), seed_dir(study_dir, seed), preset_name)
+        while len(results) < len(seeds):
+            for seed in backend.wait(POLL_INTERVAL_S):
                 results[seed] = read_seed_result(seed_dir(study_dir, seed), seed, return_cap)
                 bar.write(describe_seed(results[seed], config, return_cap))
             done = sum(
-                per_seed_total
-                if seed in results
-                else logged_count(seed_dir(study_dir, seed) / "metrics.csv", unit)
-                for seed in seeds
+                per_seed_total if seed in results else backend.logged(seed, unit) for seed in seeds
             )
             bar.update(min(done, bar.total) - bar.n)
             solved = sum(result.solved for result in results.values())
             bar.set_postfix({"seeds done": f"{len(results)}/{len(seeds)}", "solved": solved})
     except BaseException:
         bar.close()
-        stop_workers(pool, set(multiprocessing.active_children()) - children_before)
+        backend.stop()
         raise
     bar.close()
-    pool.shutdown()
+    backend.close()
 
     ordered = [results[seed] for seed in seeds]
     aggregate = StudyAggregate.of(ordered)
@@ -339,7 +391,7 @@ def run_study(
             "command": command,
             "preset": preset_name,
             "seeds": list(seeds),
-            "workers": workers,
+            **(details or {}),
             "wall_time_s": time.perf_counter() - start_time,
             "episode_return_cap": return_cap,
             "config": dataclasses.asdict(config),  # each seed's config.json holds its own seed
@@ -541,9 +593,26 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         make_env(
             config.env_id, 1, config.max_episode_steps, atari_options(config, training=True)
         ).close()
-        device = resolve_device(config.device)
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
         workers = min(args.workers or os.cpu_count() or 1, len(seeds))
+        backend: SeedBackend
+        if args.backend == "ray":
+            from dqn_ref.study_ray import RayBackend  # a one-line error when Ray is absent
+
+            # The seeds' device is resolved where they train, on the cluster's workers.
+            device: str = config.device
+            backend = RayBackend(args.address, workers, config)
+            details: dict[str, object] = {
+                "backend": "ray",
+                "workers": workers if args.address is None else None,
+                "address": args.address,
+            }
+        else:
+            if args.address is not None:
+                raise DQNRefError("--address names a Ray cluster; use it with --backend ray")
+            device = str(resolve_device(config.device))
+            backend = LocalBackend(workers)
+            details = {"backend": "local", "workers": workers, "address": None}
         study_dir = prepare_study_dir(args.out, config, args.preset, args.overwrite)
         limit = f"{config.total_steps} agent steps"
         if config.total_episodes:
@@ -551,7 +620,7 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         seed_range = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
         print(
             f"dqn_ref study: {args.task}, preset {args.preset}, {seed_range}, "
-            f"{workers} at a time, device {device}, {limit} each -> {study_dir}",
+            f"{backend.description}, device {device}, {limit} each -> {study_dir}",
             flush=True,
         )
         result = run_study(
@@ -559,9 +628,10 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
             args.preset,
             study_dir,
             seeds,
-            workers,
+            backend,
             progress=not args.no_progress,
             command=shlex.join([*PROG.split(), *argv]),
+            details=details,
         )
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
         return report_failure(
@@ -569,7 +639,10 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "study",
             study_dir,
             "the workers are stopped and what they wrote is kept",
-            "(finished seeds' run folders, each unfinished seed's metrics.csv; no study tables)",
+            "(finished seeds' run folders, each unfinished seed's metrics.csv; no study tables)"
+            if args.backend == "local"
+            else "(finished seeds' run folders; unfinished seeds' files stay on no worker; no "
+            "study tables)",
         )
     for line in aggregate_lines(result.aggregate, config, result.return_cap):
         print(line)
