@@ -6,7 +6,7 @@ import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from dqn_ref.atomic import atomic_write
 from dqn_ref.errors import DQNRefError
@@ -26,6 +26,14 @@ COLUMNS = (
 )
 
 
+class RowListener(Protocol):
+    """Also receives every row (the TensorBoard log), and is closed with the log."""
+
+    def row(self, row: dict[str, float | str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class MetricsLog:
     """Appends rows to metrics.csv and keeps them in memory for the curve and the summary."""
@@ -33,6 +41,7 @@ class MetricsLog:
     path: Path
     rows: list[dict[str, float | str]] = field(default_factory=list)
     _file: IO[str] | None = None
+    listener: RowListener | None = None
 
     def __post_init__(self) -> None:
         if self._file is None:  # a new log; continued() hands over an open one
@@ -61,11 +70,16 @@ class MetricsLog:
         cells = [_format(row.get(column, "")) for column in COLUMNS]
         csv.writer(self._file).writerow(cells)
         self._file.flush()
+        if self.listener is not None:
+            self.listener.row(row)
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
 
     def column(self, kind: str, name: str) -> list[float]:
         return [float(row[name]) for row in self.rows if row["kind"] == kind]

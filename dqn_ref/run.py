@@ -22,6 +22,11 @@ from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.interrupt import SignalStop, TrainingInterruptedError
 from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset
+from dqn_ref.tensorboard_log import (
+    EVENT_FILE_PREFIX,
+    TENSORBOARD_INSTALL,
+    tensorboard_available,
+)
 
 if TYPE_CHECKING:
     from dqn_ref.train import TrainResult
@@ -381,6 +386,8 @@ def config_from_args(args: argparse.Namespace) -> DQNConfig:
     """The preset with every flag the user gave applied on top, validated."""
     given = vars(args)
     overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
+    if given.get("tensorboard") and not tensorboard_available():
+        raise DQNRefError(f"--tensorboard needs the tensorboard package: {TENSORBOARD_INSTALL}")
     return get_preset(args.preset, args.task).replace(**overrides)
 
 
@@ -404,6 +411,9 @@ def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite:
         )
     for name in existing:
         (out / name).unlink()
+    if existing:  # the replaced run's TensorBoard events, which would mix with the new run's
+        for events in out.glob(f"{EVENT_FILE_PREFIX}*"):
+            events.unlink()
     return out
 
 

@@ -40,6 +40,7 @@ from dqn_ref.schedule import exponential_epsilon, linear_epsilon
 from dqn_ref.seeding import seed_everything
 from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.target_update import hard_update
+from dqn_ref.tensorboard_log import open_tensorboard
 
 PROGRESS_REFRESH_S = 0.5
 EVAL_LABELS = {"eval": "evaluation", "final": "final evaluation"}
@@ -223,6 +224,9 @@ def train(
             f"dqn_ref: checkpoints include the replay buffer, up to {format_bytes(buffer.nbytes)}",
             flush=True,
         )
+    metrics.listener = open_tensorboard(
+        config.tensorboard, run_dir, agent, lambda: state.updates_done
+    )
     last_eval: EvalSummary | None = None
     epsilon = epsilon_at(config, state.step)
     # Seconds of training: those before the checkpoint a resumed run starts from, plus this

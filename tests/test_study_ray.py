@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from dqn_ref.config import DQNConfig
 from dqn_ref.metrics import read_metrics
 from dqn_ref.run import main
+from dqn_ref.tensorboard_log import EVENT_FILE_PREFIX
 from tests.test_study import TINY_STUDY, one_line_error
 
 DEATH_MARKER = "DQN_REF_TEST_DEATH_MARKER"
@@ -33,7 +35,11 @@ def dying_once(config: DQNConfig, preset_name: str, board: Any, unit: str) -> di
 
 
 def folder_files(folder: Path) -> list[str]:
-    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*"))
+    """The files under folder; a TensorBoard event file's name, which holds the time and host that
+    wrote it, shortened to its prefix."""
+    names = (path.relative_to(folder).as_posix() for path in folder.rglob("*"))
+    event_file = re.compile(f"{re.escape(EVENT_FILE_PREFIX)}.*")
+    return sorted(event_file.sub(EVENT_FILE_PREFIX, name) for name in names)
 
 
 def without_clock(rows: list[dict[str, str]]) -> list[dict[str, str]]:
