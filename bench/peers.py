@@ -61,7 +61,12 @@ def protocol_config(seed: int, steps: int, eval_interval: int) -> DQNConfig:
     """The default preset for this seed and length, on the CPU: dqn_ref's run, and the evaluation
     protocol both sides are judged by."""
     return cartpole.replace(
-        seed=seed, total_steps=steps, eval_interval=eval_interval, device="cpu", torch_threads=1
+        seed=seed,
+        total_steps=steps,
+        eval_interval=eval_interval,
+        device="cpu",
+        torch_threads=1,
+        tensorboard=False,  # SB3 writes no TensorBoard file here either
     )
 
 
