@@ -5,7 +5,7 @@ python -m bench.compile_check [--updates 400] [--repeats 6] [--mode default]
 The compiled variant compiles what autograd can see as one graph: target network, Bellman target,
 online network and TD loss (forward and backward, through AOTAutograd); the optimiser step and
 clipping stay eager, as compiling the fused Adam step measured slower on CPU. dqn_ref keeps the
-eager update unless this shows a win (README, "Benchmarks").
+eager update unless this shows a win (docs/results.md, "Benchmarks").
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ same seeds and under one evaluation protocol: steps to solve, wall-clock to solv
 Both sides are judged by dqn_ref's protocol (spec/evaluation.md), through the same code
 (dqn_ref.evaluate): every eval_interval agent steps, eval_episodes greedy episodes on environments
 seeded apart from training's; solved at the first evaluation whose mean return reaches
-solved_threshold; after the run, a final evaluation of final_eval_episodes episodes. dqn_ref runs it
-inside dqn_ref.train.train; SB3 runs it from a callback on its `learn` loop, handing the callback
-its Q-network. Wall-clock to solve is given including the evaluations up to the solve (what a user
-waits) and excluding them (the training alone, so that neither side pays for evaluation cost).
+solved_threshold, and stably solved at the first evaluation from which every later one reaches it
+(spec/evaluation.md#eq-stable-solve); after the run, a final evaluation of final_eval_episodes
+episodes. dqn_ref runs it inside dqn_ref.train.train; SB3 runs it from a callback on its `learn`
+loop, handing the callback its Q-network. Wall-clock to solve is given including the evaluations up
+to the solve (what a user waits) and excluding them (the training alone, so that neither side pays
+for evaluation cost).
 
 python -m bench.peers --seeds 0-4 [--workers 2] [--steps N] [--sb3-steps N] [--out peers.json]
 
@@ -48,6 +50,7 @@ from bench.speed_ratios import machine
 from dqn_ref.config import DQNConfig
 from dqn_ref.evaluate import EVAL_SEED_OFFSET, evaluate, evaluation_envs
 from dqn_ref.presets import cartpole
+from dqn_ref.solve import stable_solve_index
 from dqn_ref.train import train
 
 IMPLEMENTATIONS = ("dqn_ref", "sb3")
@@ -67,7 +70,12 @@ def protocol_config(seed: int, steps: int, eval_interval: int) -> DQNConfig:
     """The default preset for this seed and length, on the CPU: dqn_ref's run, and the evaluation
     protocol both sides are judged by."""
     return cartpole.replace(
-        seed=seed, total_steps=steps, eval_interval=eval_interval, device="cpu", torch_threads=1
+        seed=seed,
+        total_steps=steps,
+        eval_interval=eval_interval,
+        device="cpu",
+        torch_threads=1,
+        tensorboard=False,  # SB3 writes no TensorBoard file here either
     )
 
 
@@ -97,6 +105,8 @@ def run_dqn_ref(seed: int, steps: int, eval_interval: int, runs_dir: Path) -> di
         "first_solved_step": result.first_solved_step,
         "first_solved_time_s": result.first_solved_time_s,
         "first_solved_train_time_s": getattr(result, "first_solved_train_time_s", None),
+        "stable_solved_step": result.stable_solved_step,
+        "stable_solved_time_s": result.stable_solved_time_s,
         "evals": evals,
         "final_eval": None if final is None else {"mean": final.mean, "min": final.min},
     }
@@ -116,6 +126,7 @@ class ProtocolCallback:
         self.start = time.perf_counter()
         self.eval_time_s = 0.0
         self.evals: list[tuple[int, float, float]] = []  # step, mean, training s before it
+        self.eval_end_s: list[float] = []  # wall-clock at the end of each evaluation
         self.first_solved: tuple[int, float, float] | None = None  # step, s with eval, s without
 
     def __call__(self, _locals: dict[str, Any], _globals: dict[str, Any]) -> bool:
@@ -131,6 +142,7 @@ class ProtocolCallback:
         self.eval_time_s += after - before
         mean = float(returns.mean())
         self.evals.append((step, mean, train_s))
+        self.eval_end_s.append(after - self.start)
         if self.first_solved is None and mean >= self.config.solved_threshold:
             elapsed = after - self.start
             self.first_solved = (step, elapsed, elapsed - self.eval_time_s)
@@ -163,6 +175,7 @@ def run_sb3(seed: int, steps: int, eval_interval: int, preset: str) -> dict[str,
         final_envs.close()
         final = {"mean": float(returns.mean()), "min": float(returns.min())}
     solved = callback.first_solved
+    stable = stable_solve_index([mean for _, mean, _ in callback.evals], config.solved_threshold)
     return {
         "implementation": "sb3",
         "seed": seed,
@@ -173,6 +186,8 @@ def run_sb3(seed: int, steps: int, eval_interval: int, preset: str) -> dict[str,
         "first_solved_step": None if solved is None else solved[0],
         "first_solved_time_s": None if solved is None else solved[1],
         "first_solved_train_time_s": None if solved is None else solved[2],
+        "stable_solved_step": None if stable is None else callback.evals[stable][0],
+        "stable_solved_time_s": None if stable is None else callback.eval_end_s[stable],
         "evals": callback.evals,
         "final_eval": final,
     }
@@ -197,8 +212,9 @@ def median(values: list[float | None]) -> float | None:
 
 
 def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Solved count and medians; the to-solve medians are over the seeds that solved."""
+    """Solved counts and medians; each to-solve median is over the seeds that solved so."""
     solved = [r for r in records if r["first_solved_step"] is not None]
+    stable = [r for r in records if r["stable_solved_step"] is not None]
     finals = [r["final_eval"]["mean"] for r in records if r["final_eval"] is not None]
     return {
         "runs": len(records),
@@ -206,6 +222,9 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         "median_steps_to_solve": median([r["first_solved_step"] for r in solved]),
         "median_s_to_solve": median([r["first_solved_time_s"] for r in solved]),
         "median_train_s_to_solve": median([r["first_solved_train_time_s"] for r in solved]),
+        "stably_solved": len(stable),
+        "median_steps_to_stable_solve": median([r["stable_solved_step"] for r in stable]),
+        "median_s_to_stable_solve": median([r["stable_solved_time_s"] for r in stable]),
         "median_final_eval": median(finals),
         "final_eval_at_threshold": sum(mean >= cartpole.solved_threshold for mean in finals),
         "median_wall_time_s": median([r["wall_time_s"] for r in records]),
@@ -228,8 +247,9 @@ def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) ->
         f"final {cartpole.final_eval_episodes} episodes; {args.workers} worker(s)",
         "",
         "| seed | implementation | solved at step | s to solve (with eval) | s to solve (training) "
+        "| stably solved at step | s to stable solve (with eval) "
         "| final mean (min) | wall-clock s (with eval) | training s | updates |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in sorted(records, key=lambda r: (r["seed"], r["implementation"])):
         final = r["final_eval"]
@@ -238,21 +258,25 @@ def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) ->
             f"| {r['seed']} | {sb3_name if r['implementation'] == 'sb3' else 'dqn_ref'} "
             f"| {cell(r['first_solved_step'])} | {cell(r['first_solved_time_s'])} "
             f"| {cell(r['first_solved_train_time_s'])} "
+            f"| {cell(r['stable_solved_step'])} | {cell(r['stable_solved_time_s'])} "
             f"| {final_cell} "
             f"| {cell(r['wall_time_s'])} | {cell(r['train_time_s'])} | {cell(r['updates'])} |"
         )
     lines += [
         "",
         "| implementation | solved | median steps to solve | median s to solve (with eval) "
-        "| median s to solve (training) | median final | final >= threshold |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| median s to solve (training) | stably solved | median steps to stable solve "
+        "| median s to stable solve | median final | final >= threshold |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in IMPLEMENTATIONS:
         a = summary["aggregate"][name]
         lines.append(
             f"| {sb3_name if name == 'sb3' else name} | {a['solved']} of {a['runs']} "
             f"| {cell(a['median_steps_to_solve'], ',.0f')} | {cell(a['median_s_to_solve'])} "
-            f"| {cell(a['median_train_s_to_solve'])} | {cell(a['median_final_eval'])} "
+            f"| {cell(a['median_train_s_to_solve'])} | {a['stably_solved']} of {a['runs']} "
+            f"| {cell(a['median_steps_to_stable_solve'], ',.0f')} "
+            f"| {cell(a['median_s_to_stable_solve'])} | {cell(a['median_final_eval'])} "
             f"| {a['final_eval_at_threshold']} of {a['runs']} |"
         )
     ratios = summary["ratios_sb3_over_dqn_ref"]

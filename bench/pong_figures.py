@@ -240,7 +240,10 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Measurement], dict[str, d
 
         def loop(config: DQNConfig = config) -> tuple[float, float]:
             with tempfile.TemporaryDirectory() as folder:
-                result = train(config, Path(folder) / "run", progress=False)
+                # No TensorBoard file: the loops it is compared with log nothing.
+                result = train(
+                    config.replace(tensorboard=False), Path(folder) / "run", progress=False
+                )
             return result.wall_time_s, result.steps
 
         measurements[f"training loop, {device}"] = loop

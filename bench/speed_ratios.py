@@ -70,7 +70,9 @@ def loop_naive(config: DQNConfig, seed: int) -> tuple[float, int]:
 
 def loop_dqn_ref(config: DQNConfig, seed: int) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as folder:
-        result = train(config.replace(seed=seed), Path(folder) / "run", progress=False)
+        # No TensorBoard file: the loops it is compared with log nothing.
+        run_config = config.replace(seed=seed, tensorboard=False)
+        result = train(run_config, Path(folder) / "run", progress=False)
     return result.wall_time_s, result.updates
 
 

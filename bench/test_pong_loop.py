@@ -4,7 +4,7 @@ buffer, and the whole training loop. Each step-loop benchmark records agent step
 (4 emulator frames per agent step) in extra_info; compare them with the baseline of the same run.
 
 pytest bench/test_pong_loop.py --benchmark-only
-(figures with ratios for the README, from interleaved repeats: python -m bench.pong_figures)
+(figures with ratios for docs/results.md, from interleaved repeats: python -m bench.pong_figures)
 
 Torch runs one thread (bench/conftest.py), not the pong preset's torch_threads=0 (every core). The
 gymnasium baseline needs OpenCV (`pip install opencv-python-headless`) and skips without it.

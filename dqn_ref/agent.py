@@ -91,6 +91,10 @@ class DQNAgent:
         self.optimizer = make_optimizer(config, self.online_parameters)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
+        # Sum over updates of the mean Q(s, a; theta) of the minibatch's actions, kept on the
+        # device as the loss is (no host sync per update); None until track_mean_q().
+        self.q_taken_sum: Tensor | None = None
+        self.q_taken_updates = 0
 
     def act(self, obs: NDArray[Any], epsilon: float) -> NDArray[np.int64]:
         """Epsilon-greedy actions (N,) for a batch of observations (N, *obs_shape)."""
@@ -121,11 +125,29 @@ class DQNAgent:
         q_values = self.online_net(batch.obs)  # (B, A)
         q_taken = q_values.gather(1, batch.action.unsqueeze(1)).squeeze(1)  # (B,)
         loss = td_loss(q_taken, target, config.loss, config.huber_delta)
+        if self.q_taken_sum is not None:
+            self.q_taken_sum += q_taken.detach().mean()
+            self.q_taken_updates += 1
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip_gradients(self.online_parameters, config.max_grad_value, config.max_grad_norm)
         self.optimizer.step()
         return loss.detach()
+
+    def track_mean_q(self) -> None:
+        """Start summing the mean Q of the taken actions over updates (for take_mean_q)."""
+        self.q_taken_sum = torch.zeros((), device=self.device)
+        self.q_taken_updates = 0
+
+    def take_mean_q(self) -> float | None:
+        """The mean Q(s, a; theta) of the minibatch actions over the updates since the last call
+        (one host sync), or None when there was no update or tracking is off."""
+        if self.q_taken_sum is None or self.q_taken_updates == 0:
+            return None
+        mean = (self.q_taken_sum / self.q_taken_updates).item()
+        self.q_taken_sum.zero_()
+        self.q_taken_updates = 0
+        return mean
 
     def sync_target(self) -> None:
         """Alg. step 8: eq-hard when tau is 1, else eq-soft with the config's tau."""

@@ -13,6 +13,7 @@ from dqn_ref.atomic import WriteFailedError
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.presets import get_preset
+from dqn_ref.tensorboard_log import TENSORBOARD_INSTALL, tensorboard_available
 
 PROG = "python -m dqn_ref.run"
 
@@ -21,6 +22,8 @@ def config_from_args(args: argparse.Namespace) -> DQNConfig:
     """The preset with every flag the user gave applied on top, validated."""
     given = vars(args)
     overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
+    if given.get("tensorboard") and not tensorboard_available():
+        raise DQNRefError(f"--tensorboard needs the tensorboard package: {TENSORBOARD_INSTALL}")
     return get_preset(args.preset, args.task).replace(**overrides)
 
 

@@ -152,6 +152,13 @@ class DQNConfig:
         475.0, "evaluation mean return at which the task counts as solved."
     )
 
+    # --- logging -------------------------------------------------------------------------------
+    tensorboard: bool = knob(
+        True,
+        "also write a TensorBoard event file in the run folder, where tensorboard is installed "
+        "(pip install 'dqn_ref[tensorboard]'); --no-tensorboard turns it off.",
+    )
+
     # --- checkpoints (spec/reliability.md) -----------------------------------------------------
     checkpoint_minutes: float = knob(
         5.0,

@@ -8,7 +8,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from dqn_ref.atomic import atomic_write, write_error
 from dqn_ref.errors import DQNRefError
@@ -29,6 +29,14 @@ COLUMNS = (
 )
 
 
+class RowListener(Protocol):
+    """Also receives every row (the TensorBoard log), and is closed with the log."""
+
+    def row(self, row: dict[str, float | str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class MetricsLog:
     """Appends rows to metrics.csv and keeps them in memory for the curve and the summary."""
@@ -37,6 +45,7 @@ class MetricsLog:
     rows: list[dict[str, float | str]] = field(default_factory=list)
     _file: IO[str] | None = None
     _failed: bool = False  # a write failed: closing then drops what the disk refused
+    listener: RowListener | None = None
 
     def __post_init__(self) -> None:
         if self._file is None:  # a new log; continued() hands over an open one
@@ -86,6 +95,8 @@ class MetricsLog:
         except OSError as error:
             self._abandon()
             raise write_error(self.path, error) from error
+        if self.listener is not None:
+            self.listener.row(row)
 
     def close(self) -> None:
         if self._file is None:
@@ -99,6 +110,9 @@ class MetricsLog:
                 raise write_error(self.path, error) from error
         finally:
             self._file = None
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
 
     def _abandon(self) -> None:
         """Close after a failed write, dropping the buffered rest of the row, and cut the file

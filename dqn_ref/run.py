@@ -26,6 +26,7 @@ from dqn_ref.errors import DQNRefError
 from dqn_ref.interrupt import SignalStop, TrainingInterruptedError
 from dqn_ref.presets import PRESETS, TASK_PRESETS
 from dqn_ref.run_folder import folder_lock, remove_leftover_temporaries
+from dqn_ref.tensorboard_log import EVENT_FILE_PREFIX
 
 if TYPE_CHECKING:
     from dqn_ref.train import TrainResult
@@ -76,30 +77,35 @@ exactly, also at an epsilon above 0, on the same kind of device (cpu, cuda) as t
 STUDY_HELP = "train one run per seed in parallel and compare them (the seed paper's 10-run study)"
 
 STUDY_DESCRIPTION = """\
-Train the same config once per seed, several seeds at a time in worker processes, and compare
-the seeds: the replication paper's 10-run experiment as one command. One progress bar follows
-all seeds; each seed's result is printed as it finishes. Flags are those of the task (its
-presets and config fields), plus --seeds, --first-seed and --workers.
+Train the same config once per seed, several seeds at a time in worker processes (or as Ray
+tasks on a cluster), and compare the seeds: the replication paper's 10-run experiment as one
+command. One progress bar follows all seeds; each seed's result is printed as it finishes. Flags
+are those of the task (its presets and config fields), plus the study's below.
 
 examples:
   python -m dqn_ref.run study cartpole --seeds 10                  # the default preset
   python -m dqn_ref.run study cartpole --seeds 10 --preset paper   # the paper's settings
   python -m dqn_ref.run study cartpole --seeds 4 --steps 20000 --workers 2
+  python -m dqn_ref.run study pong --seeds 5 --device cuda --backend ray --address HEAD:6379
 
 A study writes runs/study-<env>-<preset>-<time>/ (or --out):
   seed<S>/     each seed's run folder (what a single run writes, plus train.log: its output)
   study.csv    one row per seed: solved or not (an evaluation mean reached the solved
-               threshold), agent steps and seconds to solve, success rate (the fraction of
-               training episodes whose return reached the time limit's, 500 on CartPole-v1:
-               the paper's measure), mean training return, best and final evaluation
-  study.md     that table, the aggregates (seeds solved, median and range of steps and
-               seconds to solve, median and minimum final evaluation, mean success rate)
-               and the command line
+               threshold), agent steps and seconds to that first solve and to the stable one
+               (every later evaluation solves too), success rate (the fraction of training
+               episodes whose return reached the time limit's, 500 on CartPole-v1: the
+               paper's measure), mean training return, best and final evaluation
+  study.md     that table, the aggregates (seeds solved; for steps and seconds to solve and
+               the final evaluation: median, range, and the interquartile mean with its 95%
+               bootstrap interval; mean success rate) and the command line
   study.json   all of the above and the config, machine-readable
   curves.png   evaluation mean and smoothed training return against agent steps: each seed,
                the mean over seeds and the min-max band
   boxplot.png  one box per seed of its training-episode returns (the paper's figure)
-Ctrl-C stops every worker and keeps what they wrote."""
+With --backend ray each seed's run folder is sent back to this machine when it finishes, so the
+cluster's workers need not share its disk; a seed whose worker dies is trained again from its
+start (up to twice). Ctrl-C stops every worker and keeps what they wrote (with Ray: the finished
+seeds' folders)."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -223,7 +229,22 @@ def add_study_flags(study_parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="runs trained at once, one process each (default: the smaller of --seeds and the "
-        "CPU cores); each process uses --torch-threads threads",
+        "CPU cores); each process uses --torch-threads threads. With --backend ray and no "
+        "--address, the CPUs of the local Ray instance",
+    )
+    group.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="where the seeds train: worker processes on this machine (default), or one Ray task "
+        "each, on the cluster at --address or on a local Ray instance (pip install 'dqn_ref[ray]')",
+    )
+    group.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="with --backend ray, the cluster to connect to: host:port of its head, "
+        "ray://host:10001, or auto (default: start a local Ray instance)",
     )
 
 
@@ -427,6 +448,9 @@ def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite:
         (out / name).unlink()
     if out.is_dir():
         remove_leftover_temporaries(out)
+    if existing:  # the replaced run's TensorBoard events, which would mix with the new run's
+        for events in out.glob(f"{EVENT_FILE_PREFIX}*"):
+            events.unlink()
     return out
 
 
@@ -442,6 +466,13 @@ def print_result(result: TrainResult) -> None:
         if result.first_solved_step is not None
         else "never solved during training"
     )
+    if result.stable_solved_step is not None:
+        solved += (
+            f", stably (every later evaluation too) from step {result.stable_solved_step} "
+            f"after {result.stable_solved_time_s:.1f} s"
+        )
+    elif result.first_solved_step is not None:
+        solved += ", not stably (the last evaluation is below the threshold)"
     print(
         f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
         f"in {result.wall_time_s:.1f} s; {solved}"

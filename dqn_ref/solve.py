@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 def first_solve_index(eval_means: Sequence[float], threshold: float) -> int | None:
@@ -23,3 +23,18 @@ def stable_solve_index(eval_means: Sequence[float], threshold: float) -> int | N
     while index > 0 and eval_means[index - 1] >= threshold:
         index -= 1
     return index if index < len(eval_means) else None
+
+
+def stable_solve_of_run(
+    rows: Sequence[Mapping[str, float | str]], threshold: float
+) -> tuple[int, float] | None:
+    """A run's stable solve read off its metrics.csv rows (kind "eval", in order): the agent step
+    and the training wall-clock (evaluations included) of that evaluation, or None.
+
+    Implements: spec/evaluation.md#eq-stable-solve (through stable_solve_index)
+    """
+    evaluations = [row for row in rows if row["kind"] == "eval"]
+    index = stable_solve_index([float(row["return"]) for row in evaluations], threshold)
+    if index is None:
+        return None
+    return int(float(evaluations[index]["step"])), float(evaluations[index]["wall_time_s"])

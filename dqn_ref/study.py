@@ -29,20 +29,24 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Protocol
 
 import gymnasium as gym
-import torch
 from tqdm import tqdm
 
 from dqn_ref.atomic import atomic_write, atomic_write_json, write_error
 from dqn_ref.build import resolve_device
 from dqn_ref.command_line import PROG, config_from_args, folder_safe, report_failure
 from dqn_ref.config import SEED_LIMIT, DQNConfig
+from dqn_ref.envs import atari_options, make_env
 from dqn_ref.errors import DQNRefError
+from dqn_ref.interrupt import StopCheck
 from dqn_ref.metrics import COLUMNS, read_metrics
 from dqn_ref.preflight import check_run_can_start
 from dqn_ref.run_folder import folder_lock
+from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.study_plots import plot_boxplot, plot_curves
+from dqn_ref.study_stats import CONFIDENCE_LEVEL, Spread
 from dqn_ref.train import train
 
 STUDY_FILES = ("study.csv", "study.md", "study.json", "curves.png", "boxplot.png")
@@ -60,6 +64,8 @@ TABLE_COLUMNS = (
     "steps_to_solve",  # agent steps at that first evaluation
     "seconds_to_solve",  # training wall-clock to that evaluation, evaluations included
     "train_seconds_to_solve",  # the same without evaluation time, where the run reports it
+    "stable_steps_to_solve",  # agent steps at the stable solve: every later evaluation solves too
+    "stable_seconds_to_solve",  # training wall-clock to that evaluation, evaluations included
     "success_rate",  # fraction of training episodes whose return reached the time limit's
     "episodes",  # training episodes
     "steps",  # agent steps trained
@@ -79,6 +85,8 @@ class SeedResult:
     steps_to_solve: int | None
     seconds_to_solve: float | None
     train_seconds_to_solve: float | None
+    stable_steps_to_solve: int | None
+    stable_seconds_to_solve: float | None
     success_rate: float | None
     episodes: int
     steps: int
@@ -89,30 +97,17 @@ class SeedResult:
 
 
 @dataclass(frozen=True)
-class Spread:
-    """Median and range of one measure over the seeds that have it."""
-
-    median: float
-    min: float
-    max: float
-
-    @classmethod
-    def of(cls, values: Sequence[float | int | None]) -> Spread | None:
-        present = [float(value) for value in values if value is not None]
-        if not present:
-            return None
-        return cls(statistics.median(present), min(present), max(present))
-
-
-@dataclass(frozen=True)
 class StudyAggregate:
-    """The study's summary over seeds; the solve measures are over the solved seeds only."""
+    """The study's summary over seeds; each solve measure is over the seeds that solved so."""
 
     seeds: int
     solved: int
+    stably_solved: int
     steps_to_solve: Spread | None
     seconds_to_solve: Spread | None
     train_seconds_to_solve: Spread | None
+    stable_steps_to_solve: Spread | None
+    stable_seconds_to_solve: Spread | None
     final_eval: Spread | None
     mean_success_rate: float | None
 
@@ -122,9 +117,14 @@ class StudyAggregate:
         return cls(
             seeds=len(results),
             solved=sum(result.solved for result in results),
+            stably_solved=sum(result.stable_steps_to_solve is not None for result in results),
             steps_to_solve=Spread.of([result.steps_to_solve for result in results]),
             seconds_to_solve=Spread.of([result.seconds_to_solve for result in results]),
             train_seconds_to_solve=Spread.of([result.train_seconds_to_solve for result in results]),
+            stable_steps_to_solve=Spread.of([result.stable_steps_to_solve for result in results]),
+            stable_seconds_to_solve=Spread.of(
+                [result.stable_seconds_to_solve for result in results]
+            ),
             final_eval=Spread.of([result.final_eval for result in results]),
             mean_success_rate=statistics.fmean(rates) if rates else None,
         )
@@ -161,6 +161,13 @@ def read_seed_result(run_dir: Path, seed: int, return_cap: float | None) -> Seed
     train_returns = [float(row["return"]) for row in rows if row["kind"] == "train"]
     eval_means = [float(row["return"]) for row in rows if row["kind"] == "eval"]
     final_eval = summary["final_eval"]
+    # Runs written before the stable solve was reported lack it in summary.json; their
+    # metrics.csv holds the evaluations it is read off.
+    if "stable_solved_step" in summary:
+        stable = summary["stable_solved_step"], summary["stable_solved_time_s"]
+    else:
+        threshold = json.loads((run_dir / "config.json").read_text())["config"]["solved_threshold"]
+        stable = stable_solve_of_run(rows, threshold) or (None, None)
     return SeedResult(
         seed=seed,
         solved=summary["first_solved_step"] is not None,
@@ -168,6 +175,8 @@ def read_seed_result(run_dir: Path, seed: int, return_cap: float | None) -> Seed
         seconds_to_solve=summary["first_solved_time_s"],
         # Reported only by runs that time their evaluations separately; older ones lack it.
         train_seconds_to_solve=summary.get("first_solved_train_time_s"),
+        stable_steps_to_solve=stable[0],
+        stable_seconds_to_solve=stable[1],
         success_rate=success_rate(rows, return_cap),
         episodes=summary["episodes"],
         steps=summary["steps"],
@@ -221,7 +230,9 @@ def start_worker() -> None:
     tqdm.set_lock(threading.RLock())
 
 
-def train_seed(config: DQNConfig, run_dir: Path, preset_name: str) -> None:
+def train_seed(
+    config: DQNConfig, run_dir: Path, preset_name: str, stop: StopCheck | None = None
+) -> None:
     """One seed's run, in a worker process. What train() prints goes to the seed's train.log, so
     that ten runs' evaluation lines do not interleave under the study's progress bar."""
     log_path = run_dir / TRAIN_LOG
@@ -232,7 +243,7 @@ def train_seed(config: DQNConfig, run_dir: Path, preset_name: str) -> None:
             contextlib.redirect_stdout(log),
             contextlib.redirect_stderr(log),
         ):
-            train(config, run_dir, preset_name, progress=False)
+            train(config, run_dir, preset_name, progress=False, stop=stop)
     except OSError as error:  # the log's own writes; every run file names itself
         raise write_error(log_path, error) from error
 
@@ -264,16 +275,90 @@ def stop_workers(pool: ProcessPoolExecutor, workers: set[BaseProcess]) -> None:
     pool.shutdown(wait=True)  # the pool notices its dead workers and frees its queues
 
 
+class SeedBackend(Protocol):
+    """Where a study's seeds train: worker processes here (LocalBackend) or Ray tasks
+    (dqn_ref.study_ray.RayBackend). Each finished seed's run folder is in the study folder when
+    `wait` reports it."""
+
+    description: str  # where the seeds train, for the study's first line
+
+    def submit(self, config: DQNConfig, run_dir: Path, preset_name: str) -> None:
+        """Start training config.seed into run_dir (or queue it)."""
+
+    def wait(self, timeout_s: float) -> list[int]:
+        """The seeds that finished within timeout_s; a seed that failed raises DQNRefError."""
+        ...
+
+    def logged(self, seed: int, unit: str) -> int:
+        """Episodes or steps (unit) that an unfinished seed has logged so far."""
+        ...
+
+    def stop(self) -> None:
+        """End every unfinished seed (an error or Ctrl-C)."""
+
+    def close(self) -> None:
+        """Release the workers once every seed has finished."""
+
+
+class LocalBackend:
+    """A pool of `workers` processes on this machine, each writing its seed's folder in place."""
+
+    def __init__(self, workers: int):
+        self.description = f"{workers} at a time"
+        self.children_before = set(multiprocessing.active_children())
+        # spawn, not fork: a forked copy of a process that has loaded torch can deadlock on its
+        # locks.
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+        )
+        self.pending: dict[Future[None], tuple[int, Path]] = {}
+        self.run_dirs: dict[int, Path] = {}
+
+    def submit(self, config: DQNConfig, run_dir: Path, preset_name: str) -> None:
+        future = self.pool.submit(train_seed, config, run_dir, preset_name)
+        self.pending[future] = (config.seed, run_dir)
+        self.run_dirs[config.seed] = run_dir
+
+    def wait(self, timeout_s: float) -> list[int]:
+        finished, _ = wait(self.pending, timeout=timeout_s, return_when=FIRST_COMPLETED)
+        seeds = []
+        for future in sorted(finished, key=lambda future: self.pending[future][0]):
+            seed, run_dir = self.pending.pop(future)
+            try:
+                future.result()
+            except DQNRefError as error:
+                raise DQNRefError(f"seed {seed}: {error}") from error
+            except BrokenProcessPool as error:
+                raise DQNRefError(
+                    f"a worker process died while training ({error}); see {run_dir / TRAIN_LOG}"
+                ) from error
+            seeds.append(seed)
+        return seeds
+
+    def logged(self, seed: int, unit: str) -> int:
+        return logged_count(self.run_dirs[seed] / "metrics.csv", unit)
+
+    def stop(self) -> None:
+        stop_workers(self.pool, set(multiprocessing.active_children()) - self.children_before)
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
 def run_study(
     config: DQNConfig,
     preset_name: str,
     study_dir: Path,
     seeds: Sequence[int],
-    workers: int,
+    backend: SeedBackend,
     progress: bool,
     command: str,
+    details: dict[str, object] | None = None,
 ) -> StudyResult:
-    """Train `config` once per seed, `workers` at a time, then write the study's files."""
+    """Train `config` once per seed on `backend`, then write the study's files; `details` (the
+    backend's settings) go into study.json."""
     return_cap = episode_return_cap(config)
     # The bar counts what ends a run: episodes when the config has an episode limit (the paper
     # preset's 1000 episodes end long before its step cap), agent steps otherwise.
@@ -288,51 +373,25 @@ def run_study(
         dynamic_ncols=True,
         desc=f"study {config.env_id} {preset_name}",
     )
-    children_before = set(multiprocessing.active_children())
-    # spawn, not fork: a forked copy of a process that has loaded torch can deadlock on its locks.
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=start_worker,
-    )
     try:
-        futures: dict[Future[None], int] = {
-            pool.submit(
-                train_seed, config.replace(seed=seed), seed_dir(study_dir, seed), preset_name
-            ): seed
-            for seed in seeds
-        }
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=POLL_INTERVAL_S, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=futures.__getitem__):
-                seed = futures[future]
-                try:
-                    future.result()
-                except DQNRefError as error:
-                    raise DQNRefError(f"seed {seed}: {error}") from error
-                except BrokenProcessPool as error:
-                    log = seed_dir(study_dir, seed) / TRAIN_LOG
-                    raise DQNRefError(
-                        f"a worker process died while training ({error}); see {log}"
-                    ) from error
+        for seed in seeds:
+            backend.submit(config.replace(seed=seed), seed_dir(study_dir, seed), preset_name)
+        while len(results) < len(seeds):
+            for seed in backend.wait(POLL_INTERVAL_S):
                 results[seed] = read_seed_result(seed_dir(study_dir, seed), seed, return_cap)
                 bar.write(describe_seed(results[seed], config, return_cap))
             done = sum(
-                per_seed_total
-                if seed in results
-                else logged_count(seed_dir(study_dir, seed) / "metrics.csv", unit)
-                for seed in seeds
+                per_seed_total if seed in results else backend.logged(seed, unit) for seed in seeds
             )
             bar.update(min(done, bar.total) - bar.n)
             solved = sum(result.solved for result in results.values())
             bar.set_postfix({"seeds done": f"{len(results)}/{len(seeds)}", "solved": solved})
     except BaseException:
         bar.close()
-        stop_workers(pool, set(multiprocessing.active_children()) - children_before)
+        backend.stop()
         raise
     bar.close()
-    pool.shutdown()
+    backend.close()
 
     ordered = [results[seed] for seed in seeds]
     aggregate = StudyAggregate.of(ordered)
@@ -346,7 +405,7 @@ def run_study(
             "command": command,
             "preset": preset_name,
             "seeds": list(seeds),
-            "workers": workers,
+            **(details or {}),
             "wall_time_s": time.perf_counter() - start_time,
             "episode_return_cap": return_cap,
             "config": dataclasses.asdict(config),  # each seed's config.json holds its own seed
@@ -370,13 +429,30 @@ def format_rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def format_solve_spread(spread: Spread | None, digits: int) -> str:
-    if spread is None:
-        return "no seed solved"
+def format_iqm(spread: Spread, digits: int) -> str:
+    """The IQM and its interval: "IQM 12.0 (95% CI 10.0 to 14.0)"."""
+    if spread.iqm_ci_low is None or spread.iqm_ci_high is None:
+        interval = "one seed, no interval"
+    else:
+        interval = (
+            f"{CONFIDENCE_LEVEL:.0%} CI {format_number(spread.iqm_ci_low, digits)} to "
+            f"{format_number(spread.iqm_ci_high, digits)}"
+        )
+    return f"IQM {format_number(spread.iqm, digits)} ({interval})"
+
+
+def format_spread(spread: Spread, digits: int) -> str:
     return (
         f"median {format_number(spread.median, digits)}, range "
-        f"{format_number(spread.min, digits)} to {format_number(spread.max, digits)}"
+        f"{format_number(spread.min, digits)} to {format_number(spread.max, digits)}; "
+        f"{format_iqm(spread, digits)}"
     )
+
+
+def format_solve_spread(spread: Spread | None, digits: int, solved: str = "solved") -> str:
+    if spread is None:
+        return f"no seed {solved}"
+    return f"{format_spread(spread, digits)}, over the {spread.count} seeds that {solved}"
 
 
 def cap_label(return_cap: float | None) -> str:
@@ -392,6 +468,10 @@ def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | Non
         )
         if result.train_seconds_to_solve is not None:
             solved += f" ({format_number(result.train_seconds_to_solve)} s training only)"
+        if result.stable_steps_to_solve is None:
+            solved += ", not stably (a later evaluation fell below)"
+        else:
+            solved += f", stably from step {result.stable_steps_to_solve:,}"
     else:
         solved = f"never solved (best evaluation {format_number(result.best_eval)})"
     return (
@@ -416,11 +496,18 @@ def aggregate_lines(
             "seconds to solve, training only (evaluations excluded): "
             f"{format_solve_spread(aggregate.train_seconds_to_solve, 1)}"
         )
+    lines += [
+        "stably solved (from one evaluation on, every evaluation mean >= "
+        f"{config.solved_threshold:g}): {aggregate.stably_solved} of {aggregate.seeds} seeds",
+        "agent steps to stable solve: "
+        f"{format_solve_spread(aggregate.stable_steps_to_solve, 0, 'stably solved')}",
+        "seconds to stable solve: "
+        f"{format_solve_spread(aggregate.stable_seconds_to_solve, 1, 'stably solved')}",
+    ]
     if aggregate.final_eval is not None:
         lines.append(
-            f"final evaluation ({config.final_eval_episodes} episodes): median "
-            f"{format_number(aggregate.final_eval.median)}, min "
-            f"{format_number(aggregate.final_eval.min)}"
+            f"final evaluation ({config.final_eval_episodes} episodes): "
+            f"{format_spread(aggregate.final_eval, 1)}"
         )
     lines.append(
         f"success rate (training episodes reaching {cap_label(return_cap)}), mean over seeds: "
@@ -454,6 +541,7 @@ def write_markdown(
     header = ["seed", "solved", "steps to solve", "seconds to solve"]
     if with_train_seconds:
         header.append("seconds to solve, training only")
+    header += ["steps to stable solve", "seconds to stable solve"]
     header += [
         f"success rate (training episodes reaching {cap_label(return_cap)})",
         "mean training return",
@@ -478,6 +566,10 @@ def write_markdown(
         if with_train_seconds:
             cells.append(format_number(result.train_seconds_to_solve))
         cells += [
+            format_number(result.stable_steps_to_solve, 0),
+            format_number(result.stable_seconds_to_solve),
+        ]
+        cells += [
             format_rate(result.success_rate),
             format_number(result.mean_train_return),
             format_number(result.best_eval),
@@ -486,6 +578,11 @@ def write_markdown(
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *(f"- {line}" for line in aggregate_lines(aggregate, config, return_cap)), ""]
     lines += [
+        "A stable solve is the first evaluation from which every later evaluation mean stays at "
+        "or above the threshold (spec/evaluation.md#eq-stable-solve). IQM: the mean of the "
+        f"middle 50% of the seeds; its interval is a {CONFIDENCE_LEVEL:.0%} percentile bootstrap "
+        "over seeds (spec/evaluation.md#eq-iqm).",
+        "",
         "Each seed's run folder is seed<S>/; curves.png and boxplot.png are the study's figures.",
         "",
     ]
@@ -494,36 +591,6 @@ def write_markdown(
 
 
 # --- command -------------------------------------------------------------------------------------
-
-
-def start_study(
-    args: argparse.Namespace,
-    argv: Sequence[str],
-    config: DQNConfig,
-    device: torch.device,
-    study_dir: Path,
-    seeds: list[int],
-    workers: int,
-) -> StudyResult:
-    """Print what the study will do, then run it."""
-    limit = f"{config.total_steps} agent steps"
-    if config.total_episodes:
-        limit = f"{config.total_episodes} episodes (at most {limit})"
-    seed_range = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
-    print(
-        f"dqn_ref study: {args.task}, preset {args.preset}, {seed_range}, "
-        f"{workers} at a time, device {device}, {limit} each -> {study_dir}",
-        flush=True,
-    )
-    return run_study(
-        config,
-        args.preset,
-        study_dir,
-        seeds,
-        workers,
-        progress=not args.no_progress,
-        command=shlex.join([*PROG.split(), *argv]),
-    )
 
 
 def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -542,22 +609,66 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 f"--first-seed {args.first_seed} with --seeds {args.seeds} reaches seed "
                 f"{last_seed}, beyond the largest, {SEED_LIMIT - 1}; lower --first-seed or --seeds"
             )
-        device = resolve_device(config.device)
-        # An environment that cannot be made fails here, once, rather than in every worker.
-        check_run_can_start(config, device)
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
         workers = min(args.workers or os.cpu_count() or 1, len(seeds))
+        backend: SeedBackend
+        if args.backend == "ray":
+            from dqn_ref.study_ray import RayBackend  # a one-line error when Ray is absent
+
+            # An environment that cannot be made fails here, once, rather than in every task;
+            # the seeds' device is resolved where they train, on the cluster's workers.
+            make_env(
+                config.env_id, 1, config.max_episode_steps, atari_options(config, training=True)
+            ).close()
+            device: str = config.device
+            backend = RayBackend(args.address, workers, config)
+            details: dict[str, object] = {
+                "backend": "ray",
+                "workers": workers if args.address is None else None,
+                "address": args.address,
+            }
+        else:
+            if args.address is not None:
+                raise DQNRefError("--address names a Ray cluster; use it with --backend ray")
+            resolved = resolve_device(config.device)
+            # An environment that cannot be made fails here, once, rather than in every worker.
+            check_run_can_start(config, resolved)
+            device = str(resolved)
+            backend = LocalBackend(workers)
+            details = {"backend": "local", "workers": workers, "address": None}
         study_dir = study_dir_path(args.out, config, args.preset)
         with folder_lock(study_dir, "study"):
             prepare_study_dir(study_dir, config, args.preset, args.overwrite)
-            result = start_study(args, argv, config, device, study_dir, seeds, workers)
+            limit = f"{config.total_steps} agent steps"
+            if config.total_episodes:
+                limit = f"{config.total_episodes} episodes (at most {limit})"
+            first, last = seeds[0], seeds[-1]
+            seed_range = f"seed {first}" if len(seeds) == 1 else f"seeds {first}-{last}"
+            print(
+                f"dqn_ref study: {args.task}, preset {args.preset}, {seed_range}, "
+                f"{backend.description}, device {device}, {limit} each -> {study_dir}",
+                flush=True,
+            )
+            result = run_study(
+                config,
+                args.preset,
+                study_dir,
+                seeds,
+                backend,
+                progress=not args.no_progress,
+                command=shlex.join([*PROG.split(), *argv]),
+                details=details,
+            )
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
         return report_failure(
             error,
             "study",
             study_dir,
             "the workers are stopped and what they wrote is kept",
-            "(finished seeds' run folders, each unfinished seed's metrics.csv; no study tables)",
+            "(finished seeds' run folders, each unfinished seed's metrics.csv; no study tables)"
+            if args.backend == "local"
+            else "(finished seeds' run folders; unfinished seeds' files stay on no worker; no "
+            "study tables)",
         )
     for line in aggregate_lines(result.aggregate, config, result.return_cap):
         print(line)

@@ -51,6 +51,8 @@ from dqn_ref.plot import plot_curve
 from dqn_ref.progress import Progress
 from dqn_ref.replay_interface import Replay
 from dqn_ref.seeding import seed_everything
+from dqn_ref.solve import stable_solve_of_run
+from dqn_ref.tensorboard_log import open_tensorboard
 
 EVAL_LABELS = {"eval": "evaluation", "final": "final evaluation"}
 Clock = Callable[[], float]
@@ -74,6 +76,8 @@ class TrainResult:
     first_solved_step: int | None
     first_solved_time_s: float | None
     first_solved_train_time_s: float | None  # first_solved_time_s less the evaluations' time
+    stable_solved_step: int | None  # eq-stable-solve: every evaluation from this one on solves
+    stable_solved_time_s: float | None  # wall-clock at that evaluation, evaluations included
     final_eval: EvalSummary | None
 
 
@@ -253,6 +257,7 @@ class TrainingRun:
     def result(self, wall_time: float, final_eval: EvalSummary | None) -> TrainResult:
         state = self.state
         first_solved = state.first_solved
+        stable_solved = stable_solve_of_run(self.metrics.rows, self.config.solved_threshold)
         return TrainResult(
             run_dir=self.run_dir,
             steps=state.step,
@@ -266,6 +271,8 @@ class TrainingRun:
             first_solved_step=first_solved[0] if first_solved else None,
             first_solved_time_s=first_solved[1] if first_solved else None,
             first_solved_train_time_s=first_solved[2] if first_solved else None,
+            stable_solved_step=stable_solved[0] if stable_solved else None,
+            stable_solved_time_s=stable_solved[1] if stable_solved else None,
             final_eval=final_eval,
         )
 
@@ -330,6 +337,9 @@ def train(
             f"dqn_ref: checkpoints include the replay buffer, up to {format_bytes(replay.nbytes)}",
             flush=True,
         )
+    metrics.listener = open_tensorboard(
+        config.tensorboard, run_dir, agent, lambda: state.updates_done
+    )
     bar = Progress(
         config.total_steps,
         state.step,

@@ -362,3 +362,23 @@ def test_gamma_reaches_the_one_step_target() -> None:
         target = batch.reward + 0.5 * (~batch.terminated) * best_next
         q_taken = agent.online_net(batch.obs).gather(1, batch.action[:, None]).squeeze(1)
     torch.testing.assert_close(agent.update(batch), ((q_taken - target) ** 2).mean())
+
+
+def test_mean_q_of_taken_actions_averages_the_updates_since_it_was_last_read() -> None:
+    """take_mean_q: the mean over updates of mean_b Q(s_b, a_b; theta) as each update saw it,
+    theta before its own step, recomputed here from a copy of the network; then reset."""
+    torch.manual_seed(0)
+    agent = DQNAgent(cartpole.replace(learning_rate=1e-2), (4,), 2, torch.device("cpu"))
+    assert agent.take_mean_q() is None  # not tracked
+    agent.track_mean_q()
+    assert agent.take_mean_q() is None  # no update yet
+    seen = []
+    for _ in range(3):
+        batch = random_batch()
+        with torch.no_grad():
+            q_values = agent.online_net(batch.obs)  # (B, A) with theta before this update
+            seen.append(q_values.gather(1, batch.action.unsqueeze(1)).mean().item())
+        agent.update(batch)
+    assert seen[0] != seen[2]  # theta moved, so the average is not any one update's
+    assert agent.take_mean_q() == pytest.approx(sum(seen) / 3, rel=1e-5)
+    assert agent.take_mean_q() is None  # read once, then reset

@@ -97,6 +97,12 @@ def test_tiny_study_writes_a_table_that_matches_each_seeds_run_folder(
         evaluations = [(int(m["step"]), float(m["return"])) for m in metrics if m["kind"] == "eval"]
         assert [step for step, _ in evaluations] == [200, 400]
         solving = [step for step, mean in evaluations if mean >= SOLVED_THRESHOLD]
+        # The stable solve, by its definition: the first evaluation from which all solve.
+        stably = [
+            step
+            for index, (step, _) in enumerate(evaluations)
+            if all(mean >= SOLVED_THRESHOLD for _, mean in evaluations[index:])
+        ]
 
         assert row["solved"] == ("yes" if solving else "no")
         assert row["steps_to_solve"] == blank_if_none(solving[0] if solving else None)
@@ -105,6 +111,9 @@ def test_tiny_study_writes_a_table_that_matches_each_seeds_run_folder(
         assert row["train_seconds_to_solve"] == blank_if_none(
             summary.get("first_solved_train_time_s")
         )
+        assert row["stable_steps_to_solve"] == blank_if_none(stably[0] if stably else None)
+        assert row["stable_steps_to_solve"] == blank_if_none(summary["stable_solved_step"])
+        assert row["stable_seconds_to_solve"] == blank_if_none(summary["stable_solved_time_s"])
         reached = sum(episode_return >= TIME_LIMIT for episode_return in train_returns)
         assert float(row["success_rate"]) == pytest.approx(reached / len(train_returns))
         assert int(row["episodes"]) == len(train_returns) == summary["episodes"]
@@ -119,7 +128,14 @@ def test_tiny_study_writes_a_table_that_matches_each_seeds_run_folder(
     study = json.loads((out / "study.json").read_text())
     assert study["episode_return_cap"] == TIME_LIMIT
     assert study["seeds"] == [0, 1] and study["config"]["total_steps"] == 400
-    assert study["aggregate"]["solved"] == sum(row["solved"] == "yes" for row in table)
+    aggregate = study["aggregate"]
+    assert aggregate["solved"] == sum(row["solved"] == "yes" for row in table)
+    assert aggregate["stably_solved"] == sum(row["stable_steps_to_solve"] != "" for row in table)
+    finals = sorted(float(row["final_eval"]) for row in table)
+    # Two seeds: a quarter of 2 rounds down to none cut, so the IQM is their mean.
+    assert aggregate["final_eval"]["iqm"] == pytest.approx(sum(finals) / 2)
+    assert aggregate["final_eval"]["iqm_ci_low"] == finals[0]
+    assert aggregate["final_eval"]["iqm_ci_high"] == finals[1]
     assert [seed["success_rate"] for seed in study["per_seed"]] == [
         float(row["success_rate"]) for row in table
     ]
@@ -127,6 +143,7 @@ def test_tiny_study_writes_a_table_that_matches_each_seeds_run_folder(
     assert "--seeds 2 --workers 2" in markdown  # the command line that made the study
     assert "| 0 | " in markdown and "| 1 | " in markdown
     assert "of 2 seeds" in markdown and f"study folder: {out}" in printed
+    assert "IQM" in markdown and "95% CI" in markdown and "stable solve" in markdown
 
 
 def write_metrics(path: Path, rows: list[dict[str, object]]) -> None:
@@ -162,6 +179,8 @@ def test_success_rate_counts_training_episodes_that_reach_the_time_limit(tmp_pat
         "first_solved_step": 1000,
         "first_solved_time_s": 4.5,
         "first_solved_train_time_s": 3.0,
+        "stable_solved_step": None,
+        "stable_solved_time_s": None,
         "final_eval": {"mean": 420.0, "std": 1.0, "min": 418.0, "max": 422.0, "episodes": 100},
     }
     (run_dir / "summary.json").write_text(json.dumps(summary))
@@ -176,9 +195,42 @@ def test_success_rate_counts_training_episodes_that_reach_the_time_limit(tmp_pat
     assert result.best_eval == 500.0 and result.final_eval == 420.0
     assert result.solved and result.steps_to_solve == 1000 and result.seconds_to_solve == 4.5
     assert result.train_seconds_to_solve == 3.0
+    assert result.stable_steps_to_solve is None  # 350.5 at step 2000 fell below 475
     del summary["first_solved_train_time_s"]  # written only by runs that time evaluations apart
     (run_dir / "summary.json").write_text(json.dumps(summary))
     assert read_seed_result(run_dir, 7, 500.0).train_seconds_to_solve is None
+
+
+def test_stable_solve_of_an_older_run_is_read_off_its_metrics(tmp_path: Path) -> None:
+    """A summary.json without the stable solve (written before it was reported): the study reads
+    it off metrics.csv at the run's own threshold. Evaluations 480, 300, 476, 490 against 475:
+    the first solve is step 100, the stable one step 300, at that row's wall-clock, 7.5 s."""
+    run_dir = tmp_path / "seed0"
+    run_dir.mkdir()
+    evaluations = [(100, 480, 2.5), (200, 300, 5.0), (300, 476, 7.5), (400, 490, 10.0)]
+    write_metrics(
+        run_dir / "metrics.csv",
+        [
+            {"kind": "eval", "step": step, "episode": 0, "wall_time_s": seconds, "return": mean}
+            for step, mean, seconds in evaluations
+        ]
+        + [{"kind": "final", "step": 400, "episode": 0, "wall_time_s": 11.0, "return": 10}],
+    )
+    summary = {
+        "steps": 400,
+        "episodes": 0,
+        "wall_time_s": 10.0,
+        "first_solved_step": 100,
+        "first_solved_time_s": 2.5,
+        "final_eval": None,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    (run_dir / "config.json").write_text(
+        json.dumps({"preset": "cartpole", "config": {"solved_threshold": 475.0}})
+    )
+    result = read_seed_result(run_dir, 0, 500.0)
+    assert result.steps_to_solve == 100
+    assert (result.stable_steps_to_solve, result.stable_seconds_to_solve) == (300, 7.5)
 
 
 def test_existing_folder_is_refused_without_overwrite(
