@@ -29,23 +29,8 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def check_first_update_can_sample(config: DQNConfig) -> None:
-    """An n-step minibatch needs a complete transition: n stored steps of one copy's episode, or
-    fewer that end it. Once min(learning_starts, buffer_size) >= n_step x num_envs transitions are
-    stored, some copy holds n of its own, so the first update finds one; below that it might
-    redraw forever."""
-    needed = config.n_step * config.num_envs
-    if config.n_step > 1 and min(config.learning_starts, config.buffer_size) < needed:
-        raise DQNRefError(
-            f"n_step={config.n_step} with num_envs={config.num_envs} needs learning_starts and "
-            f"buffer_size of at least {needed} (n_step x num_envs) so that the first update finds "
-            f"a complete n-step transition; raise --learning-starts to {needed}"
-        )
-
-
 def make_replay_buffer(config: DQNConfig, spaces: EnvSpaces, device: torch.device) -> Replay:
     """Frame-deduplicated replay for stacked uint8 frames (Atari), the plain buffer otherwise."""
-    check_first_update_can_sample(config)
     seed = config.seed + REPLAY_SEED_OFFSET
     if len(spaces.obs_shape) == 3 and spaces.obs_dtype == np.uint8:
         return FrameReplayBuffer(
