@@ -7,6 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -251,3 +252,67 @@ def test_frame_replay_samples_the_nstep_transitions_of_its_episodes(
         sampled = by_obs[batch.obs[row].numpy().tobytes()]
         last = assert_row_is_the_reference(batch, row, sampled, log, n, gamma, held)
         assert np.array_equal(batch.next_obs[row].numpy(), next_obs_of[last])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 3), st.integers(2, 4), st.integers(4, 30))
+def test_an_nstep_buffer_restored_from_its_state_dict_continues_as_the_original(
+    seed: int, copies: int, n: int, capacity: int
+) -> None:
+    """eq-nstep P3 across a checkpoint (spec/reliability.md, Resume): a fresh ReplayBuffer(n_step=n)
+    loaded from state_dict() keeps the links between each transition and its successors, so
+    after the same further transitions both buffers sample the same R^(k), gamma^k and s_{t+k}."""
+    buffers = [
+        ReplayBuffer(capacity, (2,), np.float32, n_step=n, gamma=0.9, seed=seed + offset)
+        for offset in (0, 1)
+    ]
+    stream = list(random_stream(seed, copies, 40))
+    # Every copy's episode ends last, so some transition is complete and sampling terminates.
+    everyone = np.arange(copies)
+    stream.append((everyone, np.ones(copies, np.float32), everyone >= 0, everyone < 0))
+
+    def play(buffer: ReplayBuffer, steps: list, first: int) -> int:  # type: ignore[type-arg]
+        for real, rewards, terminated, truncated in steps:
+            if not len(real):
+                continue
+            ids = np.arange(first, first + len(real), dtype=np.float32)
+            obs = np.stack([ids, np.zeros_like(ids)], axis=1)
+            buffer.add(
+                obs, np.zeros(len(real), np.int64), rewards, obs + 1, terminated,
+                episode_end=terminated | truncated, env_ids=real,
+            )  # fmt: skip
+            first += len(real)
+        return first
+
+    original, restored = buffers
+    added = play(original, stream[:20], 0)
+    restored.load_state_dict(original.state_dict())
+    for buffer in buffers:
+        play(buffer, stream[20:], added)
+    got, expected = restored.sample(32), original.sample(32)
+    for name in ("obs", "reward", "next_obs", "terminated", "discount"):
+        assert torch.equal(getattr(got, name), getattr(expected, name)), name
+
+
+def test_after_end_episodes_no_transition_continues_an_earlier_one() -> None:
+    """eq-nstep rule "neither yet": after end_episodes (environments reset outside the loop) a
+    copy's next transition is not the successor of its last one, so an earlier transition whose
+    episode did not end stays incomplete and is never sampled."""
+    buffer = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=0.5)
+    step = (np.zeros((1, 2), np.float32), [0], [1.0], np.ones((1, 2), np.float32), [False])
+    buffer.add(*step, episode_end=[False], env_ids=[0])
+    buffer.end_episodes()
+    buffer.add(
+        np.full((1, 2), 2, np.float32), [0], [4.0], np.full((1, 2), 3, np.float32), [True],
+        episode_end=[True], env_ids=[0],
+    )  # fmt: skip
+    batch = buffer.sample(64)
+    assert batch.reward.tolist() == [4.0] * 64
+    assert batch.discount is not None and batch.discount.tolist() == [0.5] * 64
+
+
+def test_an_nstep_buffer_needs_episode_ends() -> None:
+    """eq-nstep: a buffer that follows successors cannot add transitions without episode ends."""
+    buffer = ReplayBuffer(8, (2,), np.float32, n_step=3)
+    with pytest.raises(ValueError, match=r"^n-step replay needs episode_end for every transition$"):
+        buffer.add(np.zeros((1, 2)), [0], [1.0], np.ones((1, 2)), [False])
