@@ -316,3 +316,15 @@ def test_an_nstep_buffer_needs_episode_ends() -> None:
     buffer = ReplayBuffer(8, (2,), np.float32, n_step=3)
     with pytest.raises(ValueError, match=r"^n-step replay needs episode_end for every transition$"):
         buffer.add(np.zeros((1, 2)), [0], [1.0], np.ones((1, 2)), [False])
+
+
+@given(chains(), gammas)
+def test_nstep_return_has_the_documented_dtypes(
+    inputs: tuple[np.ndarray, ...], gamma: float
+) -> None:
+    """eq-nstep: R^(k) is float32 like the stored rewards (summed in float64), k is int64 and
+    the terminal and complete flags are bool, one per row."""
+    found = nstep_return(*inputs, gamma)
+    assert found.reward.dtype == np.float32 and found.steps.dtype == np.int64
+    assert found.terminated.dtype == np.bool_ and found.complete.dtype == np.bool_
+    assert len(found.reward) == len(inputs[0])
