@@ -328,3 +328,22 @@ def test_nstep_return_has_the_documented_dtypes(
     assert found.reward.dtype == np.float32 and found.steps.dtype == np.int64
     assert found.terminated.dtype == np.bool_ and found.complete.dtype == np.bool_
     assert len(found.reward) == len(inputs[0])
+
+
+def test_a_copy_seen_for_the_first_time_continues_no_other_copys_transition() -> None:
+    """eq-nstep, successors are the copy's own: when copy 1 adds its first transition after copy 0
+    has added two, copy 0's open transition 1 does not become copy 1's predecessor. Sampled then:
+    transition 0 (R = 1 + 0.5 * 2 = 2, its successor stored) and copy 1's terminal one (R = 100);
+    transition 1 waits for copy 0's next step."""
+    buffer = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=0.5)
+
+    def add(copy: int, ident: int, reward: float, terminated: bool) -> None:
+        obs = np.full((1, 2), ident, np.float32)
+        buffer.add(
+            obs, [0], [reward], obs + 1, [terminated], episode_end=[terminated], env_ids=[copy]
+        )
+
+    add(0, 0, 1.0, False)
+    add(0, 1, 2.0, False)
+    add(1, 2, 100.0, True)
+    assert set(buffer.sample(64).reward.tolist()) <= {2.0, 100.0}
