@@ -347,3 +347,21 @@ def test_a_copy_seen_for_the_first_time_continues_no_other_copys_transition() ->
     add(0, 1, 2.0, False)
     add(1, 2, 100.0, True)
     assert set(buffer.sample(64).reward.tolist()) <= {2.0, 100.0}
+
+
+def test_an_episode_end_closes_the_copys_chain_even_after_its_row_is_reused() -> None:
+    """eq-nstep, successors within an episode only: copy 0's episode ends at transition 0, whose
+    row copy 1's transition 2 then reuses (capacity 2); copy 0's next transition 3 starts a new
+    episode and must not be linked to whatever holds transition 0's row. Held are 2 (successor
+    not stored yet: incomplete) and 3 (terminal, R = 16), so every sample is transition 3."""
+    buffer = ReplayBuffer(2, (2,), np.float32, n_step=2, gamma=0.5)
+
+    def add(copy: int, ident: int, reward: float, ended: bool) -> None:
+        obs = np.full((1, 2), ident, np.float32)
+        buffer.add(obs, [0], [reward], obs + 1, [ended], episode_end=[ended], env_ids=[copy])
+
+    add(0, 0, 1.0, True)
+    add(1, 1, 2.0, False)
+    add(1, 2, 4.0, False)
+    add(0, 3, 16.0, True)
+    assert buffer.sample(64).reward.tolist() == [16.0] * 64
