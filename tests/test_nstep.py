@@ -296,19 +296,34 @@ def test_an_nstep_buffer_restored_from_its_state_dict_continues_as_the_original(
 
 def test_after_end_episodes_no_transition_continues_an_earlier_one() -> None:
     """eq-nstep rule "neither yet": after end_episodes (environments reset outside the loop) a
-    copy's next transition is not the successor of its last one, so an earlier transition whose
-    episode did not end stays incomplete and is never sampled."""
+    copy's next transition is not the successor of its last one. Copy 0 adds transitions 0 and 1
+    (episode going on), end_episodes, then a terminal transition 2 (n = 2, gamma = 0.5): held
+    are 0 (R = 1 + 0.5 * 2 = 2) and 2 (R = 8); 1 stays incomplete and is never sampled."""
     buffer = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=0.5)
-    step = (np.zeros((1, 2), np.float32), [0], [1.0], np.ones((1, 2), np.float32), [False])
-    buffer.add(*step, episode_end=[False], env_ids=[0])
+
+    def add(ident: int, reward: float, ended: bool) -> None:
+        obs = np.full((1, 2), ident, np.float32)
+        buffer.add(obs, [0], [reward], obs + 1, [ended], episode_end=[ended], env_ids=[0])
+
+    add(0, 1.0, False)
+    add(1, 2.0, False)
     buffer.end_episodes()
-    buffer.add(
-        np.full((1, 2), 2, np.float32), [0], [4.0], np.full((1, 2), 3, np.float32), [True],
-        episode_end=[True], env_ids=[0],
-    )  # fmt: skip
+    add(2, 8.0, True)
     batch = buffer.sample(64)
-    assert batch.reward.tolist() == [4.0] * 64
-    assert batch.discount is not None and batch.discount.tolist() == [0.5] * 64
+    assert set(batch.reward.tolist()) == {2.0, 8.0}
+    assert batch.discount is not None
+    assert set(batch.discount.tolist()) == {0.25, 0.5}
+
+
+def test_nstep_returns_sum_the_rewards_as_stored_in_float32() -> None:
+    """eq-nstep: R^(k) sums the stored rewards, which are float32 like the one-step buffer's. A
+    float64 reward a little above half a float32 ulp of 1, 2^-24 (1 + 1e-8), is stored as 2^-24,
+    so 1 + 2^-24 is a tie that float32 rounds to 1, not up to 1 + 2^-23."""
+    buffer = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=1.0)
+    obs = np.zeros((1, 2), np.float32)
+    for reward, ended in ((1.0, False), (2.0**-24 * (1 + 1e-8), True)):
+        buffer.add(obs, [0], np.array([reward]), obs, [ended], episode_end=[ended], env_ids=[0])
+    assert 1.0 in buffer.sample(64).reward.tolist()  # transition 0: R = 1 + 2^-24 -> 1
 
 
 def test_an_nstep_buffer_needs_episode_ends() -> None:
