@@ -380,3 +380,18 @@ def test_an_episode_end_closes_the_copys_chain_even_after_its_row_is_reused() ->
     add(1, 2, 4.0, False)
     add(0, 3, 16.0, True)
     assert buffer.sample(64).reward.tolist() == [16.0] * 64
+
+
+def test_without_env_ids_the_nth_transition_is_copy_ns() -> None:
+    """eq-nstep with several copies in lockstep: env_ids defaults to 0 .. n-1, so adds without it
+    link each copy's transitions as adds that name the copies do."""
+    named = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=0.5, seed=1)
+    default = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=0.5, seed=1)
+    for step, ended in ((0, False), (1, True)):
+        obs = np.array([[step, 0], [step, 1]], np.float32)
+        fields = (obs, [0, 0], [1.0 + step, 10.0 * (1 + step)], obs + 1, [ended, ended])
+        named.add(*fields, episode_end=[ended, ended], env_ids=[0, 1])
+        default.add(*fields, episode_end=[ended, ended])
+    got, expected = default.sample(64), named.sample(64)
+    assert torch.equal(got.reward, expected.reward)
+    assert set(got.reward.tolist()) == {2.0, 1.0 + 0.5 * 2.0, 20.0, 10.0 + 0.5 * 20.0}

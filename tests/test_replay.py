@@ -254,3 +254,15 @@ def test_nstep_batches_have_the_one_step_batches_dtypes() -> None:
     assert batch.discount is not None
     assert batch.action.dtype == torch.int64 and batch.terminated.dtype == torch.bool
     assert batch.reward.dtype == torch.float32 and batch.discount.dtype == torch.float32
+
+
+def test_fields_with_trailing_unit_axes_are_stored_per_transition() -> None:
+    """eq-replay-alignment: each field is reshaped to (n, *row shape) before it is written, so a
+    reward or flag given as a column (n, 1) lands one value per row, like a flat (n,) one."""
+    columns = ReplayBuffer(4, OBS_SHAPE)
+    flat = ReplayBuffer(4, OBS_SHAPE)
+    obs, action, reward, next_obs, terminated = transitions(1, 3)
+    columns.add(obs, action[:, None], reward[:, None], next_obs, terminated[:, None])
+    flat.add(obs, action, reward, next_obs, terminated)
+    for name in ("obs", "action", "reward", "next_obs", "terminated"):
+        assert torch.equal(getattr(columns, name), getattr(flat, name)), name
