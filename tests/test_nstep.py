@@ -339,7 +339,8 @@ def test_nstep_return_has_the_documented_dtypes(
 ) -> None:
     """eq-nstep: R^(k) is float32 like the stored rewards (summed in float64), k is int64 and
     the terminal and complete flags are bool, one per row."""
-    found = nstep_return(*inputs, gamma)
+    reward, terminated, ended, stored = inputs
+    found = nstep_return(reward, terminated, ended, stored, gamma)
     assert found.reward.dtype == np.float32 and found.steps.dtype == np.int64
     assert found.terminated.dtype == np.bool_ and found.complete.dtype == np.bool_
     assert len(found.reward) == len(inputs[0])

@@ -127,9 +127,9 @@ def test_soft_update_copies_buffers_instead_of_averaging_them() -> None:
     target, online = nn.BatchNorm1d(3), nn.BatchNorm1d(3)
     with torch.no_grad():
         online.weight.fill_(2.0)
-        online.running_mean.fill_(4.0)
-        online.num_batches_tracked.fill_(7)
+        online.get_buffer("running_mean").fill_(4.0)
+        online.get_buffer("num_batches_tracked").fill_(7)
     soft_update(target, online, tau=0.25)
-    assert torch.equal(target.running_mean, online.running_mean)
-    assert int(target.num_batches_tracked) == 7
+    for name in ("running_mean", "num_batches_tracked"):
+        assert torch.equal(target.get_buffer(name), online.get_buffer(name)), name
     assert torch.allclose(target.weight, torch.full((3,), 0.25 * 2.0 + 0.75 * 1.0))
