@@ -7,7 +7,8 @@ import torch
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from dqn_ref.config import DQNConfig
-from dqn_ref.train import TrainResult, train, updates_due
+from dqn_ref.loop import updates_due
+from dqn_ref.train import TrainResult, train
 
 
 @pytest.fixture(autouse=True)

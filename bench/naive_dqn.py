@@ -13,7 +13,7 @@ Only three things differ from the paper. The API is gymnasium 1.x (`reset` retur
 `step` returns terminated and truncated). Every hyperparameter comes from a dqn_ref DQNConfig
 (default: the `cartpole` preset), so the sizes and the update ratio match what dqn_ref runs:
 network widths, batch, replay capacity, optimiser, loss, clipping, gamma, epsilon schedule (through
-dqn_ref.train.epsilon_at), one update every `train_frequency` agent steps from `learning_starts`,
+dqn_ref.schedule.epsilon_at), one update every `train_frequency` agent steps from `learning_starts`,
 the soft update of weight `tau` every `target_update_interval` agent steps, and the episodic hard
 copy when the config asks for it. And the random branch of `select_action` returns a (1, 1) tensor
 as the tutorial's does, where the paper's listing returns (1,), which `torch.cat` and `gather`
@@ -36,7 +36,7 @@ from torch import Tensor, nn, optim
 
 from dqn_ref.config import DQNConfig
 from dqn_ref.presets import cartpole
-from dqn_ref.train import epsilon_at
+from dqn_ref.schedule import epsilon_at
 
 Transition = namedtuple("Transition", ("state", "action", "next_state", "reward", "done"))
 

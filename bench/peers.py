@@ -9,7 +9,10 @@ inside dqn_ref.train.train; SB3 runs it from a callback on its `learn` loop, han
 its Q-network. Wall-clock to solve is given including the evaluations up to the solve (what a user
 waits) and excluding them (the training alone, so that neither side pays for evaluation cost).
 
-python -m bench.peers --seeds 0-4 [--workers 2] [--steps 50000] [--out peers.json]
+python -m bench.peers --seeds 0-4 [--workers 2] [--steps N] [--sb3-steps N] [--out peers.json]
+
+Each side trains for its own preset's length unless told otherwise: dqn_ref the default preset's
+total_steps, SB3 RL-Zoo's n_timesteps (50,000; its exploration is a fraction of that).
 
 Each seed's two runs go to a pool of --workers processes, one torch thread each, both on the CPU.
 Needs stable-baselines3 (`pip install -e .[peers]`). RL-Zoo's preset is bench/sb3_dqn.py's
@@ -34,7 +37,13 @@ from typing import Any
 
 import torch
 
-from bench.sb3_dqn import RL_ZOO_CARTPOLE, make_dqn, matched_kwargs, sb3_available
+from bench.sb3_dqn import (
+    RL_ZOO_CARTPOLE,
+    RL_ZOO_CARTPOLE_STEPS,
+    make_dqn,
+    matched_kwargs,
+    sb3_available,
+)
 from bench.speed_ratios import machine
 from dqn_ref.config import DQNConfig
 from dqn_ref.evaluate import EVAL_SEED_OFFSET, evaluate, evaluation_envs
@@ -67,12 +76,12 @@ def run_dqn_ref(seed: int, steps: int, eval_interval: int, runs_dir: Path) -> di
     config = protocol_config(seed, steps, eval_interval)
     run_dir = runs_dir / f"dqn_ref-s{seed}"
     result = train(config, run_dir, preset_name="cartpole", progress=False)
-    evals: list[tuple[int, float]] = []
+    evals: list[tuple[int, float, float]] = []  # step, mean return, training seconds before it
     metrics = run_dir / "metrics.csv"
     if metrics.exists():
         with metrics.open(newline="") as file:
             evals = [
-                (int(row["step"]), float(row["return"]))
+                (int(row["step"]), float(row["return"]), float(row["train_time_s"]))
                 for row in csv.DictReader(file)
                 if row["kind"] == "eval"
             ]
@@ -106,7 +115,7 @@ class ProtocolCallback:
         self.next_eval_step = config.eval_interval
         self.start = time.perf_counter()
         self.eval_time_s = 0.0
-        self.evals: list[tuple[int, float]] = []
+        self.evals: list[tuple[int, float, float]] = []  # step, mean, training s before it
         self.first_solved: tuple[int, float, float] | None = None  # step, s with eval, s without
 
     def __call__(self, _locals: dict[str, Any], _globals: dict[str, Any]) -> bool:
@@ -114,13 +123,14 @@ class ProtocolCallback:
         if self.envs is None or step < self.next_eval_step:
             return True
         before = time.perf_counter()
+        train_s = before - self.start - self.eval_time_s
         returns = evaluate(
             self.model.q_net, self.envs, self.config.eval_epsilon, self.generator, CPU
         )
         after = time.perf_counter()
         self.eval_time_s += after - before
         mean = float(returns.mean())
-        self.evals.append((step, mean))
+        self.evals.append((step, mean, train_s))
         if self.first_solved is None and mean >= self.config.solved_threshold:
             elapsed = after - self.start
             self.first_solved = (step, elapsed, elapsed - self.eval_time_s)
@@ -212,7 +222,8 @@ def cell(value: Any, spec: str = ".1f") -> str:
 def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) -> str:
     sb3_name = f"sb3 ({args.sb3_preset})"
     lines = [
-        f"{args.steps:,} agent steps per run; protocol: {cartpole.eval_episodes} greedy episodes "
+        f"{args.steps:,} agent steps per dqn_ref run, {args.sb3_steps:,} per SB3 "
+        f"run; protocol: {cartpole.eval_episodes} greedy episodes "
         f"every {args.eval_interval:,} steps, solved at mean >= {cartpole.solved_threshold:g}, "
         f"final {cartpole.final_eval_episodes} episodes; {args.workers} worker(s)",
         "",
@@ -269,7 +280,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="0-4", help="e.g. 0-4, or 0,3,7, or 0-2,9")
     parser.add_argument("--workers", type=int, default=2, help="processes running side by side")
     parser.add_argument(
-        "--steps", type=int, default=cartpole.total_steps, help="agent steps per run"
+        "--steps", type=int, default=cartpole.total_steps, help="agent steps per dqn_ref run"
+    )
+    parser.add_argument(
+        "--sb3-steps",
+        type=int,
+        default=None,
+        help="agent steps per SB3 run (default: RL-Zoo's n_timesteps for CartPole-v1, 50,000, "
+        "with --sb3-preset zoo; --steps with matched)",
     )
     parser.add_argument(
         "--eval-interval",
@@ -291,6 +309,10 @@ def main(argv: list[str] | None = None) -> None:
     if not sb3_available():
         parser.error("stable-baselines3 is not installed; pip install -e .[peers]")
     seeds = parse_seeds(args.seeds)
+    # Each side trains for its own preset's length: dqn_ref's total_steps, RL-Zoo's n_timesteps.
+    args.sb3_steps = args.sb3_steps or (
+        RL_ZOO_CARTPOLE_STEPS if args.sb3_preset == "zoo" else args.steps
+    )
 
     with tempfile.TemporaryDirectory() as temporary:
         runs_dir = args.runs_dir or Path(temporary)
@@ -303,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
                     run_job,
                     name,
                     seed,
-                    args.steps,
+                    args.steps if name == "dqn_ref" else args.sb3_steps,
                     args.eval_interval,
                     str(runs_dir),
                     args.sb3_preset,

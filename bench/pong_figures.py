@@ -68,6 +68,7 @@ from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.preprocessing import clip_reward
 from dqn_ref.presets import pong
 from dqn_ref.replay import ReplayBuffer
+from dqn_ref.replay_interface import Replay
 from dqn_ref.train import train
 
 gym.register_envs(ale_py)
@@ -274,7 +275,7 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Measurement], dict[str, d
                 count = max(1, args.sample_transitions // batch_size)
 
                 def samples(
-                    buffer: ReplayBuffer | FrameReplayBuffer = buffer,
+                    buffer: Replay = buffer,
                     batch: int = batch_size,
                     count: int = count,
                 ) -> None:

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from dqn_ref.envs import ATARI_FRAME_STACK, ATARI_SCREEN_SIZE
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.replay import ReplayBuffer
+from dqn_ref.replay_interface import Replay
 
 OBS_SHAPE = (ATARI_FRAME_STACK, ATARI_SCREEN_SIZE, ATARI_SCREEN_SIZE)  # (K, H, W) uint8
 NUM_ACTIONS = 6  # Pong's action set in ALE v5
@@ -67,9 +68,7 @@ def random_frame_transitions(
             obs[episode_end] = rng.integers(0, 256, (ended, *OBS_SHAPE), dtype=np.uint8)
 
 
-def fill_replay(
-    buffer: ReplayBuffer | FrameReplayBuffer, transitions: int, num_envs: int, seed: int = 0
-) -> None:
+def fill_replay(buffer: Replay, transitions: int, num_envs: int, seed: int = 0) -> None:
     """Add `transitions` random transitions (rounded down to whole locksteps of num_envs)."""
     for step in random_frame_transitions(num_envs, transitions // num_envs, seed):
         buffer.add(
@@ -103,7 +102,7 @@ def filled_stack_replay(
     return buffer
 
 
-def allocated_bytes(buffer: ReplayBuffer | FrameReplayBuffer) -> int:
+def allocated_bytes(buffer: Replay) -> int:
     """Bytes the buffer allocates: its device storage and, for FrameReplayBuffer, host metadata.
     Divided by buffer.capacity, the cost of one more transition of capacity; by len(buffer), what
     each transition held now costs."""
@@ -112,5 +111,6 @@ def allocated_bytes(buffer: ReplayBuffer | FrameReplayBuffer) -> int:
             buffer.capacity, buffer.obs_shape, buffer.num_envs
         )
         return frame_bytes + metadata_bytes
+    assert isinstance(buffer, ReplayBuffer), f"no byte count for {type(buffer).__name__}"
     fields = (buffer.obs, buffer.next_obs, buffer.action, buffer.reward, buffer.terminated)
     return sum(field.nbytes for field in fields)

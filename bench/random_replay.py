@@ -13,11 +13,13 @@ def random_replay(count: int = 10_000, device: torch.device | str = "cpu") -> Re
     update computes does not depend on the values, only on the sizes."""
     buffer = ReplayBuffer(count, (4,), np.float32, device)
     rng = np.random.default_rng(0)
+    terminated = rng.random(count) < 0.05
     buffer.add(
         rng.normal(size=(count, 4)).astype(np.float32),
         rng.integers(0, 2, count),
         np.ones(count, np.float32),
         rng.normal(size=(count, 4)).astype(np.float32),
-        rng.random(count) < 0.05,
+        terminated,
+        episode_end=terminated,
     )
     return buffer

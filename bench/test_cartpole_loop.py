@@ -59,8 +59,10 @@ def test_act_step_store(benchmark: BenchmarkFixture, device: str) -> None:
         nonlocal obs
         for _ in range(STEPS // num_envs):
             actions = agent.act(obs, 0.1)
-            next_obs, reward, terminated, _, _ = envs.step(actions)
-            buffer.add(obs, actions, reward, next_obs, terminated)
+            next_obs, reward, terminated, truncated, _ = envs.step(actions)
+            buffer.add(
+                obs, actions, reward, next_obs, terminated, episode_end=terminated | truncated
+            )
             obs = next_obs
 
     benchmark.pedantic(run, rounds=5, iterations=1)

@@ -39,11 +39,11 @@ from bench.random_frames import (
     filled_frame_replay,
     filled_stack_replay,
 )
+from bench.update_options import OPTIONS, make_agent, random_batch
 from dqn_ref.agent import DQNAgent
 from dqn_ref.envs import ATARI_FRAME_SKIP, make_env
-from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.presets import pong
-from dqn_ref.replay import ReplayBuffer
+from dqn_ref.replay_interface import Replay
 
 STEPS = 800  # agent steps per round of the env-only and act + step + store benchmarks
 UPDATES = 5  # per round of the update benchmarks
@@ -53,8 +53,6 @@ LOOP_STEPS = 800  # agent steps per round of the training loop
 # 600 of the 800 steps at the steady rate of one update per 2 agent steps, as in a full run, where
 # learning_starts (10,000) is 0.5% of the steps; 301 updates a round.
 LOOP_LEARNING_STARTS = 200
-
-Replay = ReplayBuffer | FrameReplayBuffer
 
 
 def record_rates(benchmark: BenchmarkFixture, agent_steps: int) -> None:
@@ -171,6 +169,31 @@ def test_update_only(
     loss = benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
     assert torch.isfinite(loss).item()
     benchmark.extra_info["updates_per_round"] = UPDATES
+    if benchmark.stats is not None:
+        benchmark.extra_info["updates_per_s"] = UPDATES / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="pong-update-precision")
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("option", list(OPTIONS))
+def test_update_by_precision_and_layout(
+    benchmark: BenchmarkFixture, option: str, device: str
+) -> None:
+    """UPDATES pong-cpu updates (Double DQN, dueling, 3-step) on one minibatch, for each option of
+    bench.update_options: the float32 NCHW baseline, channels-last, and bf16 autocast on top."""
+    precision, channels_last = OPTIONS[option]
+    agent = make_agent(precision, channels_last, device)
+    batch = random_batch(32, device=device)
+
+    def run() -> torch.Tensor:
+        loss = torch.zeros((), device=device)
+        for _ in range(UPDATES):
+            loss = agent.update(batch)
+        synchronize(device)
+        return loss
+
+    loss = benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+    assert torch.isfinite(loss).item()
     if benchmark.stats is not None:
         benchmark.extra_info["updates_per_s"] = UPDATES / benchmark.stats.stats.median
 

@@ -30,8 +30,9 @@ from bench.random_replay import random_replay
 from bench.sb3_dqn import fill_replay, make_dqn, matched_kwargs
 from bench.speed_ratios import loop_config
 from dqn_ref.agent import DQNAgent
+from dqn_ref.loop import updates_due
 from dqn_ref.presets import cartpole
-from dqn_ref.train import TrainResult, train, updates_due
+from dqn_ref.train import TrainResult, train
 
 UPDATES = 100  # per round of the update group
 MEMORY = 10_000  # transitions in the replay memory the updates sample from

@@ -10,12 +10,12 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
+from dqn_ref.batch import Batch
 from dqn_ref.bellman import bellman_target, double_bellman_target
 from dqn_ref.config import DQNConfig
 from dqn_ref.grad_clip import clip_gradients
 from dqn_ref.loss import td_loss
 from dqn_ref.network import make_q_network
-from dqn_ref.replay import Batch
 from dqn_ref.target_update import hard_update, soft_update
 
 
@@ -80,6 +80,7 @@ class DQNAgent:
             config.hidden_sizes,
             config.dueling,
             config.precision,
+            config.layer_norm,
         ).to(device)
         # Alg. step 1: theta^- starts as an exact copy of theta (eq-hard), made by deepcopy.
         self.target_net = copy.deepcopy(self.online_net).requires_grad_(False)

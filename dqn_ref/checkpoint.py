@@ -15,12 +15,12 @@ from gymnasium.vector import VectorEnv
 
 from dqn_ref.agent import DQNAgent
 from dqn_ref.atomic import atomic_write
-from dqn_ref.config import DQNConfig
+from dqn_ref.config import SEED_LIMIT, DQNConfig
 from dqn_ref.envs import EnvSpaces, capture_env_state, restore_env_state
 from dqn_ref.errors import DQNRefError
-from dqn_ref.frame_replay import FrameReplayBuffer
+from dqn_ref.loop import updates_due
 from dqn_ref.loop_state import LoopState
-from dqn_ref.replay import ReplayBuffer
+from dqn_ref.replay_interface import Replay
 from dqn_ref.seeding import global_rng_state, restore_global_rng_state
 
 CHECKPOINT_FORMAT = "dqn_ref-checkpoint"
@@ -40,9 +40,7 @@ class Resumable:
     envs: VectorEnv
     eval_envs: VectorEnv | None
     eval_generator: torch.Generator
-    replay: (
-        ReplayBuffer | FrameReplayBuffer | None
-    )  # None: not saved (config.checkpoint_replay off)
+    replay: Replay | None  # None: not saved (config.checkpoint_replay off)
 
 
 def save_checkpoint(
@@ -152,7 +150,7 @@ class RestoredRun:
 def restore_run(
     payload: dict[str, Any],
     agent: DQNAgent,
-    buffer: ReplayBuffer | FrameReplayBuffer,
+    buffer: Replay,
     envs: VectorEnv,
     eval_envs: VectorEnv | None,
     eval_generator: torch.Generator,
@@ -177,8 +175,12 @@ def restore_run(
         buffer.load_state_dict(payload["replay"])
     else:
         not_exact_because.append("the replay buffer was not saved (--checkpoint-replay)")
-        # The buffer starts empty: no learning until it holds as many transitions as at the start.
-        loop.learning_paused_until = loop.step + max(config.learning_starts, config.batch_size)
+        # The buffer starts empty: the updates due before it holds as many transitions as at the
+        # start are skipped, rather than made later in a burst on the few transitions it holds.
+        refilled_at = loop.step + max(config.learning_starts, config.batch_size)
+        skipped = max(0, updates_due(config, refilled_at - 1) - loop.updates_done)
+        loop.updates_done += skipped
+        loop.updates_skipped += skipped
     restore_global_rng_state(payload["rng"]["global"])
     if not other_device:
         eval_generator.set_state(payload["rng"]["eval"])
@@ -187,7 +189,8 @@ def restore_run(
         envs = restore_env_state(payload["envs"])
     else:
         not_exact_because.append("the environments could not be saved")
-        obs, _ = envs.reset(seed=config.seed + loop.step)  # a seed apart from the first reset's
+        # A seed apart from the first reset's, kept within the seeds' range (dqn_ref.config).
+        obs, _ = envs.reset(seed=(config.seed + loop.step) % SEED_LIMIT)
         fresh = LoopState.start(obs, device, config.eval_interval)
         loop.obs, loop.episode_return = fresh.obs, fresh.episode_return
         loop.episode_length, loop.resetting = fresh.episode_length, fresh.resetting

@@ -65,6 +65,11 @@ class DQNConfig:
     dueling: bool = knob(
         False, "output layer: the dueling head V + A - mean(A) (eq-dueling) instead of linear."
     )
+    layer_norm: bool = knob(
+        False,
+        "mlp only: normalise each hidden layer's pre-activations per row, relu(LN(W h + b)) "
+        "(eq-layer-norm).",
+    )
     precision: Literal["float32", "bfloat16"] = knob(
         "float32",
         "bfloat16: the networks multiply and convolve in bf16 under autocast, with float32 "
@@ -148,6 +153,11 @@ class DQNConfig:
     )
 
     # --- checkpoints (spec/reliability.md) -----------------------------------------------------
+    checkpoint_minutes: float = knob(
+        5.0,
+        "wall-clock minutes between checkpoints besides those at each evaluation, so that a "
+        "killed run loses at most this much (0: only at evaluations and the end).",
+    )
     checkpoint_replay: bool = knob(
         False,
         "also save the replay buffer in checkpoint.pt, so that resume is bit-exact; it adds "
@@ -168,16 +178,76 @@ class DQNConfig:
         return dataclasses.replace(self, **changes)
 
 
+# Bounds that the libraries underneath impose, or that keep a typo from exhausting the machine.
+INT64_LIMIT = 2**63  # counters and sizes become numpy/torch int64 indices and tensor shapes
+# Each copy is an environment held in this process, stepped in lockstep (and, for evaluation,
+# one copy per episode): beyond ten thousand copies a typo would exhaust memory or never finish
+# building them, so larger counts are refused rather than attempted.
+MAX_ENV_COPIES = 10_000
+# Environment copies are seeded seed, seed + 1, ..., and the final evaluation's seed + 2 x
+# 1,000,003 + copy (dqn_ref.evaluate.EVAL_SEED_OFFSET); ale-py's vector env takes each as a 32-bit
+# signed integer, so seeds stop that span short of 2**31 (numpy's own limit is 2**32 - 1).
+ENV_SEED_SPAN = 2 * 1_000_003 + MAX_ENV_COPIES
+SEED_LIMIT = 2**31 - ENV_SEED_SPAN  # seeds lie in [0, SEED_LIMIT - 1]
+MAX_TORCH_THREADS = 1_024  # more than any CPU's cores; torch would spawn them all
+# ALE counts an episode's limit in frames (4 per agent step) as a 32-bit integer.
+MAX_EPISODE_STEPS = (2**31 - 1) // 4
+MAX_NOOPS = 108_000  # ALE v5's episode cap in frames
+# Thresholds that meet float32 tensors (the loss's delta, the gradient clips) must be float32s.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_FIELDS = ("huber_delta", "max_grad_value", "max_grad_norm")
+
+
 def _problems(config: DQNConfig) -> list[str]:
-    """Every rule a config breaks, each phrased with its fix."""
+    """Every rule a config breaks, each phrased with its fix: ranges first, then combinations
+    that could never make progress (spec/reliability.md#input-validation)."""
+    return [
+        message for ok, message in [*_range_checks(config), *_progress_checks(config)] if not ok
+    ]
+
+
+def _finite(value: float | None) -> bool:
+    return value is None or math.isfinite(value)
+
+
+def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
+    float_fields = [
+        (f.name, getattr(config, f.name))
+        for f in dataclasses.fields(config)
+        if isinstance(getattr(config, f.name), float)
+    ]
+    int_fields = [
+        (f.name, getattr(config, f.name))
+        for f in dataclasses.fields(config)
+        if type(getattr(config, f.name)) is int
+    ]
     checks: list[tuple[bool, str]] = [
+        (_finite(value), f"{name}={value} must be a finite number") for name, value in float_fields
+    ]
+    checks += [
+        (value < INT64_LIMIT, f"{name}={value} must be below 2**63 (a 64-bit integer)")
+        for name, value in int_fields
+    ]
+    checks += [
+        (
+            value is None or abs(value) <= FLOAT32_MAX,
+            f"{name}={value} must be at most {FLOAT32_MAX:.4g} (it meets float32 gradients)",
+        )
+        for name, value in ((name, getattr(config, name)) for name in FLOAT32_FIELDS)
+    ]
+    checks += [
+        (
+            0 <= config.seed < SEED_LIMIT,
+            f"seed={config.seed} must lie in [0, {SEED_LIMIT - 1}] (the environments' seeds, "
+            "up to seed + 2,010,006, are 32-bit integers)",
+        ),
         (0.0 <= config.gamma <= 1.0, f"gamma={config.gamma} must lie in [0, 1]"),
         (0.0 < config.tau <= 1.0, f"tau={config.tau} must lie in (0, 1]; 1 is a hard copy"),
         (config.total_steps > 0, f"total_steps={config.total_steps} must be positive"),
         (config.total_episodes >= 0, f"total_episodes={config.total_episodes} must be >= 0"),
         (
-            config.max_episode_steps >= 0,
-            f"max_episode_steps={config.max_episode_steps} must be >= 0",
+            0 <= config.max_episode_steps <= MAX_EPISODE_STEPS,
+            f"max_episode_steps={config.max_episode_steps} must lie in [0, {MAX_EPISODE_STEPS}]",
         ),
         (config.num_envs >= 1, f"num_envs={config.num_envs} must be >= 1"),
         (config.batch_size >= 1, f"batch_size={config.batch_size} must be >= 1"),
@@ -198,6 +268,11 @@ def _problems(config: DQNConfig) -> list[str]:
             f"target_hard_copy_episodes={config.target_hard_copy_episodes} must be >= 0",
         ),
         (config.learning_rate > 0, f"learning_rate={config.learning_rate} must be positive"),
+        (
+            config.optimizer_eps > 0,
+            f"optimizer_eps={config.optimizer_eps} must be positive (it guards a division)",
+        ),
+        (config.weight_decay >= 0, f"weight_decay={config.weight_decay} must be >= 0"),
         (config.huber_delta > 0, f"huber_delta={config.huber_delta} must be positive"),
         (
             config.max_grad_value is None or config.max_grad_value > 0,
@@ -224,10 +299,15 @@ def _problems(config: DQNConfig) -> list[str]:
             f"final_eval_episodes={config.final_eval_episodes} must be >= 0",
         ),
         (
-            len(config.hidden_sizes) >= 1 and min(config.hidden_sizes) >= 1,
-            "hidden_sizes must be positive widths",
+            len(config.hidden_sizes) >= 1
+            and min(config.hidden_sizes) >= 1
+            and max(config.hidden_sizes) < INT64_LIMIT,
+            "hidden_sizes must be positive widths below 2**63",
         ),
-        (config.noop_max >= 0, f"noop_max={config.noop_max} must be >= 0"),
+        (
+            0 <= config.noop_max <= MAX_NOOPS,
+            f"noop_max={config.noop_max} must lie in [0, {MAX_NOOPS}] (an episode's frames)",
+        ),
         (
             0.0 <= config.repeat_action_probability < 1.0,
             f"repeat_action_probability={config.repeat_action_probability} must lie in [0, 1)",
@@ -237,10 +317,57 @@ def _problems(config: DQNConfig) -> list[str]:
             f"rmsprop_alpha={config.rmsprop_alpha} must lie in [0, 1)",
         ),
         (
-            config.eval_max_episode_steps >= 0,
-            f"eval_max_episode_steps={config.eval_max_episode_steps} must be >= 0",
+            0 <= config.eval_max_episode_steps <= MAX_EPISODE_STEPS,
+            f"eval_max_episode_steps={config.eval_max_episode_steps} must lie in "
+            f"[0, {MAX_EPISODE_STEPS}]",
         ),
-        (config.torch_threads >= 0, f"torch_threads={config.torch_threads} must be >= 0"),
-        (math.isfinite(config.solved_threshold), "solved_threshold must be finite"),
+        (
+            0 <= config.torch_threads <= MAX_TORCH_THREADS,
+            f"torch_threads={config.torch_threads} must lie in [0, {MAX_TORCH_THREADS}]",
+        ),
+        (
+            config.checkpoint_minutes >= 0,
+            f"checkpoint_minutes={config.checkpoint_minutes} must be >= 0 (0: off)",
+        ),
     ]
-    return [message for ok, message in checks if not ok]
+    checks += [
+        (
+            count <= MAX_ENV_COPIES,
+            f"{name}={count} would build {count} environment copies at once; at most "
+            f"{MAX_ENV_COPIES} are allowed",
+        )
+        for name, count in [
+            ("num_envs", config.num_envs),
+            ("eval_episodes", config.eval_episodes),
+            ("final_eval_episodes", config.final_eval_episodes),
+        ]
+    ]
+    return checks
+
+
+def _progress_checks(config: DQNConfig) -> list[tuple[bool, str]]:
+    """Combinations of valid values with which a run could never make progress, or never reach
+    what the config asks for."""
+    # An n-step transition can be sampled once its n - 1 successors are stored (or its episode
+    # ended sooner). The copies store num_envs transitions per iteration, so after n_step x
+    # num_envs agent steps some copy has stored n in a row (or ended an episode); a ring buffer
+    # smaller than that overwrites every transition before its successors arrive.
+    nstep_window = config.n_step * config.num_envs
+    return [
+        (
+            config.n_step == 1 or config.learning_starts >= nstep_window,
+            f"learning_starts={config.learning_starts} is below n_step x num_envs = "
+            f"{nstep_window}, so the first update would find no complete {config.n_step}-step "
+            f"transition to sample; raise learning_starts to at least {nstep_window}",
+        ),
+        (
+            config.buffer_size >= nstep_window,
+            f"buffer_size={config.buffer_size} is below n_step x num_envs = {nstep_window}, so "
+            "every transition would be overwritten before its successors are stored; raise "
+            f"buffer_size to at least {nstep_window}",
+        ),
+        (
+            not config.layer_norm or config.network == "mlp",
+            f"layer_norm is an option of the mlp network, not {config.network}; drop --layer-norm",
+        ),
+    ]

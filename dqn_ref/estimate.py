@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from dqn_ref.agent import DQNAgent
+from dqn_ref.batch import Batch
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import EnvSpaces, atari_options, make_env
-from dqn_ref.replay import Batch
 
 WARN_ABOVE_S = 600.0  # runs estimated shorter than this start without a word
+CPUINFO = Path("/proc/cpuinfo")
+NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
 TIMED_UPDATES = 5
 TIMED_LOCKSTEPS = 20
 
@@ -51,8 +54,26 @@ def seconds_per_lockstep(config: DQNConfig, spaces: EnvSpaces) -> float:
         envs.close()
 
 
+def cpu_has_native_bf16() -> bool | None:
+    """Whether the CPU multiplies bf16 natively (AVX512-BF16 or AMX); None where unknown."""
+    cpuinfo = CPUINFO
+    if not cpuinfo.exists():
+        return None
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            return bool(NATIVE_BF16_FLAGS & set(line.split(":", 1)[1].split()))
+    return None
+
+
 def print_cpu_estimate(config: DQNConfig, spaces: EnvSpaces, device: torch.device) -> None:
-    """Print one line with the run's estimated length when it will take more than ten minutes."""
+    """Print one line with the run's estimated length when it will take more than ten minutes,
+    and one when bf16 was asked for on a CPU that would emulate it."""
+    if config.precision == "bfloat16" and cpu_has_native_bf16() is False:
+        print(
+            "note: this CPU has no native bf16 (avx512_bf16 or amx_bf16), so --precision "
+            "bfloat16 runs slower than float32 here; use --precision float32",
+            flush=True,
+        )
     updates = max(0, config.total_steps - config.learning_starts) // config.train_frequency
     update_s = seconds_per_update(config, spaces, device)
     if updates * update_s < WARN_ABOVE_S / 2:

@@ -56,6 +56,15 @@ def evaluation_envs(config: DQNConfig, final: bool) -> VectorEnv:
     return envs
 
 
+def final_evaluation_generator(config: DQNConfig, device: torch.device) -> torch.Generator:
+    """The exploration generator of a final evaluation, seeded afresh (seed + 2 x
+    EVAL_SEED_OFFSET), so that `eval RUN_DIR` draws the same actions the run's own final
+    evaluation drew, at any eval_epsilon."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(config.seed + 2 * EVAL_SEED_OFFSET)
+    return generator
+
+
 def evaluate(
     q_network: nn.Module,
     envs: VectorEnv,
@@ -103,8 +112,7 @@ def evaluate_saved_run(
     epsilon = config.eval_epsilon if epsilon is None else epsilon
     config = dataclasses.replace(config, final_eval_episodes=episodes, eval_epsilon=epsilon)
     envs = evaluation_envs(config, final=True)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(config.seed + 2 * EVAL_SEED_OFFSET)
+    generator = final_evaluation_generator(config, device)
     try:
         returns = evaluate(agent.online_net, envs, epsilon, generator, device)
     finally:

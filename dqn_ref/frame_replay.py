@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from dqn_ref.batch import Batch
 from dqn_ref.errors import DQNRefError
 from dqn_ref.memory import check_buffer_fits
 from dqn_ref.nstep import NStepReturn, nstep_return
-from dqn_ref.replay import Batch
 
 # Bytes of per-slot metadata kept on the host: action (int32), stored reward (float32),
 # terminated, episode end and "this slot starts a transition" (bool each).

@@ -1,9 +1,11 @@
 """LoopState: everything the training loop carries from one iteration to the next.
 
-The loop's counters, the episodes in progress and the learning-curve bookkeeping live here, in one
-object, so that a checkpoint saves all of it and a resumed run continues from exactly where the
-interrupted one stopped (spec/reliability.md#resume). The networks, the optimiser, the replay
-buffer, the environments and the random generators are saved beside it by dqn_ref/checkpoint.py.
+The DQN loop (dqn_ref/loop.py) advances obs, resetting, step, episode, updates_done and
+syncs_done; the run around it (dqn_ref/train.py) keeps the rest: the episodes in progress and the
+learning-curve bookkeeping. All of it lives in one object, so that a checkpoint saves it whole and
+a resumed run continues from exactly where the interrupted one stopped (spec/reliability.md#resume).
+The networks, the optimiser, the replay buffer, the environments and the random generators are
+saved beside it by dqn_ref/checkpoint.py.
 """
 
 from __future__ import annotations
@@ -33,11 +35,10 @@ class LoopState:
     losses_since_row: int = 0  # updates summed in loss_sum
     step: int = 0  # agent steps taken (t)
     episode: int = 0  # training episodes ended
-    updates_done: int = 0  # updates counted by Alg. step 7, made or skipped
+    updates_done: int = 0  # updates counted by Alg. step 7, made or skipped on a resume
     updates_skipped: int = 0  # of updates_done, those skipped while a resumed buffer refilled
     syncs_done: int = 0  # target-network syncs (Alg. step 8)
     next_eval_step: int = 0  # the agent step at or after which the next evaluation runs
-    learning_paused_until: int = 0  # no updates before this step (a resume without the buffer)
     eval_time_s: float = 0.0  # wall-clock seconds spent in evaluations during training
     elapsed_s: float = 0.0  # wall-clock seconds of training up to the last checkpoint
     first_solved: tuple[int, float, float] | None = None  # step, seconds, seconds less evaluation
@@ -70,6 +71,8 @@ class LoopState:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], device: torch.device) -> LoopState:
         fields = dict(state)
+        # Written by earlier versions; restore_run now skips those updates up front.
+        fields.pop("learning_paused_until", None)
         for name in ARRAY_FIELDS:
             fields[name] = fields[name].numpy()
         fields["loss_sum"] = fields["loss_sum"].to(device)

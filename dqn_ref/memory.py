@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -59,4 +60,47 @@ def check_buffer_fits(bytes_needed: int, device: torch.device, capacity: int) ->
         f"the replay buffer of {capacity} transitions needs {format_bytes(bytes_needed)} but "
         f"only {format_bytes(available)} is available on {device}; lower --buffer-size "
         f"(at most about {fitting} transitions fit now)"
+    )
+
+
+# Float32 copies of the Q-network's parameters a run holds: the online network, the target
+# network, the gradient, and the optimiser's two running averages (Adam's moments; centred
+# RMSProp's mean and mean square), plus AMSGrad's maximum.
+PARAMETER_COPIES = 6
+# Activations an update keeps per sample and layer: the online forward pass (kept for backward),
+# its gradient, and the target network's forward pass.
+ACTIVATION_COPIES = 3
+FLOAT32_BYTES = 4
+# The Nature CNN's layer outputs per 84x84x4 sample: 32x20x20, 64x9x9, 64x7x7 and 512 units.
+NATURE_CNN_ACTIVATIONS = 32 * 20 * 20 + 64 * 9 * 9 + 64 * 7 * 7 + 512
+NATURE_CNN_PARAMETERS = 1_686_000  # about; 1.69 M with Pong's six actions
+
+
+def network_bytes_lower_bound(network: str, hidden_sizes: tuple[int, ...], batch_size: int) -> int:
+    """Bytes the networks, the optimiser and one update's activations take at least, before the
+    observation and action counts are known (taken as 1, so this never overestimates)."""
+    if network == "nature_cnn":
+        parameters, units = NATURE_CNN_PARAMETERS, NATURE_CNN_ACTIVATIONS
+    else:
+        widths = [1, *hidden_sizes, 1]  # observation and action counts: at least 1 each
+        parameters = sum(width_in * width_out for width_in, width_out in itertools.pairwise(widths))
+        units = sum(hidden_sizes)
+    return FLOAT32_BYTES * (PARAMETER_COPIES * parameters + ACTIVATION_COPIES * batch_size * units)
+
+
+def check_networks_fit(
+    network: str, hidden_sizes: tuple[int, ...], batch_size: int, device: torch.device
+) -> None:
+    """Raise a one-line DQNRefError when the Q-networks, their optimiser and one minibatch's
+    activations cannot fit in the memory available on `device` now, before anything is built:
+    otherwise a --hidden-sizes or --batch-size with a few zeros too many ends in an allocator
+    traceback, at the start or at the first update."""
+    available = available_memory_bytes(device)
+    needed = network_bytes_lower_bound(network, hidden_sizes, batch_size)
+    if available is None or needed <= available:
+        return
+    raise DQNRefError(
+        f"the Q-networks (hidden_sizes {','.join(map(str, hidden_sizes))}) with a minibatch of "
+        f"{batch_size} need at least {format_bytes(needed)} but only {format_bytes(available)} "
+        f"is available on {device}; lower --hidden-sizes or --batch-size"
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from dqn_ref.atomic import atomic_write
+from dqn_ref.atomic import atomic_write, write_error
 from dqn_ref.errors import DQNRefError
 
 COLUMNS = (
@@ -23,6 +25,7 @@ COLUMNS = (
     "eval_std",
     "eval_min",
     "eval_max",
+    "train_time_s",  # eval, final: seconds of training before the evaluation (evaluations excluded)
 )
 
 
@@ -33,12 +36,17 @@ class MetricsLog:
     path: Path
     rows: list[dict[str, float | str]] = field(default_factory=list)
     _file: IO[str] | None = None
+    _failed: bool = False  # a write failed: closing then drops what the disk refused
 
     def __post_init__(self) -> None:
         if self._file is None:  # a new log; continued() hands over an open one
-            self._file = self.path.open("w", newline="")
-            csv.writer(self._file).writerow(COLUMNS)
-            self._file.flush()
+            try:
+                self._file = self.path.open("w", newline="")
+                csv.writer(self._file).writerow(COLUMNS)
+                self._file.flush()
+            except OSError as error:
+                self._abandon()
+                raise write_error(self.path, error) from error
 
     @classmethod
     def continued(cls, path: Path, rows_kept: int) -> MetricsLog:
@@ -50,25 +58,84 @@ class MetricsLog:
                 f"{path} does not hold the {rows_kept} rows the checkpoint recorded; "
                 "resume needs the run folder's metrics.csv as the run left it"
             )
-        kept = "".join(lines[: rows_kept + 1])
+        kept_lines = lines[: rows_kept + 1]
+        # A crash (or a full disk) while a row was written leaves it cut short: no newline, or
+        # fewer cells than COLUMNS. Rows after the checkpoint are dropped whole anyway; a cut row
+        # among the kept ones cannot be completed, so it is dropped and said so.
+        cut = rows_kept > 0 and not _whole_row(kept_lines[-1])
+        if cut:
+            kept_lines = kept_lines[:-1]
+        dropped = len(lines) - (rows_kept + 1)
+        if cut or dropped:
+            print(f"dqn_ref: {describe_repair(path, dropped, cut, lines)}", flush=True)
+        kept = "".join(kept_lines)
         atomic_write(path, lambda file: file.write(kept.encode()))
         rows: list[dict[str, float | str]] = list(csv.DictReader(kept.splitlines()))
-        return cls(path, rows, path.open("a", newline=""))
+        try:
+            return cls(path, rows, path.open("a", newline=""))
+        except OSError as error:
+            raise write_error(path, error) from error
 
     def write(self, **row: float | str) -> None:
         assert self._file is not None, "MetricsLog is closed"
         self.rows.append(row)
         cells = [_format(row.get(column, "")) for column in COLUMNS]
-        csv.writer(self._file).writerow(cells)
-        self._file.flush()
+        try:
+            csv.writer(self._file).writerow(cells)
+            self._file.flush()
+        except OSError as error:
+            self._abandon()
+            raise write_error(self.path, error) from error
 
     def close(self) -> None:
-        if self._file is not None:
+        if self._file is None:
+            return
+        try:
             self._file.close()
+        except OSError as error:
+            # After a failed write the buffer still holds what the disk refused; the error that
+            # ended the run has been raised already, so this one is not raised over it.
+            if not self._failed:
+                raise write_error(self.path, error) from error
+        finally:
             self._file = None
+
+    def _abandon(self) -> None:
+        """Close after a failed write, dropping the buffered rest of the row, and cut the file
+        back to its last whole row (a truncation needs no free space), so that metrics.csv
+        holds whole rows only."""
+        self._failed = True
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+        with contextlib.suppress(OSError):
+            text = self.path.read_bytes()
+            os.truncate(self.path, text.rfind(b"\n") + 1)
 
     def column(self, kind: str, name: str) -> list[float]:
         return [float(row[name]) for row in self.rows if row["kind"] == kind]
+
+
+def _whole_row(line: str) -> bool:
+    """Whether a metrics.csv line was written to its end: a newline and one cell per column."""
+    if not line.endswith("\n"):
+        return False
+    cells = next(csv.reader([line]), [])
+    return len(cells) == len(COLUMNS)
+
+
+def describe_repair(path: Path, dropped: int, cut: bool, lines: list[str]) -> str:
+    """The one line a resume prints when it repairs metrics.csv."""
+    parts = []
+    if dropped:
+        last_cut = not _whole_row(lines[-1])
+        detail = ", the last one cut short by the crash" if last_cut else ""
+        rows = "row" if dropped == 1 else "rows"
+        parts.append(f"dropped {dropped} {rows} written after the checkpoint{detail}")
+    if cut:
+        parts.append("dropped its last checkpointed row, cut short by a crash")
+    return f"{path}: " + "; ".join(parts)
 
 
 def _format(value: float | str) -> str:

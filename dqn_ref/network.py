@@ -58,9 +58,11 @@ def make_output_layer(in_features: int, num_actions: int, dueling: bool) -> nn.M
 
 class MLPQNetwork(nn.Module):
     """Q(s, . ; theta) = W_L relu(... relu(W_1 s + b_1) ...) + b_L; the paper's is 128-128 wide.
-    With `dueling`, the last layer W_L, b_L is the dueling head instead (eq-dueling).
+    With `dueling`, the last layer W_L, b_L is the dueling head instead (eq-dueling). With
+    `layer_norm`, each hidden layer normalises its pre-activations before the relu:
+    relu(LN(W_l h + b_l)) (eq-layer-norm).
 
-    Implements: spec/network.md#eq-qnet-mlp
+    Implements: spec/network.md#eq-qnet-mlp, spec/network.md#eq-layer-norm
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class MLPQNetwork(nn.Module):
         hidden_sizes: Sequence[int] = (128, 128),
         dueling: bool = False,
         precision: Precision = "float32",
+        layer_norm: bool = False,
     ):
         super().__init__()
         self.precision = precision
@@ -77,14 +80,19 @@ class MLPQNetwork(nn.Module):
         self.hidden_layers = nn.ModuleList(
             nn.Linear(width_in, width_out) for width_in, width_out in itertools.pairwise(widths)
         )
+        # LN's gain starts at 1 and its bias at 0 (torch's default), so at initialisation each
+        # hidden layer's pre-activations are exactly standardised per row.
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(width) if layer_norm else nn.Identity() for width in hidden_sizes
+        )
         self.output_layer = make_output_layer(widths[-1], num_actions, dueling)
 
     def forward(self, obs: Tensor) -> Tensor:
         """obs (B, obs_dim) -> Q-values (B, num_actions), float32."""
         with compute_precision(obs.device.type, self.precision):
             hidden = obs.float()
-            for layer in self.hidden_layers:
-                hidden = torch.relu(layer(hidden))
+            for layer, norm in zip(self.hidden_layers, self.norms, strict=True):
+                hidden = torch.relu(norm(layer(hidden)))
             q_values: Tensor = self.output_layer(hidden)
         return q_values.float()
 
@@ -142,14 +150,17 @@ def make_q_network(
     hidden_sizes: Sequence[int],
     dueling: bool = False,
     precision: Precision = "float32",
+    layer_norm: bool = False,
 ) -> nn.Module:
     """The Q-network a config names, sized for an observation shape and an action count, with
     the dueling head (eq-dueling) as its output layer when `dueling` is set, computing in
-    `precision`."""
+    `precision`, with layer normalisation in the MLP's hidden layers when `layer_norm` is set."""
     if network == "mlp":
         if len(obs_shape) != 1:
             raise ValueError(f"the mlp network needs flat observations, got shape {obs_shape}")
-        return MLPQNetwork(obs_shape[0], num_actions, hidden_sizes, dueling, precision)
+        return MLPQNetwork(obs_shape[0], num_actions, hidden_sizes, dueling, precision, layer_norm)
+    if layer_norm:
+        raise ValueError("layer_norm is an option of the mlp network only")
     if network == "nature_cnn":
         if len(obs_shape) != 3:
             raise ValueError(f"the nature_cnn network needs (K, H, W) frames, got {obs_shape}")

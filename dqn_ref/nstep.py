@@ -32,7 +32,8 @@ def nstep_return(
 
     Each argument is (B, n): column j describes transition t + j of the same episode's stream
     (the j-th successor of the sampled transition t), valid where `stored` is True. episode_end is
-    terminated or truncated. A termination inside the n steps ends the sum and the bootstrap; a
+    the game's end (truncated, or terminated at its last life). A termination inside the n steps,
+    a lost life included, ends the sum and the bootstrap; a
     truncation ends the sum but the target still bootstraps, from the true last observation. A
     transition whose n steps are not all stored yet, with no episode end among them, is not
     complete: its return would change as the episode goes on, so it is not sampled.
@@ -49,7 +50,9 @@ def nstep_return(
         total += np.where(counts, discount * reward[:, j], 0.0)
         steps += counts
         terminal |= counts & terminated[:, j]
-        ended |= counts & episode_end[:, j]
+        # A termination ends the sum even when the episode goes on: a lost life with lives left
+        # (terminal_on_life_loss) is terminal for the target, not an episode end.
+        ended |= counts & (episode_end[:, j] | terminated[:, j])
         discount *= gamma
     complete = ended | (steps == n)
     return NStepReturn(total.astype(np.float32), steps, terminal, complete)

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from torch import Tensor
 
+from dqn_ref.batch import Batch
 from dqn_ref.errors import DQNRefError
 from dqn_ref.memory import check_buffer_fits
 from dqn_ref.nstep import TransitionLinks, nstep_return
 
 # Bytes stored per transition beside s and s': action int64, reward float32, terminated bool.
 PER_TRANSITION_SCALAR_BYTES = 8 + 4 + 1
-
-
-class Batch(NamedTuple):
-    """A minibatch of transitions (s, a, r, s', terminated), (B, ...) each, on the device."""
-
-    obs: Tensor  # s, (B, *obs_shape)
-    action: Tensor  # a, (B,) int64
-    reward: Tensor  # r, (B,) float32, already clipped if the config clips
-    next_obs: Tensor  # s', (B, *obs_shape): the true next observation, also after truncation
-    terminated: Tensor  # (B,) bool: s' is terminal, so eq-target does not bootstrap
-    # (B,) float32: the bootstrap's discount gamma^k of an n-step transition (eq-nstep), whose
-    # reward is then R^(k) and next_obs s_{t+k}; None for one-step transitions (gamma itself).
-    discount: Tensor | None = None
 
 
 def as_torch_dtype(dtype: torch.dtype | DTypeLike) -> torch.dtype:
@@ -73,8 +61,10 @@ class ReplayBuffer:
         self.action = torch.zeros(capacity, dtype=torch.int64, device=self.device)
         self.reward = torch.zeros(capacity, dtype=torch.float32, device=self.device)
         self.terminated = torch.zeros(capacity, dtype=torch.bool, device=self.device)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)  # the sampler: host-side, as in FrameReplayBuffer
+        # Host storage is written through numpy views of the tensors (see add); a test turns
+        # this off on the CPU to run the path every other device takes.
+        self.write_through_numpy = self.device.type == "cpu"
         self.next_index = 0  # row the next transition is written to
         self.size = 0  # rows holding a transition
 
@@ -98,7 +88,7 @@ class ReplayBuffer:
         return capacity * (2 * obs_bytes + PER_TRANSITION_SCALAR_BYTES)
 
     def state_dict(self) -> dict[str, Any]:
-        """The filled rows, the write position and the sampler's generator: what a checkpoint
+        """The filled rows, the write position and the sampler's state: what a checkpoint
         needs for a resumed run to sample exactly what an uninterrupted one would.
 
         Rows beyond `size` are never read, so they are not saved.
@@ -113,8 +103,7 @@ class ReplayBuffer:
             "terminated": self.terminated[: self.size].cpu(),
             "next_index": self.next_index,
             "size": self.size,
-            "generator": self.generator.get_state(),
-            "generator_device": self.device.type,
+            "rng": self.rng.bit_generator.state,
             "links": self.links.state_dict() if self.links is not None else None,
         }
 
@@ -131,10 +120,7 @@ class ReplayBuffer:
             getattr(self, name)[:size] = state[name].to(self.device)
         self.next_index = state["next_index"]
         self.size = size
-        # A generator's state only loads on its own kind of device: a buffer saved on a GPU and
-        # restored on a CPU keeps its freshly seeded sampler (the resume then is not bit-exact).
-        if state["generator_device"] == self.device.type:
-            self.generator.set_state(state["generator"])
+        self.rng.bit_generator.state = state["rng"]
         if self.links is not None and state.get("links") is not None:
             self.links.load_state_dict(state["links"])
 
@@ -146,15 +132,14 @@ class ReplayBuffer:
         next_obs: ArrayLike | Tensor,
         terminated: ArrayLike | Tensor,
         *,
-        episode_end: ArrayLike | None = None,
+        episode_end: ArrayLike,
         env_ids: ArrayLike | None = None,
     ) -> None:
         """Store one transition, or n of them when every field has a leading dimension n.
 
-        When the buffer is full the oldest transitions are overwritten first. episode_end and
-        episode_end (terminated or truncated) and env_ids (which copy each transition is from;
-        default 0..n-1) link each transition to its successor for n-step sampling; one-step
-        sampling needs neither.
+        When the buffer is full the oldest transitions are overwritten first. episode_end
+        (terminated or truncated) and env_ids (which copy each transition is from; default
+        0..n-1) link each transition to its successor for n-step sampling.
         """
         batched = np.ndim(obs) == len(self.obs_shape) + 1
         n = len(obs) if batched else 1  # type: ignore[arg-type]
@@ -174,7 +159,7 @@ class ReplayBuffer:
         )
         for storage, values in fields:
             shape = (n, *storage.shape[1:])
-            if self.device.type == "cpu":
+            if self.write_through_numpy:
                 # A CPU tensor and its .numpy() view share memory; numpy's assignment skips the
                 # per-call overhead of torch indexing, which dominates for one small transition.
                 storage.numpy()[rows] = np.asarray(values).reshape(shape)
@@ -183,8 +168,6 @@ class ReplayBuffer:
                 index = rows if isinstance(rows, slice) else torch.from_numpy(rows).to(self.device)
                 storage[index] = values_t.reshape(shape).to(storage.dtype)
         if self.links is not None:
-            if episode_end is None:
-                raise ValueError("n-step replay needs episode_end for every transition")
             copies = np.arange(n) if env_ids is None else np.asarray(env_ids, dtype=np.int64)
             self.links.record(
                 copies,
@@ -207,9 +190,7 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay buffer")
         if self.links is not None:
             return self._sample_nstep(batch_size, self.links)
-        rows = torch.randint(
-            0, self.size, (batch_size,), generator=self.generator, device=self.device
-        )
+        rows = torch.from_numpy(self.rng.integers(0, self.size, batch_size)).to(self.device)
         return Batch(
             obs=self.obs[rows],
             action=self.action[rows],
@@ -227,13 +208,7 @@ class ReplayBuffer:
         last_rows = np.empty(batch_size, dtype=np.int64)
         todo = np.arange(batch_size)
         while len(todo):
-            drawn = (
-                torch.randint(
-                    0, self.size, (len(todo),), generator=self.generator, device=self.device
-                )
-                .cpu()
-                .numpy()
-            )
+            drawn = self.rng.integers(0, self.size, len(todo))
             chain_rows, stored = links.chains(drawn, self.n_step)
             found = nstep_return(
                 links.reward[chain_rows],

@@ -1,6 +1,7 @@
 """Command line: python -m dqn_ref.run TASK [--preset NAME] [--FIELD VALUE ...] to train,
 python -m dqn_ref.run resume RUN_DIR to continue a run, python -m dqn_ref.run eval RUN_DIR to
-evaluate one, and python -m dqn_ref.run study TASK [--seeds N] [...] for one run per seed, compared.
+evaluate one, python -m dqn_ref.run study TASK [--seeds N] [...] for one run per seed, compared,
+and python -m dqn_ref.run tune TASK [...] for an Optuna hyperparameter search (dqn_ref/tune.py).
 
 Every DQNConfig field is a flag (--learning-rate 3e-4, --no-reward-clip, --hidden-sizes 64,64);
 flags override the chosen preset. Errors in what you type print one line and exit with status 2.
@@ -9,6 +10,7 @@ flags override the chosen preset. Errors in what you type print one line and exi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
@@ -18,17 +20,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from dqn_ref.config import DQNConfig
+from dqn_ref.command_line import PROG, config_from_args, folder_safe, report_failure
+from dqn_ref.config import MAX_ENV_COPIES, SEED_LIMIT, DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.interrupt import SignalStop, TrainingInterruptedError
-from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset
+from dqn_ref.presets import PRESETS, TASK_PRESETS
+from dqn_ref.run_folder import folder_lock, remove_leftover_temporaries
 
 if TYPE_CHECKING:
     from dqn_ref.train import TrainResult
 
-PROG = "python -m dqn_ref.run"
 RUN_FILES = ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summary.json")
 FLAG_ALIASES = {"total_steps": ["--steps"]}
+# A study holds every seed's row, curve and box in its tables and figures; ten thousand is far
+# beyond any study's need and keeps a mistyped --seeds from queueing a billion runs.
+MAX_STUDY_SEEDS = 10_000
 
 TASK_HELP = {
     "cartpole": "train DQN on CartPole-v1 (about 45 s on a 2-core CPU with the default preset)",
@@ -64,7 +70,8 @@ EVAL_HELP = "evaluate a saved run's network as the final evaluation does"
 EVAL_DESCRIPTION = """\
 Evaluate the online network in RUN_DIR/checkpoint.pt under the protocol of spec/evaluation.md:
 fresh environments seeded as the final evaluation's, one episode each, and print the mean, std,
-min and max return. With the run's own --episodes and --epsilon it replays its final evaluation."""
+min and max return. With the run's own --episodes and --epsilon it replays its final evaluation
+exactly, also at an epsilon above 0, on the same kind of device (cpu, cuda) as the run."""
 
 STUDY_HELP = "train one run per seed in parallel and compare them (the seed paper's 10-run study)"
 
@@ -124,8 +131,9 @@ def flag_type(annotation: Any) -> dict[str, Any]:
     return {"type": annotation, "metavar": {int: "N", float: "X"}.get(annotation, "NAME")}
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an int no smaller than `minimum`, or a one-line usage error."""
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an int no smaller than `minimum` (nor larger than `maximum`, if given),
+    or a one-line usage error."""
 
     def parse(text: str) -> int:
         try:
@@ -134,6 +142,8 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is below the minimum, {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above the maximum, {maximum}")
         return value
 
     return parse
@@ -195,14 +205,14 @@ def add_study_flags(study_parser: argparse.ArgumentParser) -> None:
     group = study_parser.add_argument_group("study")
     group.add_argument(
         "--seeds",
-        type=int_at_least(1),
+        type=int_at_least(1, MAX_STUDY_SEEDS),
         default=10,
         metavar="N",
         help="how many seeds (runs) to train (default: 10, as in the paper)",
     )
     group.add_argument(
         "--first-seed",
-        type=int_at_least(0),
+        type=int_at_least(0, SEED_LIMIT - 1),
         default=0,
         metavar="K",
         help="the seeds are K, K+1, ..., K+N-1 (default: 0); --seed is not used in a study",
@@ -215,29 +225,6 @@ def add_study_flags(study_parser: argparse.ArgumentParser) -> None:
         help="runs trained at once, one process each (default: the smaller of --seeds and the "
         "CPU cores); each process uses --torch-threads threads",
     )
-
-
-def report_failure(
-    error: DQNRefError | OSError | KeyboardInterrupt,
-    folder_kind: str,
-    folder: Path | None,
-    kept: str,
-    kept_detail: str,
-) -> int:
-    """Print the one line a run or a study ends with on bad input, an unwritable folder (a file in
-    the path, no space) or Ctrl-C, and return the exit status: 2, 2 or 130."""
-    if isinstance(error, DQNRefError):
-        print(f"dqn_ref: error: {error}", file=sys.stderr)
-        return 2
-    if isinstance(error, OSError):
-        print(
-            f"dqn_ref: error: cannot write the {folder_kind} folder: {error}; choose another --out",
-            file=sys.stderr,
-        )
-        return 2
-    where = f" in {folder}" if folder is not None else ""
-    print(f"dqn_ref: interrupted; {kept}{where} {kept_detail}", file=sys.stderr)
-    return 130
 
 
 def float_between(low: float, high: float) -> Callable[[str], float]:
@@ -278,7 +265,7 @@ def add_run_dir_commands(commands: Any) -> None:
     eval_parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's folder")
     eval_parser.add_argument(
         "--episodes",
-        type=int_at_least(1),
+        type=int_at_least(1, MAX_ENV_COPIES),  # one environment copy per episode
         default=None,
         metavar="N",
         help="episodes to play (default: the run's final_eval_episodes, or 100)",
@@ -296,6 +283,64 @@ def add_run_dir_commands(commands: Any) -> None:
         default="auto",
         help="where the network runs (default: auto, cuda when present)",
     )
+
+
+TUNE_HELP = "search hyperparameters with Optuna for the fastest stable solve (needs dqn_ref[tune])"
+
+TUNE_DESCRIPTION = """\
+Search the task's hyperparameters with Optuna (pip install 'dqn_ref[tune]'). Each trial samples a
+config around the preset (flags you give are held fixed and not searched), trains it on --seeds
+seeds, and scores it by the mean agent steps to a stable solve (spec/evaluation.md#eq-stable-solve;
+a seed without one scores twice the budget); hopeless trials are pruned after any evaluation. The
+study is kept in --storage, so rerunning the command continues it, and processes or machines given
+the same --storage and --study-name search together. dqn_ref/tune.py states the objective and the
+search space; docs/cartpole-search.md reports a search.
+
+examples:
+  python -m dqn_ref.run tune cartpole --trials 30 --budget 20000
+  python -m dqn_ref.run tune cartpole --storage sqlite:///tune.db --study-name cp  # in 2 shells
+  python -m dqn_ref.run tune cartpole --layer-norm --trials 10   # layer_norm fixed, rest searched
+
+A search writes runs/tune-<study>/ (or --out): study.db (the default storage), trial<N>/seed<S>/
+(each trial's run folders), and tune.md, tune.csv and tune.json: the best trials, their per-seed
+results and the study command that reruns the best one on ten seeds."""
+
+
+def add_tune_commands(commands: Any) -> None:
+    """tune TASK: the Optuna search (dqn_ref/tune.py), with the task's flags and its own."""
+    tune_parser = commands.add_parser(
+        "tune",
+        help=TUNE_HELP,
+        description=TUNE_DESCRIPTION,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage=f"{PROG} tune TASK [--trials N] [--seeds K] [--budget STEPS] [--storage URL] "
+        "[--study-name NAME] [--FIELD VALUE ...]",
+    )
+    tune_tasks = tune_parser.add_subparsers(
+        dest="task", metavar="TASK", required=True, parser_class=OneLineParser
+    )
+    from dqn_ref.tune import add_tune_flags  # no torch, no optuna: --help stays quick
+
+    for task, preset_names in TASK_PRESETS.items():
+        task_parser = tune_tasks.add_parser(
+            task,
+            help=f"a search for: {TASK_HELP[task]}",
+            description=TUNE_DESCRIPTION,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            usage=f"{PROG} tune {task} [--trials N] [--seeds K] [--first-seed S] "
+            "[--budget STEPS] [--objective steps|seconds] [--storage URL] [--study-name NAME] "
+            "[--preset NAME] [--out DIR] [--FIELD VALUE ...]",
+        )
+        add_tune_flags(task_parser)
+        add_task_flags(
+            task_parser,
+            preset_names,
+            "tune",
+            "runs/tune-<study>",
+            "each trial's result is still printed",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -353,29 +398,25 @@ def build_parser() -> argparse.ArgumentParser:
             "runs/study-<env>-<preset>-<time>",
             "each seed's result is still printed",
         )
+    add_tune_commands(commands)
     add_run_dir_commands(commands)
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> DQNConfig:
-    """The preset with every flag the user gave applied on top, validated."""
-    given = vars(args)
-    overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
-    return get_preset(args.preset, args.task).replace(**overrides)
-
-
-def folder_safe(env_id: str) -> str:
-    """An env id as one folder name: ALE/Pong-v5 -> ALE_Pong-v5."""
-    return env_id.replace("/", "_")
-
-
-def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
-    """The run folder to write, refusing to mix two runs' files unless asked to overwrite."""
+def run_dir_path(out: Path | None, config: DQNConfig, preset: str) -> Path:
+    """--out, or the default runs/<env>-<preset>-s<seed>-<time>; refused if it is a file."""
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{folder_safe(config.env_id)}-{preset}-s{config.seed}-{stamp}"
     if out.exists() and not out.is_dir():
         raise DQNRefError(f"--out {out} is a file; give a folder path")
+    return out
+
+
+def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
+    """The run folder to write, refusing to mix two runs' files unless asked to overwrite.
+    Called while holding the folder's lock, so no live run's files are replaced."""
+    out = run_dir_path(out, config, preset)
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if existing and not overwrite:
         raise DQNRefError(
@@ -384,6 +425,8 @@ def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite:
         )
     for name in existing:
         (out / name).unlink()
+    if out.is_dir():
+        remove_leftover_temporaries(out)
     return out
 
 
@@ -417,18 +460,25 @@ def train_main(args: argparse.Namespace) -> int:
     run_dir: Path | None = None
     try:
         config = config_from_args(args)
-        run_dir = prepare_run_dir(args.out, config, args.preset, args.overwrite)
         # Imported here so that --help and argument errors answer without loading torch.
-        from dqn_ref.train import resolve_device, train
+        from dqn_ref.build import resolve_device
+        from dqn_ref.preflight import check_run_can_start
+        from dqn_ref.train import train
 
         device = resolve_device(config.device)
-        print(
-            f"dqn_ref: {args.task}, preset {args.preset}, seed {config.seed}, device {device}, "
-            f"{config.total_steps} agent steps -> {run_dir}",
-            flush=True,
-        )
-        with SignalStop() as stop:
-            result = train(config, run_dir, args.preset, progress=not args.no_progress, stop=stop)
+        check_run_can_start(config, device)
+        run_dir = run_dir_path(args.out, config, args.preset)
+        with folder_lock(run_dir):
+            prepare_run_dir(run_dir, config, args.preset, args.overwrite)
+            print(
+                f"dqn_ref: {args.task}, preset {args.preset}, seed {config.seed}, "
+                f"device {device}, {config.total_steps} agent steps -> {run_dir}",
+                flush=True,
+            )
+            with SignalStop() as stop:
+                result = train(
+                    config, run_dir, args.preset, progress=not args.no_progress, stop=stop
+                )
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
@@ -447,8 +497,13 @@ def resume_main(args: argparse.Namespace) -> int:
     try:
         from dqn_ref.train import resume
 
-        with SignalStop() as stop:
-            result = resume(args.run_dir, not args.no_progress, stop, args.device)
+        # A missing folder is reported by resume itself; the lock would create it.
+        lock = folder_lock(args.run_dir) if args.run_dir.is_dir() else contextlib.nullcontext()
+        with lock:
+            if args.run_dir.is_dir():
+                remove_leftover_temporaries(args.run_dir)
+            with SignalStop() as stop:
+                result = resume(args.run_dir, not args.no_progress, stop, args.device)
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
@@ -465,8 +520,8 @@ def resume_main(args: argparse.Namespace) -> int:
 
 def eval_main(args: argparse.Namespace) -> int:
     try:
+        from dqn_ref.build import resolve_device
         from dqn_ref.evaluate import evaluate_saved_run
-        from dqn_ref.train import resolve_device
 
         device = resolve_device(args.device)
         config, summary = evaluate_saved_run(args.run_dir, args.episodes, args.epsilon, device)
@@ -487,6 +542,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dqn_ref.study import study_main
 
         return study_main(args, sys.argv[1:] if argv is None else argv)
+    if args.command == "tune":
+        from dqn_ref.tune import tune_main
+
+        return tune_main(args, sys.argv[1:] if argv is None else argv)
     if args.command == "resume":
         return resume_main(args)
     if args.command == "eval":

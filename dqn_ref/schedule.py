@@ -1,6 +1,10 @@
 """Exploration-rate schedules: epsilon as a function of the agent step."""
 
+from __future__ import annotations
+
 import math
+
+from dqn_ref.config import DQNConfig
 
 
 def exponential_epsilon(step: int, start: float, end: float, decay: float) -> float:
@@ -23,3 +27,12 @@ def linear_epsilon(step: int, start: float, end: float, duration: int) -> float:
     duration: agent steps over which epsilon moves from `start` to `end`; it stays at `end` after.
     """
     return start + (end - start) * min(step / duration, 1.0)
+
+
+def epsilon_at(config: DQNConfig, step: int) -> float:
+    """The configured schedule's epsilon at agent step `step` (eq-eps-exp or eq-eps-linear)."""
+    if config.epsilon_schedule == "exponential":
+        return exponential_epsilon(
+            step, config.epsilon_start, config.epsilon_end, config.epsilon_decay
+        )
+    return linear_epsilon(step, config.epsilon_start, config.epsilon_end, config.epsilon_duration)

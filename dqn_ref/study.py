@@ -31,16 +31,19 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import gymnasium as gym
+import torch
 from tqdm import tqdm
 
-from dqn_ref.atomic import atomic_write, atomic_write_json
-from dqn_ref.config import DQNConfig
-from dqn_ref.envs import atari_options, make_env
+from dqn_ref.atomic import atomic_write, atomic_write_json, write_error
+from dqn_ref.build import resolve_device
+from dqn_ref.command_line import PROG, config_from_args, folder_safe, report_failure
+from dqn_ref.config import SEED_LIMIT, DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.metrics import COLUMNS, read_metrics
-from dqn_ref.run import PROG, config_from_args, folder_safe, report_failure
+from dqn_ref.preflight import check_run_can_start
+from dqn_ref.run_folder import folder_lock
 from dqn_ref.study_plots import plot_boxplot, plot_curves
-from dqn_ref.train import resolve_device, train
+from dqn_ref.train import train
 
 STUDY_FILES = ("study.csv", "study.md", "study.json", "curves.png", "boxplot.png")
 SEED_FOLDER = re.compile(r"seed\d+")
@@ -175,14 +178,21 @@ def read_seed_result(run_dir: Path, seed: int, return_cap: float | None) -> Seed
     )
 
 
-def prepare_study_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
-    """The study folder to write: new or empty, or with --overwrite an earlier study's, whose
-    study files and seed folders are removed (anything else there is left alone)."""
+def study_dir_path(out: Path | None, config: DQNConfig, preset: str) -> Path:
+    """--out, or the default runs/study-<env>-<preset>-<time>; refused if it is a file."""
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"study-{folder_safe(config.env_id)}-{preset}-{stamp}"
     if out.exists() and not out.is_dir():
         raise DQNRefError(f"--out {out} is a file; give a folder path")
+    return out
+
+
+def prepare_study_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:
+    """The study folder to write: new or empty, or with --overwrite an earlier study's, whose
+    study files and seed folders are removed (anything else there is left alone). Called while
+    holding the folder's lock."""
+    out = study_dir_path(out, config, preset)
     entries = sorted(out.iterdir()) if out.is_dir() else []
     if entries and not overwrite:
         raise DQNRefError(
@@ -214,13 +224,17 @@ def start_worker() -> None:
 def train_seed(config: DQNConfig, run_dir: Path, preset_name: str) -> None:
     """One seed's run, in a worker process. What train() prints goes to the seed's train.log, so
     that ten runs' evaluation lines do not interleave under the study's progress bar."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        (run_dir / TRAIN_LOG).open("w", buffering=1) as log,
-        contextlib.redirect_stdout(log),
-        contextlib.redirect_stderr(log),
-    ):
-        train(config, run_dir, preset_name, progress=False)
+    log_path = run_dir / TRAIN_LOG
+    try:
+        with (
+            folder_lock(run_dir),
+            log_path.open("w", buffering=1) as log,
+            contextlib.redirect_stdout(log),
+            contextlib.redirect_stderr(log),
+        ):
+            train(config, run_dir, preset_name, progress=False)
+    except OSError as error:  # the log's own writes; every run file names itself
+        raise write_error(log_path, error) from error
 
 
 def logged_count(metrics_path: Path, column: str) -> int:
@@ -482,6 +496,36 @@ def write_markdown(
 # --- command -------------------------------------------------------------------------------------
 
 
+def start_study(
+    args: argparse.Namespace,
+    argv: Sequence[str],
+    config: DQNConfig,
+    device: torch.device,
+    study_dir: Path,
+    seeds: list[int],
+    workers: int,
+) -> StudyResult:
+    """Print what the study will do, then run it."""
+    limit = f"{config.total_steps} agent steps"
+    if config.total_episodes:
+        limit = f"{config.total_episodes} episodes (at most {limit})"
+    seed_range = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+    print(
+        f"dqn_ref study: {args.task}, preset {args.preset}, {seed_range}, "
+        f"{workers} at a time, device {device}, {limit} each -> {study_dir}",
+        flush=True,
+    )
+    return run_study(
+        config,
+        args.preset,
+        study_dir,
+        seeds,
+        workers,
+        progress=not args.no_progress,
+        command=shlex.join([*PROG.split(), *argv]),
+    )
+
+
 def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """python -m dqn_ref.run study TASK ...: errors are one line with status 2, as for a run."""
     study_dir: Path | None = None
@@ -492,32 +536,21 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 "K + --seeds - 1"
             )
         config = config_from_args(args)
-        # An environment that cannot be made fails here, once, rather than in every worker.
-        make_env(
-            config.env_id, 1, config.max_episode_steps, atari_options(config, training=True)
-        ).close()
+        last_seed = args.first_seed + args.seeds - 1
+        if last_seed >= SEED_LIMIT:
+            raise DQNRefError(
+                f"--first-seed {args.first_seed} with --seeds {args.seeds} reaches seed "
+                f"{last_seed}, beyond the largest, {SEED_LIMIT - 1}; lower --first-seed or --seeds"
+            )
         device = resolve_device(config.device)
+        # An environment that cannot be made fails here, once, rather than in every worker.
+        check_run_can_start(config, device)
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
         workers = min(args.workers or os.cpu_count() or 1, len(seeds))
-        study_dir = prepare_study_dir(args.out, config, args.preset, args.overwrite)
-        limit = f"{config.total_steps} agent steps"
-        if config.total_episodes:
-            limit = f"{config.total_episodes} episodes (at most {limit})"
-        seed_range = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
-        print(
-            f"dqn_ref study: {args.task}, preset {args.preset}, {seed_range}, "
-            f"{workers} at a time, device {device}, {limit} each -> {study_dir}",
-            flush=True,
-        )
-        result = run_study(
-            config,
-            args.preset,
-            study_dir,
-            seeds,
-            workers,
-            progress=not args.no_progress,
-            command=shlex.join([*PROG.split(), *argv]),
-        )
+        study_dir = study_dir_path(args.out, config, args.preset)
+        with folder_lock(study_dir, "study"):
+            prepare_study_dir(study_dir, config, args.preset, args.overwrite)
+            result = start_study(args, argv, config, device, study_dir, seeds, workers)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
         return report_failure(
             error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,13 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import dqn_ref.agent as agent_module
 from dqn_ref.agent import DQNAgent, epsilon_greedy
+from dqn_ref.batch import Batch
 from dqn_ref.bellman import bellman_target, double_bellman_target
 from dqn_ref.config import DQNConfig
 from dqn_ref.loss import td_loss
 from dqn_ref.network import DuelingHead
 from dqn_ref.presets import cartpole
-from dqn_ref.replay import Batch
 
 q_tables = st.integers(1, 16).flatmap(
     lambda rows: st.integers(1, 6).flatmap(
@@ -347,3 +349,112 @@ def test_the_target_network_takes_no_gradient() -> None:
     agent = DQNAgent(cartpole, (4,), 2, torch.device("cpu"))
     assert not any(p.requires_grad for p in agent.target_net.parameters())
     assert all(p.requires_grad for p in agent.online_net.parameters())
+
+
+def a_batch(size: int = 8, discount: torch.Tensor | None = None) -> Batch:
+    return Batch(
+        obs=torch.randn(size, 4),
+        action=torch.randint(0, 2, (size,)),
+        reward=torch.randn(size),
+        next_obs=torch.randn(size, 4),
+        terminated=torch.arange(size) % 3 == 0,
+        discount=discount,
+    )
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "optimizer_class"),
+    [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW), ("rmsprop", torch.optim.RMSprop)],
+)
+def test_the_optimiser_receives_every_configured_setting(
+    optimizer: str, optimizer_class: type[torch.optim.Optimizer]
+) -> None:
+    """The config's optimizer kind, learning_rate, optimizer_eps, weight_decay and amsgrad (Adam,
+    AdamW) or rmsprop_alpha (RMSprop, centred) reach the optimiser, every value off its default,
+    and it steps the online network's parameters."""
+    config = cartpole.replace(
+        optimizer=optimizer,
+        learning_rate=3e-4,
+        optimizer_eps=2e-5,
+        weight_decay=0.03,
+        amsgrad=True,
+        rmsprop_alpha=0.9,
+    )
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    assert type(agent.optimizer) is optimizer_class
+    (group,) = agent.optimizer.param_groups
+    assert (group["lr"], group["eps"], group["weight_decay"]) == (3e-4, 2e-5, 0.03)
+    if optimizer == "rmsprop":
+        assert (group["alpha"], group["centered"]) == (0.9, True)
+    else:
+        assert group["amsgrad"] is True
+    assert group["params"] == agent.online_parameters
+
+
+@pytest.mark.parametrize(
+    ("max_grad_value", "max_grad_norm"), [(None, None), (0.5, None), (None, 2.0), (0.25, 3.0)]
+)
+def test_the_update_clips_with_the_configured_value_and_norm(
+    monkeypatch: pytest.MonkeyPatch, max_grad_value: float | None, max_grad_norm: float | None
+) -> None:
+    """eq-grad-clip gets the config's max_grad_value and max_grad_norm, after backward (every
+    gradient present) and before the optimiser step."""
+    received: list[tuple[float | None, float | None, bool]] = []
+
+    def recording_clip(parameters: Any, max_value: float | None, max_norm: float | None) -> None:
+        parameters = list(parameters)
+        received.append((max_value, max_norm, all(p.grad is not None for p in parameters)))
+
+    monkeypatch.setattr(agent_module, "clip_gradients", recording_clip)
+    config = cartpole.replace(max_grad_value=max_grad_value, max_grad_norm=max_grad_norm)
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    agent.update(a_batch())
+    assert received == [(max_grad_value, max_grad_norm, True)]
+
+
+@pytest.mark.parametrize(("loss", "huber_delta"), [("huber", 1.0), ("huber", 0.3), ("mse", 1.0)])
+def test_the_update_takes_the_configured_loss(loss: str, huber_delta: float) -> None:
+    """The loss the update returns is eq-huber with the config's delta or eq-mse, computed here
+    from the same networks before the step."""
+    config = cartpole.replace(loss=loss, huber_delta=huber_delta)
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    batch = a_batch()
+    with torch.no_grad():
+        next_q = agent.target_net(batch.next_obs)
+        target = bellman_target(batch.reward, next_q, batch.terminated, config.gamma)
+        q_taken = agent.online_net(batch.obs).gather(1, batch.action[:, None]).squeeze(1)
+    error = q_taken - target
+    if loss == "mse":
+        expected = (error**2).mean()
+    else:
+        quadratic = error.abs() <= huber_delta
+        expected = torch.where(
+            quadratic, 0.5 * error**2, huber_delta * (error.abs() - 0.5 * huber_delta)
+        ).mean()
+    torch.testing.assert_close(agent.update(batch), expected)
+
+
+def test_an_n_step_batch_is_discounted_by_its_own_gamma_to_the_k() -> None:
+    """eq-nstep: the update bootstraps each transition with its batch's discount gamma^k, not
+    with gamma: with discounts 0.5 and 0.25 and gamma 0.99 the loss is the one of those targets."""
+    config = cartpole.replace(gamma=0.99, loss="mse")
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    discount = torch.tensor([0.5, 0.25] * 4)
+    batch = a_batch(discount=discount)
+    with torch.no_grad():
+        best_next = agent.target_net(batch.next_obs).max(dim=1).values
+        target = batch.reward + discount * (~batch.terminated) * best_next
+        q_taken = agent.online_net(batch.obs).gather(1, batch.action[:, None]).squeeze(1)
+    torch.testing.assert_close(agent.update(batch), ((q_taken - target) ** 2).mean())
+
+
+def test_gamma_reaches_the_one_step_target() -> None:
+    """eq-target with the config's gamma (0.5 here) for a one-step batch."""
+    config = cartpole.replace(gamma=0.5, loss="mse")
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    batch = a_batch()
+    with torch.no_grad():
+        best_next = agent.target_net(batch.next_obs).max(dim=1).values
+        target = batch.reward + 0.5 * (~batch.terminated) * best_next
+        q_taken = agent.online_net(batch.obs).gather(1, batch.action[:, None]).squeeze(1)
+    torch.testing.assert_close(agent.update(batch), ((q_taken - target) ** 2).mean())

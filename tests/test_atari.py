@@ -8,19 +8,33 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from ale_py.vector_env import AtariVectorEnv
+from gymnasium.vector import AutoresetMode
 
+import dqn_ref.envs as envs_module
+from dqn_ref import estimate
 from dqn_ref.checkpoint import load_checkpoint
 from dqn_ref.config import DQNConfig
-from dqn_ref.envs import AtariOptions, EnvSpaces, env_spaces, game_over, is_atari, make_env
+from dqn_ref.envs import (
+    AtariOptions,
+    EnvSpaces,
+    atari_options,
+    env_spaces,
+    game_over,
+    is_atari,
+    make_env,
+)
 from dqn_ref.estimate import print_cpu_estimate
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.interrupt import TrainingInterruptedError
+from dqn_ref.loop import updates_due
 from dqn_ref.presets import get_preset
-from dqn_ref.train import resume, train, updates_due
+from dqn_ref.train import resume, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,6 +151,24 @@ def test_a_short_cpu_run_starts_without_a_note(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize("flags", ["fpu avx512f", "fpu avx512f avx512_bf16", "fpu amx_bf16"])
+def test_bf16_on_a_cpu_without_native_bf16_says_so(
+    flags: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """precision=bfloat16 on a CPU that would emulate bf16 prints one line that says to use
+    float32; a CPU with avx512_bf16 or amx_bf16 starts without it."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(estimate, "CPUINFO", cpuinfo)
+    config = get_preset("pong").replace(total_steps=10_400, precision="bfloat16")
+    print_cpu_estimate(config, make_spaces(config), torch.device("cpu"))
+    out = capsys.readouterr().out
+    if "bf16" in flags:
+        assert out == ""
+    else:
+        assert out.count("\n") == 1 and "use --precision float32" in out
+
+
 def make_spaces(config: DQNConfig) -> EnvSpaces:
     envs = make_env(config.env_id, 1)
     spaces = env_spaces(envs, config.env_id)
@@ -197,3 +229,91 @@ def test_end_episodes_starts_new_stacks_after_an_outside_reset() -> None:
     batch = buffer.gather(slots, columns)
     assert batch.obs[:, :, 0, 0].tolist() == [[1, 2], [7, 8]]
     assert batch.next_obs[:, :, 0, 0].tolist() == [[2, 3], [8, 9]]
+
+
+def test_the_atari_pipeline_receives_the_configs_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """eq-atari-frames: ale-py's vector env is built with frame skip 4, a stack of 4 84x84
+    grayscale frames, the two-frame max, raw rewards, next-step autoreset, and the config's no-op
+    starts, sticky actions, life-loss signal and time limit (in frames: 4 per agent step); a lost
+    life is terminal in training only."""
+    built: list[dict[str, Any]] = []
+    real_env = AtariVectorEnv
+
+    def recording_env(*args: Any, **kwargs: Any) -> Any:
+        built.append(kwargs)
+        return real_env(*args, **kwargs)
+
+    monkeypatch.setattr(envs_module, "AtariVectorEnv", recording_env)
+    config = get_preset("pong", "pong").replace(
+        noop_max=7, repeat_action_probability=0.25, terminal_on_life_loss=True
+    )
+    for training in (True, False):
+        make_env("ALE/Pong-v5", 2, 50, atari_options(config, training)).close()
+    expected = {
+        "frameskip": 4,
+        "stack_num": 4,
+        "img_height": 84,
+        "img_width": 84,
+        "grayscale": True,
+        "maxpool": True,
+        "noop_max": 7,
+        "reward_clipping": False,
+        "repeat_action_probability": 0.25,
+        "max_num_frames_per_episode": 200,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+    for kwargs, training in zip(built, (True, False), strict=True):
+        assert {key: kwargs[key] for key in expected} == expected
+        assert kwargs["life_loss_info"] is training
+
+
+def test_an_observation_frame_is_the_max_of_the_last_two_emulator_frames() -> None:
+    """eq-atari-frames on the real Pong ROM: the pipeline's newest frame is the pixel-wise max of
+    the step's last two emulator frames, so it is >= the last frame alone (ale-py without the max,
+    same seed and actions) everywhere, and brighter where the ball and paddles moved."""
+    ours = make_env("ALE/Pong-v5", 1, 0, AtariOptions(noop_max=0))
+    last_frame_only = AtariVectorEnv(
+        "pong",
+        1,
+        frameskip=4,
+        stack_num=4,
+        img_height=84,
+        img_width=84,
+        grayscale=True,
+        maxpool=False,
+        noop_max=0,
+        use_fire_reset=True,
+        reward_clipping=False,
+        repeat_action_probability=0.0,
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+        num_threads=1,
+    )
+    ours.reset(seed=0)
+    last_frame_only.reset(seed=0)
+    rng = np.random.default_rng(0)
+    brighter = 0
+    for _ in range(60):
+        actions = rng.integers(0, 6, 1)
+        maxed, *_ = ours.step(actions)
+        plain, *_ = last_frame_only.step(actions)
+        assert (maxed[0, -1] >= plain[0, -1]).all()
+        brighter += int((maxed[0, -1] > plain[0, -1]).sum())
+    assert brighter > 50
+    ours.close()
+    last_frame_only.close()
+
+
+def test_no_op_starts_begin_each_episode_up_to_noop_max_frames_in() -> None:
+    """eq-atari-frames on the real Pong ROM: with noop_max 0 every copy's episode starts at the
+    same emulator frame; with noop_max 30 each starts after its own random number of no-ops, at
+    most 30 frames later."""
+    frame_at_start = {}
+    for noop_max in (0, 30):
+        envs = make_env("ALE/Pong-v5", 8, 0, AtariOptions(noop_max=noop_max))
+        _, info = envs.reset(seed=0)
+        frame_at_start[noop_max] = info["episode_frame_number"]
+        envs.close()
+    first = int(frame_at_start[0][0])
+    assert (frame_at_start[0] == first).all()
+    assert len(set(frame_at_start[30].tolist())) > 3
+    assert (frame_at_start[30] >= first).all() and (frame_at_start[30] <= first + 30).all()

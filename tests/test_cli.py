@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from dqn_ref.command_line import config_from_args
 from dqn_ref.metrics import read_metrics
 from dqn_ref.presets import cartpole
-from dqn_ref.run import build_parser, config_from_args, main
+from dqn_ref.run import build_parser, main
 from dqn_ref.train import train
 
 

@@ -238,3 +238,106 @@ def test_mlp_returns_float32_in_either_precision(precision: str) -> None:
     """Precision: the MLP returns float32 Q-values whatever it computes in."""
     network = make_q_network("mlp", (4,), 2, (16,), precision=precision)  # type: ignore[arg-type]
     assert network(torch.zeros(3, 4)).dtype == torch.float32
+
+
+@settings(deadline=None)
+@given(
+    obs_dims,
+    action_counts,
+    st.lists(st.integers(2, 32), min_size=1, max_size=3).map(tuple),
+    st.integers(1, 16),
+    st.integers(0, 2**31 - 1),
+)
+def test_layer_norm_standardises_each_row_of_every_hidden_layer(
+    obs_dim: int, num_actions: int, hidden_sizes: tuple[int, ...], batch: int, seed: int
+) -> None:
+    """eq-layer-norm P1: at initialisation (gain 1, bias 0) each normalised row has mean 0 and
+    biased variance sigma^2 / (sigma^2 + eps), which is 1 up to the guard."""
+    torch.manual_seed(seed)
+    network = MLPQNetwork(obs_dim, num_actions, hidden_sizes, layer_norm=True)
+    hidden = torch.randn(batch, obs_dim) * 3.0
+    for layer, norm in zip(network.hidden_layers, network.norms, strict=True):
+        pre_activation = layer(hidden)
+        normalised = norm(pre_activation)
+        variance = pre_activation.var(dim=1, unbiased=False, keepdim=True)
+        expected_variance = variance / (variance + norm.eps)
+        assert torch.allclose(normalised.mean(dim=1), torch.zeros(batch), atol=1e-5)
+        assert torch.allclose(
+            normalised.var(dim=1, unbiased=False, keepdim=True), expected_variance, atol=1e-4
+        )
+        hidden = torch.relu(normalised)
+
+
+@settings(deadline=None)
+@given(
+    obs_dims,
+    action_counts,
+    st.floats(0.1, 10.0),
+    st.floats(-5.0, 5.0),
+    st.integers(0, 2**31 - 1),
+)
+def test_layer_norm_makes_q_blind_to_the_first_layers_scale_and_shift(
+    obs_dim: int, num_actions: int, scale: float, shift: float, seed: int
+) -> None:
+    """eq-layer-norm P2: W1, b1 -> c W1, c b1 (c > 0), or b1 -> b1 + k, leaves Q(s, .) unchanged."""
+    torch.manual_seed(seed)
+    network = MLPQNetwork(obs_dim, num_actions, (32, 32), layer_norm=True)
+    for norm in network.norms:
+        assert isinstance(norm, torch.nn.LayerNorm)
+        norm.eps = 0.0  # the law is exact without the guard; with it, rows of tiny variance move
+    obs = torch.randn(8, obs_dim)
+    before = network(obs)
+    first = network.hidden_layers[0]
+    assert isinstance(first, torch.nn.Linear)
+    with torch.no_grad():
+        first.weight.mul_(scale)
+        first.bias.mul_(scale)
+    assert torch.allclose(network(obs), before, rtol=1e-4, atol=1e-4)
+    with torch.no_grad():
+        first.bias.add_(shift)
+    assert torch.allclose(network(obs), before, rtol=1e-4, atol=1e-4)
+
+
+@given(obs_dims, action_counts, st.integers(2, 16), st.integers(0, 2**31 - 1))
+def test_layer_norm_keeps_each_row_independent_of_the_others(
+    obs_dim: int, num_actions: int, batch: int, seed: int
+) -> None:
+    """eq-layer-norm P3: statistics over a row's features, never the batch's rows."""
+    torch.manual_seed(seed)
+    network = MLPQNetwork(obs_dim, num_actions, (16, 16), layer_norm=True)
+    observations = torch.randn(batch, obs_dim)
+    alone = torch.cat([network(observations[i : i + 1]) for i in range(batch)])
+    assert torch.allclose(network(observations), alone, rtol=1e-5, atol=1e-6)
+
+
+def test_layer_norm_mlp_matches_functional_layer_norm() -> None:
+    """eq-layer-norm against torch: W3 relu(LN(W2 relu(LN(W1 s + b1)) + b2)) + b3, LN from
+    functional.layer_norm with the network's gains and biases (perturbed away from 1 and 0)."""
+    torch.manual_seed(0)
+    network = MLPQNetwork(4, 2, (8, 8), layer_norm=True)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    w1, b1, w2, b2 = (p.detach() for p in network.hidden_layers.parameters())
+    g1, beta1, g2, beta2 = (p.detach() for p in network.norms.parameters())
+    w3, b3 = (p.detach() for p in network.output_layer.parameters())
+    obs = torch.randn(5, 4)
+    hidden = torch.relu(functional.layer_norm(functional.linear(obs, w1, b1), (8,), g1, beta1))
+    hidden = torch.relu(functional.layer_norm(functional.linear(hidden, w2, b2), (8,), g2, beta2))
+    assert torch.allclose(network(obs), functional.linear(hidden, w3, b3), rtol=1e-5, atol=1e-6)
+
+
+def test_layer_norm_worked_example() -> None:
+    """eq-layer-norm: x = (1, 2, 3), mu = 2, sigma^2 = 2/3, LN(x) = (-1, 0, 1) / sqrt(2/3)
+    = (-1.2247, 0, 1.2247) with eps = 0; 4-128-128-2 with LN has 17,410 + 2 x 256 = 17,922
+    parameters."""
+    normalised = functional.layer_norm(torch.tensor([[1.0, 2.0, 3.0]]), (3,), eps=0.0)
+    assert torch.allclose(normalised, torch.tensor([[-1.2247449, 0.0, 1.2247449]]))
+    network = make_q_network("mlp", (4,), 2, (128, 128), layer_norm=True)
+    assert sum(p.numel() for p in network.parameters()) == 17_922
+
+
+def test_layer_norm_is_refused_for_the_nature_cnn() -> None:
+    """eq-layer-norm is an MLP option; the CNN refuses it rather than ignoring it."""
+    with pytest.raises(ValueError, match="mlp network only"):
+        make_q_network("nature_cnn", (4, 84, 84), 6, (), layer_norm=True)

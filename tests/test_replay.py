@@ -28,12 +28,18 @@ def transitions(first: int, count: int) -> tuple[np.ndarray, ...]:
     return obs, index % NUM_ACTIONS, index.astype(np.float32), obs + 1, index % 7 == 0
 
 
+def add(buffer: ReplayBuffer, first: int, count: int) -> None:
+    """Add transitions first .. first + count - 1; each ends its episode where it terminates."""
+    obs, action, reward, next_obs, terminated = transitions(first, count)
+    buffer.add(obs, action, reward, next_obs, terminated, episode_end=terminated)
+
+
 def filled(capacity: int, chunks: list[int], seed: int = 0) -> tuple[ReplayBuffer, int]:
     """A buffer after adding transitions 1, 2, ... in chunks of these sizes, and how many."""
     buffer = ReplayBuffer(capacity, OBS_SHAPE, np.float32, seed=seed)
     added = 0
     for chunk in chunks:
-        buffer.add(*transitions(added + 1, chunk))
+        add(buffer, added + 1, chunk)
         added += chunk
     return buffer, added
 
@@ -150,7 +156,7 @@ def test_a_buffer_restored_from_its_state_dict_continues_as_the_original(
     for buffer in (original, restored):
         first = added + 1
         for chunk in later_chunks:
-            buffer.add(*transitions(first, chunk))
+            add(buffer, first, chunk)
             first += chunk
     assert len(restored) == len(original)
     for name in ("obs", "action", "reward", "next_obs", "terminated"):
@@ -203,7 +209,7 @@ def test_defaults_are_one_step_float32_on_the_cpu_with_seed_0() -> None:
     assert buffer.obs.dtype == torch.float32 and buffer.device == torch.device("cpu")
     seeded = ReplayBuffer(8, OBS_SHAPE, np.float32, "cpu", seed=0)
     for each in (buffer, seeded):
-        each.add(*transitions(1, 8))
+        add(each, 1, 8)
     assert torch.equal(buffer.sample(32).obs, seeded.sample(32).obs)
 
 
@@ -214,8 +220,10 @@ def test_one_unbatched_transition_is_stored_as_a_batch_of_one() -> None:
     batched = ReplayBuffer(4, OBS_SHAPE)
     for first in (1, 2):
         obs, action, reward, next_obs, terminated = transitions(first, 1)
-        single.add(obs[0], action[0], reward[0], next_obs[0], terminated[0])
-        batched.add(obs, action, reward, next_obs, terminated)
+        single.add(
+            obs[0], action[0], reward[0], next_obs[0], terminated[0], episode_end=terminated[0]
+        )
+        batched.add(obs, action, reward, next_obs, terminated, episode_end=terminated)
     assert len(single) == len(batched) == 2
     for name in ("obs", "action", "reward", "next_obs", "terminated"):
         assert torch.equal(getattr(single, name), getattr(batched, name)), name
@@ -225,7 +233,7 @@ def test_a_capacity_below_one_and_an_oversized_batch_are_refused() -> None:
     with pytest.raises(ValueError, match=r"^capacity=0 must be >= 1$"):
         ReplayBuffer(0, OBS_SHAPE)
     with pytest.raises(ValueError, match=r"^cannot add 5 transitions to a buffer of capacity 4$"):
-        ReplayBuffer(4, OBS_SHAPE).add(*transitions(1, 5))
+        add(ReplayBuffer(4, OBS_SHAPE), 1, 5)
 
 
 def test_sampling_an_empty_buffer_names_the_reason() -> None:
@@ -249,7 +257,8 @@ def test_nstep_batches_have_the_one_step_batches_dtypes() -> None:
     buffer = ReplayBuffer(8, OBS_SHAPE, n_step=3, gamma=0.5)
     obs, action, reward, next_obs, terminated = transitions(1, 6)
     buffer.add(obs, action, reward, next_obs, terminated, episode_end=terminated, env_ids=[0] * 6)
-    buffer.add(*transitions(7, 1), episode_end=[True], env_ids=[0])
+    obs, action, reward, next_obs, _ = transitions(7, 1)
+    buffer.add(obs, action, reward, next_obs, [True], episode_end=[True], env_ids=[0])
     batch = buffer.sample(16)
     assert batch.discount is not None
     assert batch.action.dtype == torch.int64 and batch.terminated.dtype == torch.bool
@@ -262,7 +271,27 @@ def test_fields_with_trailing_unit_axes_are_stored_per_transition() -> None:
     columns = ReplayBuffer(4, OBS_SHAPE)
     flat = ReplayBuffer(4, OBS_SHAPE)
     obs, action, reward, next_obs, terminated = transitions(1, 3)
-    columns.add(obs, action[:, None], reward[:, None], next_obs, terminated[:, None])
-    flat.add(obs, action, reward, next_obs, terminated)
+    columns.add(
+        obs, action[:, None], reward[:, None], next_obs, terminated[:, None],
+        episode_end=terminated[:, None],
+    )  # fmt: skip
+    flat.add(obs, action, reward, next_obs, terminated, episode_end=terminated)
     for name in ("obs", "action", "reward", "next_obs", "terminated"):
         assert torch.equal(getattr(columns, name), getattr(flat, name)), name
+
+
+def test_the_path_other_devices_take_stores_what_the_cpu_path_stores() -> None:
+    """add writes host storage through numpy views, and every other device's storage by torch
+    indexing; the second path, forced here on the CPU, stores the same rows, wrap-around
+    included, and sampling (indices drawn on the host, then moved) is one path for both."""
+    through_numpy, _ = filled(10, [3, 4, 6])
+    through_torch = ReplayBuffer(10, OBS_SHAPE, np.float32)
+    through_torch.write_through_numpy = False
+    added = 0
+    for chunk in [3, 4, 6]:
+        add(through_torch, added + 1, chunk)
+        added += chunk
+    for name in ("obs", "next_obs", "action", "reward", "terminated"):
+        assert torch.equal(getattr(through_torch, name), getattr(through_numpy, name)), name
+    for a, b in zip(through_torch.sample(16), through_numpy.sample(16), strict=True):
+        assert (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))

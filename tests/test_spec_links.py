@@ -3,7 +3,7 @@
 Fails when: a spec ID is cited by no function or no test; code or tests cite an ID (or a property
 eq-x Pn) the spec does not define; a spec property is tested nowhere; an 'Implemented by' names
 something that does not exist or whose docstring does not cite the ID; spec/index.md disagrees with
-the pages; or train.py's 'Alg. step N' comments and spec/algorithm.md's steps differ.
+the pages; or the 'Alg. step N' comments of loop.py and train.py and spec/algorithm.md differ.
 """
 
 from __future__ import annotations
@@ -121,11 +121,22 @@ def test_index_lists_every_id_with_its_implementation() -> None:
 
 
 def test_training_loop_cites_exactly_the_algorithm_steps() -> None:
+    """Steps 2-8 in loop.py's dqn_loop, in order; 1, 9 and 10 in train.py, in order."""
     algorithm = (SPEC / "algorithm.md").read_text()
     steps = {int(n) for n in re.findall(r"^(\d+)\. \*\*", algorithm, re.MULTILINE)}
     cited = {int(n) for n in re.findall(r"Alg\. step (\d+)", python_text("dqn_ref"))}
     assert steps == set(range(1, len(steps) + 1)), "algorithm.md's steps are not numbered 1..n"
     assert cited == steps, f"steps cited in code {sorted(cited)} != steps in spec {sorted(steps)}"
+    loop = inspect.getsource(importlib.import_module("dqn_ref.loop").dqn_loop)
+    assert [int(n) for n in re.findall(r"# Alg\. step (\d+)", loop)] == list(range(2, 9))
     train_source = (ROOT / "dqn_ref" / "train.py").read_text()
     order = [int(n) for n in re.findall(r"# Alg\. step (\d+)", train_source)]
     assert order == sorted(order), "train.py runs the algorithm's steps out of order"
+    mentioned = {int(n) for n in re.findall(r"Alg\. step (\d+)", train_source)}
+    assert mentioned == {1, 9, 10}, "train.py does steps 1, 9 and 10 and leaves 2-8 to loop.py"
+
+
+def test_the_loop_fits_on_one_screen() -> None:
+    """dqn_loop, Alg. steps 2-8, is about 60 lines, docstring and signature included."""
+    loop = inspect.getsource(importlib.import_module("dqn_ref.loop").dqn_loop)
+    assert len(loop.splitlines()) <= 60

@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 import torch
 
+import dqn_ref.build as build
+import dqn_ref.checkpoint as checkpoint_module
 import dqn_ref.train as train_module
 from dqn_ref.checkpoint import load_checkpoint, restore_agent
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
-from dqn_ref.evaluate import evaluate, evaluation_envs
+from dqn_ref.evaluate import evaluate, evaluate_saved_run, evaluation_envs
+from dqn_ref.loop import updates_due
 from dqn_ref.metrics import read_metrics
 from dqn_ref.presets import cartpole, paper
 from dqn_ref.replay import ReplayBuffer
@@ -33,7 +36,7 @@ def collect(config: DQNConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
             buffers.append(self)
 
-    monkeypatch.setattr(train_module, "ReplayBuffer", RecordedReplayBuffer)
+    monkeypatch.setattr(build, "ReplayBuffer", RecordedReplayBuffer)
     config = config.replace(
         total_steps=400,
         total_episodes=0,
@@ -191,7 +194,7 @@ def test_several_env_copies_count_every_real_step_and_update_on_schedule(tmp_pat
     config = short_run(1_000, num_envs=4, eval_interval=300, eval_episodes=2)
     result = train_module.train(config, tmp_path / "run", progress=False)
     assert 1_000 <= result.steps < 1_000 + 4
-    assert result.updates == train_module.updates_due(config, result.steps)
+    assert result.updates == updates_due(config, result.steps)
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     eval_steps = [int(row["step"]) for row in rows if row["kind"] == "eval"]
     assert len(eval_steps) == 3
@@ -239,7 +242,7 @@ def test_two_runs_with_the_same_seed_are_identical(tmp_path: Path) -> None:
 
     def rows(name: str) -> list[dict[str, str]]:
         return [
-            {k: v for k, v in row.items() if k != "wall_time_s"}
+            {k: v for k, v in row.items() if k not in ("wall_time_s", "train_time_s")}
             for row in read_metrics(tmp_path / name / "metrics.csv")
         ]
 
@@ -272,3 +275,93 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     payload = load_checkpoint(run_dir / "checkpoint.pt")
     assert payload["counters"]["step"] == 100
     assert all(bool(torch.isfinite(t).all()) for t in payload["agent"]["online_net"].values())
+
+
+class FakeClock:
+    """A clock that advances one second each time it is read: time without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_checkpoints_come_every_checkpoint_minutes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spec/reliability.md#checkpoints: without evaluations, checkpoint.pt is written each time
+    checkpoint_minutes of the run's clock have passed since the last one (0.5 minutes here, on a
+    clock read a few times per step), and at the end; with 0, only at the end."""
+    written_at: list[tuple[int, float]] = []
+    save = checkpoint_module.save_checkpoint
+
+    def recording_save(path: Path, config: DQNConfig, agent: Any, spaces: Any, run: Any) -> None:
+        written_at.append((run.loop.step, clock.now))
+        save(path, config, agent, spaces, run)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", recording_save)
+    clock = FakeClock()
+    config = short_run(300, checkpoint_minutes=0.5)
+    train_module.train(config, tmp_path / "timed", progress=False, clock=clock)
+    *timed, (final_step, _) = written_at
+    assert final_step == 300 and len(timed) >= 3
+    gaps = np.diff([0.0] + [seconds for _, seconds in timed])
+    assert (gaps >= 30).all() and (gaps <= 30 + 5).all()
+    assert [step for step, _ in timed] == sorted({step for step, _ in timed})
+
+    written_at.clear()
+    clock = FakeClock()
+    train_module.train(
+        config.replace(checkpoint_minutes=0), tmp_path / "untimed", progress=False, clock=clock
+    )
+    assert [step for step, _ in written_at] == [300]
+
+
+class KilledAt:
+    """A process killed without warning at a step: no checkpoint, the run just ends."""
+
+    def __init__(self, step: int):
+        self.step = step
+        self.signal_number: int | None = None
+
+    def should_stop(self, step: int) -> bool:
+        if step >= self.step:
+            raise KeyboardInterrupt  # stands in for SIGKILL: nothing after it runs
+        return False
+
+
+def test_a_killed_run_resumes_from_its_last_timed_checkpoint(tmp_path: Path) -> None:
+    """A run without evaluations killed at step 250 has lost at most checkpoint_minutes: its
+    last timed checkpoint is recent, and resume finishes it exactly as a run never killed
+    (replay saved, CPU, same clock reads)."""
+    config = short_run(400, checkpoint_minutes=0.5, checkpoint_replay=True)
+    whole = train_module.train(config, tmp_path / "whole", progress=False, clock=FakeClock())
+    killed = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        train_module.train(config, killed, progress=False, stop=KilledAt(250), clock=FakeClock())
+    saved_step = load_checkpoint(killed / "checkpoint.pt")["counters"]["step"]
+    assert 200 <= saved_step < 250
+    resumed = train_module.resume(killed, progress=False)
+    assert (resumed.steps, resumed.episodes, resumed.updates) == (
+        whole.steps,
+        whole.episodes,
+        whole.updates,
+    )
+    final = [
+        load_checkpoint(folder / "checkpoint.pt")["agent"]["online_net"]
+        for folder in (tmp_path / "whole", killed)
+    ]
+    assert all(torch.equal(final[0][name], final[1][name]) for name in final[0])
+
+
+def test_eval_replays_the_final_evaluation_at_any_epsilon(tmp_path: Path) -> None:
+    """spec/reliability.md#evaluation-of-a-saved-run: evaluate_saved_run with the run's own
+    episodes and eval_epsilon (0.5 here, so exploration draws matter) gives the final evaluation's
+    returns exactly, after evaluations during training have drawn from their own generator."""
+    config = short_run(300, eval_interval=100, eval_episodes=2, final_eval_episodes=3)
+    config = config.replace(eval_epsilon=0.5)
+    result = train_module.train(config, tmp_path / "run", progress=False)
+    _, summary = evaluate_saved_run(tmp_path / "run", None, None, torch.device("cpu"))
+    assert result.final_eval == summary

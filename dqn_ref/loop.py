@@ -1,0 +1,102 @@
+"""The DQN loop alone: Alg. steps 2-8 of spec/algorithm.md, each cited where it runs.
+
+Acting, stepping, storing, learning and syncing happen here and nowhere else. The loop yields one
+LoopReport per lockstep step; the run around it (dqn_ref/train.py) logs episodes, evaluates,
+checkpoints and stops, between two steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import VectorEnv
+from numpy.typing import NDArray
+from torch import Tensor
+
+from dqn_ref.agent import DQNAgent
+from dqn_ref.config import DQNConfig
+from dqn_ref.envs import game_over
+from dqn_ref.loop_state import LoopState
+from dqn_ref.preprocessing import clip_reward
+from dqn_ref.replay_interface import Replay
+from dqn_ref.schedule import epsilon_at
+from dqn_ref.target_update import hard_update
+
+
+@dataclass(frozen=True)
+class LoopReport:
+    """What one lockstep step of every environment copy did, (num_envs,) arrays each."""
+
+    epsilon: float  # the exploration rate every action of this step used
+    reward: NDArray[Any]  # raw rewards, as the environment returned them
+    real: NDArray[np.bool_]  # the copy's step was a transition (not its autoreset)
+    ended: NDArray[np.bool_]  # the copy's episode ended (the game is over, Atari lives aside)
+    losses: list[Tensor]  # TD losses of the updates this step made, on the learner's device
+
+
+def updates_due(config: DQNConfig, step: int) -> int:
+    """Updates that should have happened once `step` transitions are stored: one at learning_starts,
+    then one every train_frequency agent steps."""
+    if step < config.learning_starts or step == 0:
+        return 0
+    return (step - config.learning_starts) // config.train_frequency + 1
+
+
+def hard_copy_due(config: DQNConfig, episode: int) -> bool:
+    """The paper's episodic schedule: theta^- <- theta after 0-based episode e when e % K == 0."""
+    episodes = config.target_hard_copy_episodes
+    return episodes > 0 and episode % episodes == 0
+
+
+def dqn_loop(
+    config: DQNConfig, agent: DQNAgent, envs: VectorEnv, replay: Replay, state: LoopState
+) -> Iterator[LoopReport]:
+    """Run DQN from `state` until total_steps agent steps or total_episodes episodes.
+
+    `state` (its obs, resetting, step, episode, updates_done and syncs_done) is advanced in place,
+    so that what the caller checkpoints between two reports resumes exactly.
+    """
+    while state.step < config.total_steps and not (
+        config.total_episodes and state.episode >= config.total_episodes
+    ):
+        # Alg. step 2: exploration rate for this step (eq-eps-exp / eq-eps-linear).
+        epsilon = epsilon_at(config, state.step)
+        # Alg. step 3: epsilon-greedy actions from the online network (eq-eps-greedy).
+        actions = agent.act(state.obs, epsilon)
+        # Alg. step 4: step every copy of the environment.
+        next_obs, reward, terminated, truncated, info = envs.step(actions)
+        ended = game_over(terminated, truncated, info)
+        # Alg. step 5: store real transitions (an autoreset step is not one), eq-reward-clip.
+        real = ~state.resetting
+        real_ids = slice(None) if real.all() else np.flatnonzero(real)
+        stored_reward = clip_reward(reward) if config.reward_clip else reward.astype(np.float32)
+        stored_terminated = terminated | truncated if config.truncation_as_terminal else terminated
+        replay.add(
+            state.obs[real_ids],
+            actions[real_ids],
+            stored_reward[real_ids],
+            next_obs[real_ids],
+            stored_terminated[real_ids],
+            episode_end=ended[real_ids],
+            env_ids=np.flatnonzero(real),
+        )
+        state.step += int(real.sum())
+        # Alg. step 6: episode ends; the paper's episodic hard copy (eq-hard).
+        for _ in np.flatnonzero(ended & real):
+            if hard_copy_due(config, state.episode):
+                hard_update(agent.target_net, agent.online_net)
+            state.episode += 1
+        state.resetting, state.obs = ended, next_obs
+        # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step.
+        losses = []
+        while state.updates_done < updates_due(config, state.step):
+            losses.append(agent.update(replay.sample(config.batch_size)))
+            state.updates_done += 1
+        # Alg. step 8: sync the target network every target_update_interval agent steps.
+        while state.syncs_done < state.step // config.target_update_interval:
+            agent.sync_target()
+            state.syncs_done += 1
+        yield LoopReport(epsilon, reward, real, ended, losses)

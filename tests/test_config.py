@@ -1,0 +1,163 @@
+"""DQNConfig and the checks before a run: every value outside what the code and its libraries
+accept, and every combination that could never make progress, is refused before anything is
+built, in one line that names the value and the fix (spec/reliability.md#input-validation)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dqn_ref.config import (
+    ENV_SEED_SPAN,
+    MAX_ENV_COPIES,
+    SEED_LIMIT,
+    DQNConfig,
+)
+from dqn_ref.evaluate import EVAL_SEED_OFFSET
+from dqn_ref.memory import network_bytes_lower_bound
+from dqn_ref.presets import PRESETS
+from dqn_ref.run import main
+
+BASE = ["--steps", "64", "--eval-interval", "0", "--final-eval-episodes", "1", "--no-progress"]
+TOO_WIDE = str(2**63)
+
+
+def refusal(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """The one stderr line of a command refused with status 2, before any folder is made."""
+    try:
+        status = main(list(args))
+    except SystemExit as exit_:  # argparse's own refusals
+        status = int(str(exit_.code))
+    err = capsys.readouterr().err
+    assert status == 2
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--seed", "-1"], f"seed=-1 must lie in [0, {SEED_LIMIT - 1}]"),
+        ([f"--seed={SEED_LIMIT}"], f"seed={SEED_LIMIT} must lie in [0, {SEED_LIMIT - 1}]"),
+        (["--learning-rate", "inf"], "learning_rate=inf must be a finite number"),
+        (["--learning-rate", "nan"], "learning_rate=nan must be a finite number"),
+        (["--gamma", "nan"], "gamma=nan must be a finite number"),
+        (["--huber-delta", "inf"], "huber_delta=inf must be a finite number"),
+        (["--epsilon-decay", "inf"], "epsilon_decay=inf must be a finite number"),
+        (["--max-grad-norm", "inf"], "max_grad_norm=inf must be a finite number"),
+        (["--solved-threshold=-inf"], "solved_threshold=-inf must be a finite number"),
+        (["--optimizer-eps", "0"], "optimizer_eps=0.0 must be positive (it guards a division)"),
+        (["--optimizer-eps=-1e-8"], "optimizer_eps=-1e-08 must be positive"),
+        (["--weight-decay", "-0.01"], "weight_decay=-0.01 must be >= 0"),
+        (["--steps", TOO_WIDE], f"total_steps={TOO_WIDE} must be below 2**63 (a 64-bit integer)"),
+        (["--buffer-size", TOO_WIDE], f"buffer_size={TOO_WIDE} must be below 2**63"),
+        (["--hidden-sizes", f"64,{TOO_WIDE}"], "hidden_sizes must be positive widths below 2**63"),
+        (["--torch-threads", "1025"], "torch_threads=1025 must lie in [0, 1024]"),
+        (["--max-episode-steps", "536870912"], "max_episode_steps=536870912 must lie in"),
+        (["--eval-max-episode-steps", "-1"], "eval_max_episode_steps=-1 must lie in"),
+        (["--noop-max", "108001"], "noop_max=108001 must lie in [0, 108000]"),
+        (
+            ["--num-envs", str(MAX_ENV_COPIES + 1)],
+            f"num_envs={MAX_ENV_COPIES + 1} would build {MAX_ENV_COPIES + 1} environment copies "
+            f"at once; at most {MAX_ENV_COPIES} are allowed",
+        ),
+        (["--eval-episodes", "10001"], "eval_episodes=10001 would build 10001 environment"),
+        (["--final-eval-episodes", "10001"], "final_eval_episodes=10001 would build"),
+        (
+            ["--n-step", "3", "--learning-starts", "0"],
+            "learning_starts=0 is below n_step x num_envs = 12, so the first update would find "
+            "no complete 3-step transition to sample; raise learning_starts to at least 12",
+        ),
+        (
+            [
+                "--n-step=3",
+                "--num-envs=1",
+                "--learning-starts=3",
+                "--batch-size=2",
+                "--buffer-size=2",
+            ],
+            "buffer_size=2 is below n_step x num_envs = 3, so every transition would be "
+            "overwritten before its successors are stored; raise buffer_size to at least 3",
+        ),
+    ],
+)
+def test_a_value_out_of_range_or_a_combination_that_never_progresses_is_one_line(
+    capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    line = refusal(capsys, "cartpole", *BASE, *flags)
+    assert line.startswith(f"dqn_ref: error: invalid config: {message}"), line
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--hidden-sizes", "100000,100000"],
+            "the Q-networks (hidden_sizes 100000,100000) with a minibatch of 64 need at least "
+            "240.2 GB but only",
+        ),
+        (["--network", "nature_cnn"], "network nature_cnn needs stacked frames (K, H, W), but "),
+        (
+            ["--env-id", "ALE/Pong-v5", "--network", "mlp"],
+            "network mlp needs flat observations, but ALE/Pong-v5 gives shape (4, 84, 84); use "
+            "--network nature_cnn",
+        ),
+        (
+            ["--env-id=ALE/Pong-v5", "--network=nature_cnn", "--buffer-size=32", "--batch-size=32"],
+            "buffer_size=32 is too small for 4 copies of 4-frame stacks; raise buffer_size to "
+            "at least 40",
+        ),
+        (
+            [
+                "--env-id=ALE/Pong-v5",
+                "--network=nature_cnn",
+                "--noop-max=100",
+                "--max-episode-steps=25",
+            ],
+            "noop_max=100 no-op frames fill a whole episode of 100 frames "
+            "(max_episode_steps=25), so the agent would never act; lower noop_max",
+        ),
+    ],
+)
+def test_what_this_environment_or_machine_cannot_run_is_one_line(
+    capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    line = refusal(capsys, "cartpole", *BASE, *flags)
+    assert line.startswith(f"dqn_ref: error: {message}"), line
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "runs/x", "--episodes", "10001"], "argument --episodes: 10001 is above the"),
+        (["study", "cartpole", "--seeds", "10001"], "argument --seeds: 10001 is above the maximum"),
+        (
+            ["study", "cartpole", "--first-seed", str(SEED_LIMIT - 1), "--seeds", "2"],
+            f"dqn_ref: error: --first-seed {SEED_LIMIT - 1} with --seeds 2 reaches seed "
+            f"{SEED_LIMIT}, beyond the largest, {SEED_LIMIT - 1}; lower --first-seed or --seeds",
+        ),
+    ],
+)
+def test_command_arguments_beyond_their_range_are_one_line(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert message in refusal(capsys, *args)
+
+
+def test_every_preset_passes_its_own_checks() -> None:
+    for name, preset in PRESETS.items():
+        assert DQNConfig(**dataclasses.asdict(preset)) == preset, name
+
+
+def test_the_seed_span_covers_the_final_evaluation_seeds() -> None:
+    """The largest seed an environment copy gets stays a 32-bit signed integer."""
+    assert ENV_SEED_SPAN == 2 * EVAL_SEED_OFFSET + MAX_ENV_COPIES
+    assert SEED_LIMIT - 1 + 2 * EVAL_SEED_OFFSET + MAX_ENV_COPIES - 1 < 2**31
+
+
+def test_the_network_estimate_counts_parameter_copies_and_activations() -> None:
+    """hidden 10-20: parameters 1x10 + 10x20 + 20x1 = 230, six copies; activations 30 units
+    x 3 copies x batch 4 = 360; 4 bytes each: 4 x (1380 + 360) = 6960."""
+    assert network_bytes_lower_bound("mlp", (10, 20), 4) == 6960
