@@ -3,6 +3,7 @@ eq-target or eq-double-target, eq-huber, eq-grad-clip, on a network with or with
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -253,6 +254,101 @@ def test_precision_reaches_both_networks_and_an_update_keeps_float32_weights() -
     assert any(not torch.equal(a, b) for a, b in zip(before, agent.online_parameters, strict=True))
     for state in agent.optimizer.state.values():
         assert state["exp_avg"].dtype == torch.float32
+
+
+def test_a_soft_sync_moves_the_target_network_tau_of_the_way() -> None:
+    """eq-soft P1 through the agent (Alg. step 8): with tau < 1, sync_target makes each target
+    weight tau * theta + (1 - tau) * theta^-, not a copy of theta."""
+    torch.manual_seed(0)
+    agent = DQNAgent(cartpole.replace(tau=0.25), (4,), 2, torch.device("cpu"))
+    drift_target_network(agent)
+    online = [p.detach().clone() for p in agent.online_parameters]
+    target = [p.detach().clone() for p in agent.target_parameters]
+    agent.sync_target()
+    for new, theta, theta_minus in zip(agent.target_parameters, online, target, strict=True):
+        assert torch.allclose(new, 0.25 * theta + 0.75 * theta_minus, rtol=1e-6, atol=1e-7)
+        assert not torch.allclose(new, theta)
+    assert all(torch.equal(a, b) for a, b in zip(agent.online_parameters, online, strict=True)), (
+        "a sync changed theta"
+    )
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_the_optimiser_is_the_configured_one_with_the_configured_settings(name: str) -> None:
+    """config.optimizer picks torch's Adam or AdamW (AdamW decays the weights apart from the
+    gradient), with the config's learning rate, epsilon, weight decay and AMSGrad flag."""
+    config = cartpole.replace(
+        optimizer=name, learning_rate=3e-4, optimizer_eps=1e-5, weight_decay=0.02, amsgrad=True
+    )
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    expected = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    assert type(agent.optimizer) is expected
+    group = agent.optimizer.param_groups[0]
+    assert (group["lr"], group["eps"], group["weight_decay"], group["amsgrad"]) == (
+        3e-4,
+        1e-5,
+        0.02,
+        True,
+    )
+    assert group["params"] == agent.online_parameters
+
+
+def test_rmsprop_takes_the_configured_weight_decay() -> None:
+    """optimizer=rmsprop passes the config's weight decay to torch's RMSprop, as Adam does."""
+    config = cartpole.replace(optimizer="rmsprop", weight_decay=0.02)
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    group = agent.optimizer.param_groups[0]
+    assert group["weight_decay"] == 0.02
+    assert group["params"] == agent.online_parameters
+
+
+def test_an_agent_restored_from_its_state_dict_continues_as_the_original() -> None:
+    """A checkpoint's agent (spec/reliability.md, Resume): an agent built with other weights and
+    another seed, loaded from state_dict(), has the same theta and theta^-, then takes the same
+    update (the optimiser's moments came with it) and the same epsilon-greedy actions (so did
+    the exploration generator)."""
+    torch.manual_seed(0)
+    original = DQNAgent(cartpole.replace(seed=3), (4,), 2, torch.device("cpu"))
+    original.update(random_batch())
+    drift_target_network(original)
+    original.act(np.zeros((7, 4), dtype=np.float32), epsilon=0.5)  # move the generator on
+    torch.manual_seed(1)
+    restored = DQNAgent(cartpole.replace(seed=4), (4,), 2, torch.device("cpu"))
+    # deepcopy, as saving to a file does: optimizer.state_dict() shares the live moment tensors.
+    restored.load_state_dict(copy.deepcopy(original.state_dict()))
+    for name in ("online_net", "target_net"):
+        pairs = zip(
+            getattr(restored, name).parameters(), getattr(original, name).parameters(), strict=True
+        )
+        assert all(torch.equal(a, b) for a, b in pairs), name
+    batch = random_batch()
+    assert torch.equal(restored.update(batch), original.update(batch))
+    pairs = zip(restored.online_parameters, original.online_parameters, strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    assert np.array_equal(restored.act(obs, 0.5), original.act(obs, 0.5))
+
+
+@given(q_tables, st.sampled_from([0.3, 0.7, 1.0]), st.integers(0, 2**31 - 1))
+def test_actions_depend_only_on_the_generator_given(
+    q_values: np.ndarray, epsilon: float, seed: int
+) -> None:
+    """eq-eps-greedy, reproducibly: both the explore-or-not draw and the random action come from
+    the generator passed in, so the same generator state gives the same actions whatever torch's
+    global generator holds (spec/reliability.md, Determinism)."""
+    q = torch.from_numpy(q_values).repeat(64, 1)
+    torch.manual_seed(seed)
+    first = epsilon_greedy(q, epsilon, generator(seed))
+    torch.manual_seed(seed + 1)
+    assert torch.equal(epsilon_greedy(q, epsilon, generator(seed)), first)
+
+
+def test_the_target_network_takes_no_gradient() -> None:
+    """theta^- is never trained (Alg. step 7 regresses theta only): none of its parameters
+    requires a gradient, so a forward pass through it builds no graph."""
+    agent = DQNAgent(cartpole, (4,), 2, torch.device("cpu"))
+    assert not any(p.requires_grad for p in agent.target_net.parameters())
+    assert all(p.requires_grad for p in agent.online_net.parameters())
 
 
 def a_batch(size: int = 8, discount: torch.Tensor | None = None) -> Batch:

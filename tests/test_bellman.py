@@ -159,3 +159,14 @@ def test_double_target_worked_example() -> None:
     terminated = torch.tensor([False, True, False])
     target = double_bellman_target(reward, next_q_online, next_q_target, terminated, gamma=0.9)
     assert torch.allclose(target, torch.tensor([1.9, 0.5, -4.6]))
+
+
+def test_targets_take_the_dtype_of_the_next_q_values() -> None:
+    """eq-target and eq-double-target return y in Q(s', .)'s dtype: under bfloat16 autocast the
+    float32 stored reward is cast to bfloat16 first, so y stays bfloat16 like the Q-values."""
+    reward = torch.tensor([1.0, 0.5])
+    next_q = torch.tensor([[1.0, 3.0], [2.0, 0.0]], dtype=torch.bfloat16)
+    terminated = torch.tensor([False, True])
+    assert bellman_target(reward, next_q, terminated, 0.5).dtype == torch.bfloat16
+    double = double_bellman_target(reward, next_q, next_q, terminated, 0.5)
+    assert double.dtype == torch.bfloat16

@@ -182,3 +182,104 @@ def test_observations_that_are_not_frame_stacks_are_refused() -> None:
     next_obs = np.ones_like(obs)
     with pytest.raises(ValueError, match="not obs shifted by one frame"):
         buffer.add(obs, [0], [0.0], next_obs, [False], episode_end=[False])
+
+
+@settings(max_examples=20, deadline=None)
+@given(episode_streams())
+def test_a_buffer_restored_from_its_state_dict_samples_as_the_original(
+    params: dict[str, int],
+) -> None:
+    """A checkpoint's frame buffer (spec/reliability.md, Resume): a fresh buffer with another
+    seed, loaded from state_dict(), holds the same transitions and draws the same minibatch."""
+    original, naive = fill_both(params)
+    if not naive.transitions:
+        return
+    stack, num_envs = params["stack"], params["num_envs"]
+    restored = FrameReplayBuffer(
+        params["slots_per_env"] * num_envs, (stack, *FRAME_SHAPE), num_envs, seed=params["seed"] + 1
+    )
+    restored.load_state_dict(original.state_dict())
+    for name in ("frames", *FrameReplayBuffer.HOST_ARRAYS):
+        assert np.array_equal(
+            np.asarray(getattr(restored, name)), np.asarray(getattr(original, name))
+        )
+    got, expected = restored.sample(16), original.sample(16)
+    for name in ("obs", "action", "reward", "next_obs", "terminated"):
+        assert torch.equal(getattr(got, name), getattr(expected, name)), name
+
+
+def test_state_dict_of_another_size_is_refused() -> None:
+    buffer = FrameReplayBuffer(40, (2, *FRAME_SHAPE), 2)
+    with pytest.raises(DQNRefError, match=r"^the saved replay buffer \(capacity, frame stack"):
+        FrameReplayBuffer(40, (2, *FRAME_SHAPE), 1).load_state_dict(buffer.state_dict())
+
+
+def test_after_end_episodes_the_next_transition_starts_a_new_stack() -> None:
+    """eq-replay-frames: end_episodes closes every copy's episode (as after environments reset
+    outside the loop), so the next transition's s is its own first stack, not built on the last
+    frames written."""
+    buffer = FrameReplayBuffer(40, (2, *FRAME_SHAPE), 1)
+    first = np.zeros((1, 2, *FRAME_SHAPE), dtype=np.uint8)
+    buffer.add(first, [0], [0.0], first + 0, [False], episode_end=[False])
+    buffer.end_episodes()
+    fresh = np.full((1, 2, *FRAME_SHAPE), 7, dtype=np.uint8)
+    fresh_next = fresh.copy()
+    fresh_next[:, -1] = 9
+    buffer.add(fresh, [1], [1.0], fresh_next, [True], episode_end=[True])
+    slots, columns = buffer.held_transitions()
+    held = buffer.gather(slots, columns)
+    assert held.reward.tolist() == [0.0, 1.0]
+    assert np.array_equal(held.obs[1].numpy(), fresh[0])
+    assert np.array_equal(held.next_obs[1].numpy(), fresh_next[0])
+
+
+def test_defaults_are_one_copy_one_step_on_the_cpu_with_seed_0() -> None:
+    """The constructor's defaults: one environment copy, on the CPU, one-step transitions with
+    gamma 0.99, and a sampler seeded with 0; bytes_needed assumes one copy too."""
+    buffer = FrameReplayBuffer(40, (2, *FRAME_SHAPE))
+    assert (buffer.num_envs, buffer.n_step, buffer.gamma) == (1, 1, 0.99)
+    assert buffer.device == torch.device("cpu") and buffer.capacity == 40
+    assert FrameReplayBuffer.bytes_needed(40, (2, *FRAME_SHAPE)) == (40 * 6, 40 * 11)
+    seeded = FrameReplayBuffer(40, (2, *FRAME_SHAPE), 1, "cpu", seed=0)
+    frames = np.arange(12 * 6, dtype=np.uint8).reshape(12, 1, *FRAME_SHAPE)
+    for each in (buffer, seeded):
+        for t in range(10):
+            stack, next_stack = frames[None, t : t + 2, 0], frames[None, t + 1 : t + 3, 0]
+            each.add(stack, [t % 3], [float(t)], next_stack, [False], episode_end=[False])
+    assert torch.equal(buffer.sample(32).reward, seeded.sample(32).reward)
+
+
+def test_the_smallest_capacity_holds_two_episodes_of_first_stacks() -> None:
+    """eq-replay-frames: a copy's ring needs at least 2 (K + 1) slots; one slot fewer is refused
+    with the number needed for all copies."""
+    assert FrameReplayBuffer(2 * 3 * 2, (2, *FRAME_SHAPE), 2).slots_per_env == 6
+    with pytest.raises(
+        ValueError,
+        match=r"^capacity=11 is too small for 2 copies with 2 frames per observation; "
+        r"it needs at least 12$",
+    ):
+        FrameReplayBuffer(11, (2, *FRAME_SHAPE), 2)
+
+
+def test_observations_that_are_not_stacks_of_frames_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"^frame stacks have shape \(K, H, W\), got \(2, 3\)$"):
+        FrameReplayBuffer(40, (2, 3))
+    buffer = FrameReplayBuffer(40, (2, *FRAME_SHAPE))
+    obs = np.zeros((1, 3, *FRAME_SHAPE), dtype=np.uint8)
+    with pytest.raises(
+        ValueError, match=r"^expected observations of shape \(n, \(2, 2, 3\)\), got \(1, 3, 2, 3\)$"
+    ):
+        buffer.add(obs, [0], [0.0], obs, [False], episode_end=[False])
+    shifted = np.zeros((1, 2, *FRAME_SHAPE), dtype=np.uint8)
+    with pytest.raises(
+        ValueError,
+        match=r"^next_obs is not obs shifted by one frame; FrameReplayBuffer needs frame stacks$",
+    ):
+        buffer.add(shifted, [0], [0.0], shifted + 1, [False], episode_end=[False])
+
+
+def test_sampling_a_buffer_without_transitions_is_refused() -> None:
+    with pytest.raises(
+        ValueError, match=r"^cannot sample from a replay buffer that holds no transition$"
+    ):
+        FrameReplayBuffer(40, (2, *FRAME_SHAPE)).sample(1)

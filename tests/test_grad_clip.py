@@ -91,3 +91,12 @@ def test_clipping_matches_torch_oracle(
     torch.nn.utils.clip_grad_value_(torchs, max_value)
     torch.nn.utils.clip_grad_norm_(torchs, max_norm)
     assert torch.allclose(gradients_of(ours), gradients_of(torchs), rtol=1e-5, atol=1e-6)
+
+
+def test_clip_by_norm_divides_by_the_norm_plus_its_guard() -> None:
+    """eq-grad-clip, the 1e-6 guard: for a tiny gradient (3e-6, 4e-6), ||g|| = 5e-6 and m = 1e-6,
+    the scale is m / (||g|| + 1e-6) = 1e-6 / 6e-6 = 1/6, so g becomes (5e-7, 6.667e-7)."""
+    parameters = parameters_with_gradients(np.array([3e-6, 4e-6], dtype=np.float32))
+    clip_gradients(parameters, max_value=None, max_norm=1e-6)
+    expected = torch.tensor([3e-6, 4e-6]) / 6
+    assert torch.allclose(gradients_of(parameters), expected, rtol=1e-4, atol=0.0)

@@ -107,3 +107,12 @@ def test_td_loss_dispatches_on_kind() -> None:
     q_taken, target = torch.tensor([0.0]), torch.tensor([3.0])
     assert td_loss(q_taken, target, "huber", 1.0).item() == 2.5
     assert td_loss(q_taken, target, "mse").item() == 9.0
+
+
+def test_huber_delta_defaults_to_one_and_td_loss_passes_its_delta_on() -> None:
+    """eq-huber: delta is 1 unless given (torch's smooth_l1_loss), and td_loss uses the configured
+    delta. Error 3: delta 1 -> 1 * (3 - 0.5) = 2.5; delta 2 -> 2 * (3 - 1) = 4."""
+    q_taken, target = torch.tensor([0.0]), torch.tensor([3.0])
+    assert huber_loss(q_taken, target).item() == 2.5
+    assert td_loss(q_taken, target, "huber").item() == 2.5
+    assert td_loss(q_taken, target, "huber", 2.0).item() == 4.0

@@ -254,3 +254,140 @@ def test_frame_replay_samples_the_nstep_transitions_of_its_episodes(
         sampled = by_obs[batch.obs[row].numpy().tobytes()]
         last = assert_row_is_the_reference(batch, row, sampled, log, n, gamma, held)
         assert np.array_equal(batch.next_obs[row].numpy(), next_obs_of[last])
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 3), st.integers(2, 4), st.integers(4, 30))
+def test_an_nstep_buffer_restored_from_its_state_dict_continues_as_the_original(
+    seed: int, copies: int, n: int, capacity: int
+) -> None:
+    """eq-nstep P3 across a checkpoint (spec/reliability.md, Resume): a fresh ReplayBuffer(n_step=n)
+    loaded from state_dict() keeps the links between each transition and its successors, so
+    after the same further transitions both buffers sample the same R^(k), gamma^k and s_{t+k}."""
+    buffers = [
+        ReplayBuffer(capacity, (2,), np.float32, n_step=n, gamma=0.9, seed=seed + offset)
+        for offset in (0, 1)
+    ]
+    stream = list(random_stream(seed, copies, 40))
+    # Every copy's episode ends last, so some transition is complete and sampling terminates.
+    everyone = np.arange(copies)
+    stream.append((everyone, np.ones(copies, np.float32), everyone >= 0, everyone < 0))
+
+    def play(buffer: ReplayBuffer, steps: list, first: int) -> int:  # type: ignore[type-arg]
+        for real, rewards, terminated, truncated in steps:
+            if not len(real):
+                continue
+            ids = np.arange(first, first + len(real), dtype=np.float32)
+            obs = np.stack([ids, np.zeros_like(ids)], axis=1)
+            buffer.add(
+                obs, np.zeros(len(real), np.int64), rewards, obs + 1, terminated,
+                episode_end=terminated | truncated, env_ids=real,
+            )  # fmt: skip
+            first += len(real)
+        return first
+
+    original, restored = buffers
+    added = play(original, stream[:20], 0)
+    restored.load_state_dict(original.state_dict())
+    for buffer in buffers:
+        play(buffer, stream[20:], added)
+    got, expected = restored.sample(32), original.sample(32)
+    for name in ("obs", "reward", "next_obs", "terminated", "discount"):
+        assert torch.equal(getattr(got, name), getattr(expected, name)), name
+
+
+def test_after_end_episodes_no_transition_continues_an_earlier_one() -> None:
+    """eq-nstep rule "neither yet": after end_episodes (environments reset outside the loop) a
+    copy's next transition is not the successor of its last one. Copy 0 adds transitions 0 and 1
+    (episode going on), end_episodes, then a terminal transition 2 (n = 2, gamma = 0.5): held
+    are 0 (R = 1 + 0.5 * 2 = 2) and 2 (R = 8); 1 stays incomplete and is never sampled."""
+    buffer = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=0.5)
+
+    def add(ident: int, reward: float, ended: bool) -> None:
+        obs = np.full((1, 2), ident, np.float32)
+        buffer.add(obs, [0], [reward], obs + 1, [ended], episode_end=[ended], env_ids=[0])
+
+    add(0, 1.0, False)
+    add(1, 2.0, False)
+    buffer.end_episodes()
+    add(2, 8.0, True)
+    batch = buffer.sample(64)
+    assert set(batch.reward.tolist()) == {2.0, 8.0}
+    assert batch.discount is not None
+    assert set(batch.discount.tolist()) == {0.25, 0.5}
+
+
+def test_nstep_returns_sum_the_rewards_as_stored_in_float32() -> None:
+    """eq-nstep: R^(k) sums the stored rewards, which are float32 like the one-step buffer's. A
+    float64 reward a little above half a float32 ulp of 1, 2^-24 (1 + 1e-8), is stored as 2^-24,
+    so 1 + 2^-24 is a tie that float32 rounds to 1, not up to 1 + 2^-23."""
+    buffer = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=1.0)
+    obs = np.zeros((1, 2), np.float32)
+    for reward, ended in ((1.0, False), (2.0**-24 * (1 + 1e-8), True)):
+        buffer.add(obs, [0], np.array([reward]), obs, [ended], episode_end=[ended], env_ids=[0])
+    assert 1.0 in buffer.sample(64).reward.tolist()  # transition 0: R = 1 + 2^-24 -> 1
+
+
+@given(chains(), gammas)
+def test_nstep_return_has_the_documented_dtypes(
+    inputs: tuple[np.ndarray, ...], gamma: float
+) -> None:
+    """eq-nstep: R^(k) is float32 like the stored rewards (summed in float64), k is int64 and
+    the terminal and complete flags are bool, one per row."""
+    reward, terminated, ended, stored = inputs
+    found = nstep_return(reward, terminated, ended, stored, gamma)
+    assert found.reward.dtype == np.float32 and found.steps.dtype == np.int64
+    assert found.terminated.dtype == np.bool_ and found.complete.dtype == np.bool_
+    assert len(found.reward) == len(inputs[0])
+
+
+def test_a_copy_seen_for_the_first_time_continues_no_other_copys_transition() -> None:
+    """eq-nstep, successors are the copy's own: when copy 1 adds its first transition after copy 0
+    has added two, copy 0's open transition 1 does not become copy 1's predecessor. Sampled then:
+    transition 0 (R = 1 + 0.5 * 2 = 2, its successor stored) and copy 1's terminal one (R = 100);
+    transition 1 waits for copy 0's next step."""
+    buffer = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=0.5)
+
+    def add(copy: int, ident: int, reward: float, terminated: bool) -> None:
+        obs = np.full((1, 2), ident, np.float32)
+        buffer.add(
+            obs, [0], [reward], obs + 1, [terminated], episode_end=[terminated], env_ids=[copy]
+        )
+
+    add(0, 0, 1.0, False)
+    add(0, 1, 2.0, False)
+    add(1, 2, 100.0, True)
+    assert set(buffer.sample(64).reward.tolist()) <= {2.0, 100.0}
+
+
+def test_an_episode_end_closes_the_copys_chain_even_after_its_row_is_reused() -> None:
+    """eq-nstep, successors within an episode only: copy 0's episode ends at transition 0, whose
+    row copy 1's transition 2 then reuses (capacity 2); copy 0's next transition 3 starts a new
+    episode and must not be linked to whatever holds transition 0's row. Held are 2 (successor
+    not stored yet: incomplete) and 3 (terminal, R = 16), so every sample is transition 3."""
+    buffer = ReplayBuffer(2, (2,), np.float32, n_step=2, gamma=0.5)
+
+    def add(copy: int, ident: int, reward: float, ended: bool) -> None:
+        obs = np.full((1, 2), ident, np.float32)
+        buffer.add(obs, [0], [reward], obs + 1, [ended], episode_end=[ended], env_ids=[copy])
+
+    add(0, 0, 1.0, True)
+    add(1, 1, 2.0, False)
+    add(1, 2, 4.0, False)
+    add(0, 3, 16.0, True)
+    assert buffer.sample(64).reward.tolist() == [16.0] * 64
+
+
+def test_without_env_ids_the_nth_transition_is_copy_ns() -> None:
+    """eq-nstep with several copies in lockstep: env_ids defaults to 0 .. n-1, so adds without it
+    link each copy's transitions as adds that name the copies do."""
+    named = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=0.5, seed=1)
+    default = ReplayBuffer(8, (2,), np.float32, n_step=2, gamma=0.5, seed=1)
+    for step, ended in ((0, False), (1, True)):
+        obs = np.array([[step, 0], [step, 1]], np.float32)
+        fields = (obs, [0, 0], [1.0 + step, 10.0 * (1 + step)], obs + 1, [ended, ended])
+        named.add(*fields, episode_end=[ended, ended], env_ids=[0, 1])
+        default.add(*fields, episode_end=[ended, ended])
+    got, expected = default.sample(64), named.sample(64)
+    assert torch.equal(got.reward, expected.reward)
+    assert set(got.reward.tolist()) == {2.0, 1.0 + 0.5 * 2.0, 20.0, 10.0 + 0.5 * 20.0}

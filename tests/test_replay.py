@@ -201,6 +201,85 @@ def test_available_memory_is_known_on_this_machine() -> None:
     assert available is not None and available > 0
 
 
+def test_defaults_are_one_step_float32_on_the_cpu_with_seed_0() -> None:
+    """The constructor's defaults: float32 observations on the CPU, one-step transitions (no
+    successor links) with gamma 0.99, and a sampler seeded with 0."""
+    buffer = ReplayBuffer(8, OBS_SHAPE)
+    assert (buffer.n_step, buffer.gamma, buffer.links) == (1, 0.99, None)
+    assert buffer.obs.dtype == torch.float32 and buffer.device == torch.device("cpu")
+    seeded = ReplayBuffer(8, OBS_SHAPE, np.float32, "cpu", seed=0)
+    for each in (buffer, seeded):
+        add(each, 1, 8)
+    assert torch.equal(buffer.sample(32).obs, seeded.sample(32).obs)
+
+
+def test_one_unbatched_transition_is_stored_as_a_batch_of_one() -> None:
+    """eq-replay-fifo P2 for a single transition given without a leading dimension: it lands in
+    the next row, as a batch of one would, and the buffer grows by one."""
+    single = ReplayBuffer(4, OBS_SHAPE)
+    batched = ReplayBuffer(4, OBS_SHAPE)
+    for first in (1, 2):
+        obs, action, reward, next_obs, terminated = transitions(first, 1)
+        single.add(
+            obs[0], action[0], reward[0], next_obs[0], terminated[0], episode_end=terminated[0]
+        )
+        batched.add(obs, action, reward, next_obs, terminated, episode_end=terminated)
+    assert len(single) == len(batched) == 2
+    for name in ("obs", "action", "reward", "next_obs", "terminated"):
+        assert torch.equal(getattr(single, name), getattr(batched, name)), name
+
+
+def test_a_capacity_below_one_and_an_oversized_batch_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"^capacity=0 must be >= 1$"):
+        ReplayBuffer(0, OBS_SHAPE)
+    with pytest.raises(ValueError, match=r"^cannot add 5 transitions to a buffer of capacity 4$"):
+        add(ReplayBuffer(4, OBS_SHAPE), 1, 5)
+
+
+def test_sampling_an_empty_buffer_names_the_reason() -> None:
+    with pytest.raises(ValueError, match=r"^cannot sample from an empty replay buffer$"):
+        ReplayBuffer(4, OBS_SHAPE).sample(1)
+
+
+def test_a_refused_state_dict_names_both_sizes() -> None:
+    buffer, _ = filled(8, [3])
+    with pytest.raises(DQNRefError) as error:
+        ReplayBuffer(9, OBS_SHAPE).load_state_dict(buffer.state_dict())
+    assert str(error.value) == (
+        "the saved replay buffer holds 8 transitions of shape (2,), this run's 9 of (2,); "
+        "resume with the checkpoint's own config"
+    )
+
+
+def test_nstep_batches_have_the_one_step_batches_dtypes() -> None:
+    """eq-nstep: an n-step minibatch has Batch's dtypes (action int64, reward float32,
+    terminated bool) and its discount gamma^k is float32, like a one-step one."""
+    buffer = ReplayBuffer(8, OBS_SHAPE, n_step=3, gamma=0.5)
+    obs, action, reward, next_obs, terminated = transitions(1, 6)
+    buffer.add(obs, action, reward, next_obs, terminated, episode_end=terminated, env_ids=[0] * 6)
+    obs, action, reward, next_obs, _ = transitions(7, 1)
+    buffer.add(obs, action, reward, next_obs, [True], episode_end=[True], env_ids=[0])
+    batch = buffer.sample(16)
+    assert batch.discount is not None
+    assert batch.action.dtype == torch.int64 and batch.terminated.dtype == torch.bool
+    assert batch.reward.dtype == torch.float32 and batch.discount.dtype == torch.float32
+
+
+def test_fields_with_trailing_unit_axes_are_stored_per_transition() -> None:
+    """eq-replay-alignment: each field is reshaped to (n, *row shape) before it is written, so a
+    reward or flag given as a column (n, 1) lands one value per row, like a flat (n,) one."""
+    columns = ReplayBuffer(4, OBS_SHAPE)
+    flat = ReplayBuffer(4, OBS_SHAPE)
+    obs, action, reward, next_obs, terminated = transitions(1, 3)
+    columns.add(
+        obs, action[:, None], reward[:, None], next_obs, terminated[:, None],
+        episode_end=terminated[:, None],
+    )  # fmt: skip
+    flat.add(obs, action, reward, next_obs, terminated, episode_end=terminated)
+    for name in ("obs", "action", "reward", "next_obs", "terminated"):
+        assert torch.equal(getattr(columns, name), getattr(flat, name)), name
+
+
 def test_the_path_other_devices_take_stores_what_the_cpu_path_stores() -> None:
     """add writes host storage through numpy views, and every other device's storage by torch
     indexing; the second path, forced here on the CPU, stores the same rows, wrap-around

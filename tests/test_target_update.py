@@ -119,3 +119,17 @@ def test_hard_update_worked_example() -> None:
         online_net.weight.fill_(8.0)
     hard_update(target_net, online_net)
     assert (target_net.weight.item(), online_net.weight.item()) == (8.0, 8.0)
+
+
+def test_soft_update_copies_buffers_instead_of_averaging_them() -> None:
+    """eq-soft, its deviation: a module's buffers (batch-norm statistics here; dqn_ref's networks
+    have none) are copied from theta, while its parameters are averaged."""
+    target, online = nn.BatchNorm1d(3), nn.BatchNorm1d(3)
+    with torch.no_grad():
+        online.weight.fill_(2.0)
+        online.get_buffer("running_mean").fill_(4.0)
+        online.get_buffer("num_batches_tracked").fill_(7)
+    soft_update(target, online, tau=0.25)
+    for name in ("running_mean", "num_batches_tracked"):
+        assert torch.equal(target.get_buffer(name), online.get_buffer(name)), name
+    assert torch.allclose(target.weight, torch.full((3,), 0.25 * 2.0 + 0.75 * 1.0))
