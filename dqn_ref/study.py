@@ -9,7 +9,6 @@ study.csv, study.md, study.json, curves.png and boxplot.png (`study --help` desc
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import dataclasses
 import io
@@ -34,26 +33,23 @@ from typing import Protocol
 import gymnasium as gym
 from tqdm import tqdm
 
-from dqn_ref.atomic import atomic_write, atomic_write_json, write_error
+from dqn_ref.atomic import atomic_write, atomic_write_json
 from dqn_ref.build import resolve_device
 from dqn_ref.command_line import PROG, config_from_args, folder_safe, report_failure
 from dqn_ref.config import SEED_LIMIT, DQNConfig
 from dqn_ref.envs import atari_options, make_env
 from dqn_ref.errors import DQNRefError
-from dqn_ref.interrupt import StopCheck
-from dqn_ref.metrics import COLUMNS, read_metrics
+from dqn_ref.metrics import read_metrics
 from dqn_ref.preflight import check_run_can_start
 from dqn_ref.run_folder import folder_lock
 from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.study_plots import plot_boxplot, plot_curves
+from dqn_ref.study_seed import TRAIN_LOG, logged_count, train_seed
 from dqn_ref.study_stats import CONFIDENCE_LEVEL, Spread
-from dqn_ref.train import train
 
 STUDY_FILES = ("study.csv", "study.md", "study.json", "curves.png", "boxplot.png")
 SEED_FOLDER = re.compile(r"seed\d+")
-TRAIN_LOG = "train.log"  # a seed's printed output (its evaluations), kept in its run folder
 POLL_INTERVAL_S = 0.5  # how often the progress bar reads the seeds' metrics.csv
-METRICS_TAIL_BYTES = 4096  # holds the last few rows of metrics.csv, which are ~100 bytes each
 # CartPole pays +1 per step, so an episode that lasts to the time limit returns the limit itself:
 # 500 on CartPole-v1, the paper's "success".
 REWARD_PER_STEP = 1.0
@@ -228,41 +224,6 @@ def start_worker() -> None:
     # tqdm's default lock is a multiprocessing semaphore, which a stopped worker cannot release
     # (Python then warns of a leaked semaphore); a worker draws no bar, so a thread lock will do.
     tqdm.set_lock(threading.RLock())
-
-
-def train_seed(
-    config: DQNConfig, run_dir: Path, preset_name: str, stop: StopCheck | None = None
-) -> None:
-    """One seed's run, in a worker process. What train() prints goes to the seed's train.log, so
-    that ten runs' evaluation lines do not interleave under the study's progress bar."""
-    log_path = run_dir / TRAIN_LOG
-    try:
-        with (
-            folder_lock(run_dir),
-            log_path.open("w", buffering=1) as log,
-            contextlib.redirect_stdout(log),
-            contextlib.redirect_stderr(log),
-        ):
-            train(config, run_dir, preset_name, progress=False, stop=stop)
-    except OSError as error:  # the log's own writes; every run file names itself
-        raise write_error(log_path, error) from error
-
-
-def logged_count(metrics_path: Path, column: str) -> int:
-    """The `column` ("step" or "episode") of the last complete row of a running seed's
-    metrics.csv, which train() flushes row by row; 0 before the first row."""
-    try:
-        with metrics_path.open("rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(0, size - METRICS_TAIL_BYTES))
-            tail = file.read()
-    except FileNotFoundError:
-        return 0
-    complete_lines = tail.split(b"\n")[:-1]  # what follows the last newline may be half-written
-    if not complete_lines or complete_lines[-1].startswith(COLUMNS[0].encode()):
-        return 0  # nothing yet, or only the header
-    cells = next(csv.reader([complete_lines[-1].decode()]))
-    return int(float(cells[COLUMNS.index(column)]))
 
 
 def stop_workers(pool: ProcessPoolExecutor, workers: set[BaseProcess]) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import dqn_ref
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
-from dqn_ref.study import logged_count, train_seed
+from dqn_ref.study_seed import logged_count, train_seed
 
 RAY_INSTALL = "pip install 'dqn_ref[ray]'"
 MAX_RETRIES = 2  # a seed whose worker dies trains again from its start, at most this many times

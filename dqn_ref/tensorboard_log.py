@@ -7,7 +7,7 @@ Every row that metrics.csv gets is also written here, keyed by agent step (the r
 | train/episode_return, train/episode_length, train/epsilon | each training episode's row |
 | train/loss | that row's mean TD loss (absent before the first update) |
 | train/mean_q_taken | mean Q(s, a; theta) of the minibatch actions over the same updates |
-| speed/steps_per_s, speed/updates_per_s | between training rows at least RATE_WINDOW_S apart |
+| speed/steps_per_s, speed/updates_per_s | over at least RATE_WINDOW_S, and at every evaluation |
 | eval/mean, eval/std (and final/mean, final/std) | each evaluation's row |
 
 Optional: `pip install 'dqn_ref[tensorboard]'`; without it runs write everything else as before.
@@ -73,16 +73,18 @@ class TensorBoardLog:
         else:  # "eval" during training, "final" after it
             self.scalar(f"{kind}/mean", float(row["return"]), step)
             self.scalar(f"{kind}/std", float(row["eval_std"]), step)
+            if kind == "eval":  # a rate at every evaluation, however short the window
+                self.rates(step, wall_time_s, window_s=0.0)
 
-    def rates(self, step: int, wall_time_s: float) -> None:
-        """Agent steps and updates per second since the last rate, RATE_WINDOW_S or more ago."""
+    def rates(self, step: int, wall_time_s: float, window_s: float = RATE_WINDOW_S) -> None:
+        """Agent steps and updates per second since the last rate, window_s or more ago."""
         updates = self.updates_done()
         if self.rate_start is None:
             self.rate_start = (step, wall_time_s, updates)
             return
         start_step, start_time, start_updates = self.rate_start
         elapsed = wall_time_s - start_time
-        if elapsed < RATE_WINDOW_S:
+        if elapsed < window_s or elapsed <= 0.0:
             return
         self.scalar("speed/steps_per_s", (step - start_step) / elapsed, step)
         self.scalar("speed/updates_per_s", (updates - start_updates) / elapsed, step)

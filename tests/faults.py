@@ -33,7 +33,11 @@ class Fault:
 
     def matches(self, file: Any) -> bool:
         """Whether `file` (a path or a descriptor) is `name` or atomic_write's temporary for it."""
-        path = Path(f"/proc/self/fd/{file}").readlink() if isinstance(file, int) else Path(file)
+        path = (
+            Path(f"/proc/self/fd/{file}").readlink()
+            if isinstance(file, int)
+            else Path(os.fsdecode(file))
+        )
         base = path.name
         return base == self.name or base.startswith(f".{self.name}.")
 
