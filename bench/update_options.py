@@ -1,6 +1,7 @@
 """The Nature-CNN update on a CPU, option by option, against the float32 default-layout update.
 
 python -m bench.update_options [--repeats 5] [--updates 20] [--threads 1 0] [--batch-size 32]
+                               [--busy-process]
 
 Each option runs the pong-cpu update (Double DQN, dueling head, 3-step discounts, Huber, Adam) on
 the same random minibatch; the options' rounds are interleaved so that a change in the machine's
@@ -9,7 +10,8 @@ it was before channels-last and bf16: float32, convolutions in torch's default (
 Threads 0 means every core (torch's default). GFLOP/s counts the update's floating-point
 operations with torch's FlopCounterMode; the fp32 peak printed beside it assumes two 512-bit FMA
 pipes per core at the clock /proc/cpuinfo reports. Quote figures as ratios to the baseline, with
-the load the script prints (a busy other core changes every figure).
+the load the script prints (a busy other core changes every figure). --busy-process keeps one
+spinning process running beside the timings: a machine busy with other work, made repeatable.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -129,7 +133,22 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--busy-process", action="store_true", help="time beside one process spinning on a core"
+    )
     args = parser.parse_args(argv)
+    busy = (
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_process else None
+    )
+    try:
+        measure(args)
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
+
+
+def measure(args: argparse.Namespace) -> None:
 
     batch = random_batch(args.batch_size)
     agents = {label: make_agent(*option) for label, option in OPTIONS.items()}
@@ -153,7 +172,11 @@ def main(argv: list[str] | None = None) -> None:
     baseline = results[baseline_key]["ms_per_update"]
     hz = clock_hz()
     peak = FP32_FLOPS_PER_CYCLE * hz / 1e9 if hz else None
-    info = machine() | {"load_average_1min_at_start": load_before, "batch_size": args.batch_size}
+    info = machine() | {
+        "load_average_1min_at_start": load_before,
+        "batch_size": args.batch_size,
+        "busy_process": args.busy_process,
+    }
     print(json.dumps(info))
     print(f"update: pong-cpu (Double DQN, dueling, n-step), batch {args.batch_size}")
     if peak and hz:
