@@ -124,7 +124,7 @@ def test_flags_override_the_preset() -> None:
 
 
 def test_double_q_and_dueling_flags_switch_the_options_on_for_a_run_and_a_study() -> None:
-    """Issue 6's options are flags of the task and of its study, off unless given."""
+    """Double DQN and the dueling head are flags of the task and of its study, off unless given."""
     plain = config_from_args(build_parser().parse_args(["cartpole"]))
     assert (plain.double_q, plain.dueling) == (False, False)
     for argv in (["cartpole"], ["study", "cartpole", "--seeds", "2"]):
