@@ -5,7 +5,7 @@ per-transition tensors sampled with `random.sample`, a batch rebuilt by `Transit
 and `torch.cat` on every update, a `non_final_mask` for terminal next states stored as None,
 `select_action` creating a tensor and the loop calling `.item()` on every agent step, and the
 target network soft-updated through `state_dict()` / `load_state_dict()` after every step. It is
-what a straightforward PyTorch DQN costs; the issue asks dqn_ref's loop to be at least 3 times
+what a straightforward PyTorch DQN costs; dqn_ref's loop aims to be at least 3 times
 faster per agent step and per update than this, at the same sizes, measured in the same run
 (bench/test_vs_baselines.py, bench/speed_ratios.py).
 

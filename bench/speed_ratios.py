@@ -1,7 +1,7 @@
 """Speed ratios of dqn_ref against the naive loop of the seed paper and SB3's DQN, from repeats
 interleaved in one process, so that all three see the same machine state.
 
-The issue asks the full training loop, at the default preset's settings, to be at least 3 times
+The full training loop, at the default preset's settings, aims to be at least 3 times
 faster than the naive loop (bench/naive_dqn.py) per agent step and per update, and faster than
 SB3's DQN at the same network, batch and update ratio (bench/sb3_dqn.py). Each repeat runs, in a
 rotating order: each implementation's training loop for --steps agent steps (setup excluded:

@@ -8,7 +8,7 @@
   settings, setup included, by the same three (dqn_ref.train.train without evaluation; SB3's
   `learn`).
 
-The issue asks dqn_ref to be at least 3 times faster than the naive loop, per agent step and per
+dqn_ref aims to be at least 3 times faster than the naive loop, per agent step and per
 update, and faster than SB3. bench/speed_ratios.py prints those ratios from interleaved repeats.
 SB3's cases skip when stable-baselines3 is not installed (`pip install -e .[peers]`).
 
