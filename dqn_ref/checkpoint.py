@@ -173,6 +173,11 @@ def restore_run(
     loop = LoopState.from_state_dict(payload["loop"], device)
     if payload["replay"] is not None:
         buffer.load_state_dict(payload["replay"])
+        if "rng" not in payload["replay"]:
+            not_exact_because.append(
+                "its replay buffer was saved with an older dqn_ref's sampler, which restarts "
+                "from the seed"
+            )
     else:
         not_exact_because.append("the replay buffer was not saved (--checkpoint-replay)")
         # The buffer starts empty: the updates due before it holds as many transitions as at the

@@ -120,7 +120,8 @@ class ReplayBuffer:
             getattr(self, name)[:size] = state[name].to(self.device)
         self.next_index = state["next_index"]
         self.size = size
-        self.rng.bit_generator.state = state["rng"]
+        if "rng" in state:  # a checkpoint of an older dqn_ref kept a torch generator instead
+            self.rng.bit_generator.state = state["rng"]
         if self.links is not None and state.get("links") is not None:
             self.links.load_state_dict(state["links"])
 

@@ -163,3 +163,26 @@ def test_a_run_checkpointed_on_a_gpu_resumes_and_evaluates_on_a_cpu(
     result = train_module.resume(run_dir, progress=False, device="cpu")
     assert result.steps == 300
     assert "not bit-exact: it ran on cuda" in capsys.readouterr().out
+
+
+def test_a_checkpoint_whose_replay_sampler_is_an_older_torch_generator_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CartPole checkpoint written before the replay sampler was a numpy generator holds the
+    buffer's rows with a torch generator's state: resume keeps the rows, restarts the sampler from
+    its seed, finishes the run and says why it is not bit-exact."""
+    config = tiny_run(4)
+    run_dir = tmp_path / "run"
+    with pytest.raises(TrainingInterruptedError):
+        train_module.train(config, run_dir, "cartpole", progress=False, stop=StopAt(STOP_AT))
+    payload = load_checkpoint(run_dir / "checkpoint.pt")
+    older = payload["replay"]
+    del older["rng"]
+    older["generator"] = torch.Generator().get_state()
+    older["generator_device"] = "cpu"
+    torch.save(payload, run_dir / "checkpoint.pt")
+    result = train_module.resume(run_dir, progress=False)
+    out = capsys.readouterr().out
+    assert "not bit-exact: its replay buffer was saved with an older dqn_ref's sampler" in out
+    assert result.steps >= TOTAL_STEPS
+    assert result.updates_skipped == 0  # the rows were kept, so no update waited for a refill
