@@ -71,7 +71,6 @@ class DQNAgent:
         device: torch.device,
     ):
         self.config = config
-        self.num_actions = num_actions
         self.device = device
         self.online_net = make_q_network(
             config.network,

@@ -478,3 +478,16 @@ def test_mean_q_of_taken_actions_averages_the_updates_since_it_was_last_read() -
     assert seen[0] != seen[2]  # theta moved, so the average is not any one update's
     assert agent.take_mean_q() == pytest.approx(sum(seen) / 3, rel=1e-5)
     assert agent.take_mean_q() is None  # read once, then reset
+
+
+@pytest.mark.parametrize(("dueling", "layer_norm"), [(True, False), (False, True), (True, True)])
+def test_dueling_and_layer_norm_reach_both_networks(dueling: bool, layer_norm: bool) -> None:
+    """The config's dueling (eq-dueling) and layer_norm (eq-layer-norm) shape the online and the
+    target network alike: a dueling output layer, and a LayerNorm in every hidden layer."""
+    config = cartpole.replace(dueling=dueling, layer_norm=layer_norm, hidden_sizes=(16, 16))
+    agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
+    for network in (agent.online_net, agent.target_net):
+        output_layer = network.output_layer
+        assert isinstance(output_layer, DuelingHead) is dueling
+        norms = [m for m in network.modules() if isinstance(m, torch.nn.LayerNorm)]
+        assert len(norms) == (2 if layer_norm else 0)
