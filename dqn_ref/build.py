@@ -29,10 +29,16 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def uses_frame_replay(spaces: EnvSpaces) -> bool:
+    """Stacked uint8 frames (Atari) go to the frame-deduplicated buffer, anything else to the
+    plain one."""
+    return len(spaces.obs_shape) == 3 and spaces.obs_dtype == np.uint8
+
+
 def make_replay_buffer(config: DQNConfig, spaces: EnvSpaces, device: torch.device) -> Replay:
     """Frame-deduplicated replay for stacked uint8 frames (Atari), the plain buffer otherwise."""
     seed = config.seed + REPLAY_SEED_OFFSET
-    if len(spaces.obs_shape) == 3 and spaces.obs_dtype == np.uint8:
+    if uses_frame_replay(spaces):
         return FrameReplayBuffer(
             config.buffer_size,
             spaces.obs_shape,

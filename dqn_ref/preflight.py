@@ -8,9 +8,9 @@ Each is one line, naming the value to change.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
+from dqn_ref.build import uses_frame_replay
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import (
     ATARI_FRAME_SKIP,
@@ -33,11 +33,6 @@ def environment_spaces(config: DQNConfig) -> EnvSpaces:
         return env_spaces(envs, config.env_id)
     finally:
         envs.close()
-
-
-def uses_frame_replay(spaces: EnvSpaces) -> bool:
-    """Stacked uint8 frames go to the frame-deduplicated buffer (train.make_replay_buffer)."""
-    return len(spaces.obs_shape) == 3 and spaces.obs_dtype == np.uint8
 
 
 def check_config_suits(config: DQNConfig, spaces: EnvSpaces) -> None:

@@ -327,41 +327,63 @@ A search writes runs/tune-<study>/ (or --out): study.db (the default storage), t
 results and the study command that reruns the best one on ten seeds."""
 
 
-def add_tune_commands(commands: Any) -> None:
-    """tune TASK: the Optuna search (dqn_ref/tune.py), with the task's flags and its own."""
-    tune_parser = commands.add_parser(
-        "tune",
-        help=TUNE_HELP,
-        description=TUNE_DESCRIPTION,
+def add_per_task_command(
+    commands: Any,
+    command: str,
+    help_text: str,
+    description: str,
+    usage: str,
+    task_usage: str,
+    task_help: str,
+    add_own_flags: Callable[[argparse.ArgumentParser], None],
+    out_default: str,
+    no_progress_note: str,
+) -> None:
+    """COMMAND TASK (study, tune): one subcommand per task, each with the command's own flags and
+    then the task's. `task_usage` is the usage after `COMMAND TASK`; `task_help` begins each
+    task's line in the command's help."""
+    command_parser = commands.add_parser(
+        command,
+        help=help_text,
+        description=description,
         allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage=f"{PROG} tune TASK [--trials N] [--seeds K] [--budget STEPS] [--storage URL] "
-        "[--study-name NAME] [--FIELD VALUE ...]",
+        usage=usage,
     )
-    tune_tasks = tune_parser.add_subparsers(
+    tasks = command_parser.add_subparsers(
         dest="task", metavar="TASK", required=True, parser_class=OneLineParser
     )
-    from dqn_ref.tune import add_tune_flags  # no torch, no optuna: --help stays quick
-
     for task, preset_names in TASK_PRESETS.items():
-        task_parser = tune_tasks.add_parser(
+        task_parser = tasks.add_parser(
             task,
-            help=f"a search for: {TASK_HELP[task]}",
-            description=TUNE_DESCRIPTION,
+            help=f"{task_help}: {TASK_HELP[task]}",
+            description=description,
             allow_abbrev=False,
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            usage=f"{PROG} tune {task} [--trials N] [--seeds K] [--first-seed S] "
-            "[--budget STEPS] [--objective steps|seconds] [--storage URL] [--study-name NAME] "
-            "[--preset NAME] [--out DIR] [--FIELD VALUE ...]",
+            usage=f"{PROG} {command} {task} {task_usage}",
         )
-        add_tune_flags(task_parser)
-        add_task_flags(
-            task_parser,
-            preset_names,
-            "tune",
-            "runs/tune-<study>",
-            "each trial's result is still printed",
-        )
+        add_own_flags(task_parser)
+        add_task_flags(task_parser, preset_names, command, out_default, no_progress_note)
+
+
+def add_tune_commands(commands: Any) -> None:
+    """tune TASK: the Optuna search (dqn_ref/tune.py), with the task's flags and its own."""
+    from dqn_ref.tune import add_tune_flags  # no torch, no optuna: --help stays quick
+
+    add_per_task_command(
+        commands,
+        "tune",
+        TUNE_HELP,
+        TUNE_DESCRIPTION,
+        f"{PROG} tune TASK [--trials N] [--seeds K] [--budget STEPS] [--storage URL] "
+        "[--study-name NAME] [--FIELD VALUE ...]",
+        "[--trials N] [--seeds K] [--first-seed S] [--budget STEPS] [--objective steps|seconds] "
+        "[--storage URL] [--study-name NAME] [--preset NAME] [--out DIR] [--FIELD VALUE ...]",
+        "a search for",
+        add_tune_flags,
+        "runs/tune-<study>",
+        "each trial's result is still printed",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -390,35 +412,19 @@ def build_parser() -> argparse.ArgumentParser:
             "runs/<env>-<preset>-s<seed>-<time>",
             "evaluations are still printed",
         )
-    study_parser = commands.add_parser(
+    add_per_task_command(
+        commands,
         "study",
-        help=STUDY_HELP,
-        description=STUDY_DESCRIPTION,
-        allow_abbrev=False,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage=f"{PROG} study TASK [--seeds N] [--workers N] [--preset NAME] [--FIELD VALUE ...]",
+        STUDY_HELP,
+        STUDY_DESCRIPTION,
+        f"{PROG} study TASK [--seeds N] [--workers N] [--preset NAME] [--FIELD VALUE ...]",
+        "[--seeds N] [--first-seed K] [--workers N] [--preset NAME] [--out DIR] "
+        "[--FIELD VALUE ...]",
+        "a study of",
+        add_study_flags,
+        "runs/study-<env>-<preset>-<time>",
+        "each seed's result is still printed",
     )
-    study_tasks = study_parser.add_subparsers(
-        dest="task", metavar="TASK", required=True, parser_class=OneLineParser
-    )
-    for task, preset_names in TASK_PRESETS.items():
-        study_task_parser = study_tasks.add_parser(
-            task,
-            help=f"a study of: {TASK_HELP[task]}",
-            description=STUDY_DESCRIPTION,
-            allow_abbrev=False,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-            usage=f"{PROG} study {task} [--seeds N] [--first-seed K] [--workers N] "
-            "[--preset NAME] [--out DIR] [--FIELD VALUE ...]",
-        )
-        add_study_flags(study_task_parser)
-        add_task_flags(
-            study_task_parser,
-            preset_names,
-            "study",
-            "runs/study-<env>-<preset>-<time>",
-            "each seed's result is still printed",
-        )
     add_tune_commands(commands)
     add_run_dir_commands(commands)
     return parser

@@ -37,10 +37,9 @@ from dqn_ref.atomic import atomic_write, atomic_write_json
 from dqn_ref.build import resolve_device
 from dqn_ref.command_line import PROG, config_from_args, folder_safe, report_failure
 from dqn_ref.config import SEED_LIMIT, DQNConfig
-from dqn_ref.envs import atari_options, make_env
 from dqn_ref.errors import DQNRefError
 from dqn_ref.metrics import read_metrics
-from dqn_ref.preflight import check_run_can_start
+from dqn_ref.preflight import check_run_can_start, environment_spaces
 from dqn_ref.run_folder import folder_lock
 from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.study_plots import plot_boxplot, plot_curves
@@ -578,9 +577,7 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
             # An environment that cannot be made fails here, once, rather than in every task;
             # the seeds' device is resolved where they train, on the cluster's workers.
-            make_env(
-                config.env_id, 1, config.max_episode_steps, atari_options(config, training=True)
-            ).close()
+            environment_spaces(config)
             device: str = config.device
             backend = RayBackend(args.address, workers, config)
             details: dict[str, object] = {
