@@ -133,6 +133,11 @@ class DQNAgent:
         self.optimizer.step()
         return loss.detach()
 
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """The step size of the optimiser's next steps (eq-lr-linear)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+
     def track_mean_q(self) -> None:
         """Start summing the mean Q of the taken actions over updates (for take_mean_q)."""
         self.q_taken_sum = torch.zeros((), device=self.device)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 from pathlib import Path
 
 from dqn_ref.atomic import WriteFailedError
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
+from dqn_ref.interrupt import TerminatedError
 from dqn_ref.presets import get_preset
 from dqn_ref.tensorboard_log import TENSORBOARD_INSTALL, tensorboard_available
 
@@ -40,7 +42,7 @@ def report_failure(
     kept_detail: str,
 ) -> int:
     """Print the one line a run or a study ends with on bad input, an unwritable folder (a file in
-    the path, no space) or Ctrl-C, and return the exit status: 2, 2 or 130."""
+    the path, no space) or Ctrl-C (or SIGTERM), and return the exit status: 2, 2 or 130 (143)."""
     if isinstance(error, WriteFailedError):
         print(f"dqn_ref: error: {error}; {what_is_kept(folder, folder_kind)}", file=sys.stderr)
         return 2
@@ -54,8 +56,9 @@ def report_failure(
         )
         return 2
     where = f" in {folder}" if folder is not None else ""
-    print(f"dqn_ref: interrupted; {kept}{where} {kept_detail}", file=sys.stderr)
-    return 130
+    by = " by SIGTERM" if isinstance(error, TerminatedError) else ""
+    print(f"dqn_ref: interrupted{by}; {kept}{where} {kept_detail}", file=sys.stderr)
+    return 128 + (signal.SIGTERM if isinstance(error, TerminatedError) else signal.SIGINT)
 
 
 def what_is_kept(folder: Path | None, folder_kind: str) -> str:

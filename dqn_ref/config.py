@@ -81,6 +81,10 @@ class DQNConfig:
         "adam", "torch optimiser for the online network (rmsprop: centred, as in Nature)."
     )
     learning_rate: float = knob(1e-3, "optimiser step size.")
+    learning_rate_end: float | None = knob(
+        None,
+        "decay the step size linearly to this value at total_steps (eq-lr-linear); none: constant.",
+    )
     optimizer_eps: float = knob(
         1e-8, "the optimiser's epsilon (denominator guard), not exploration."
     )
@@ -275,6 +279,10 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
             f"target_hard_copy_episodes={config.target_hard_copy_episodes} must be >= 0",
         ),
         (config.learning_rate > 0, f"learning_rate={config.learning_rate} must be positive"),
+        (
+            config.learning_rate_end is None or config.learning_rate_end >= 0,
+            f"learning_rate_end={config.learning_rate_end} must be >= 0 or none",
+        ),
         (
             config.optimizer_eps > 0,
             f"optimizer_eps={config.optimizer_eps} must be positive (it guards a division)",

@@ -3,7 +3,12 @@ the end of its current iteration, by saving a checkpoint and raising TrainingInt
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
 import signal
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Protocol
@@ -82,3 +87,40 @@ class SignalStop:
     ) -> None:
         for stop_signal, handler in self._previous.items():
             signal.signal(stop_signal, handler)
+
+
+class TerminatedError(KeyboardInterrupt):
+    """SIGTERM, taken the way Ctrl-C is (sigterm_as_ctrl_c); the exit status is 143, not 130."""
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """Within the block, SIGTERM raises TerminatedError, a KeyboardInterrupt, so that a process
+    that stops its workers on Ctrl-C (a study) does so on `kill` too, rather than dying without
+    them."""
+
+    def interrupt(signal_number: int, frame: FrameType | None) -> None:
+        raise TerminatedError
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """In a worker process: be killed when the parent ends, however it ends, so that no worker
+    trains on, orphaned, after its study is gone. A parent that exits cleanly (Ctrl-C, SIGTERM)
+    has already stopped its workers with a checkpoint each; this covers a parent killed outright,
+    where the worker's files are left as after a crash: whole, every write being atomic. Linux
+    only (prctl); elsewhere the parent's own clean-up is what stops the workers."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent ended before the request was made
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -22,7 +22,7 @@ from dqn_ref.envs import game_over
 from dqn_ref.loop_state import LoopState
 from dqn_ref.preprocessing import clip_reward
 from dqn_ref.replay_interface import Replay
-from dqn_ref.schedule import epsilon_at
+from dqn_ref.schedule import epsilon_at, learning_rate_at
 from dqn_ref.target_update import hard_update
 
 
@@ -90,7 +90,8 @@ def dqn_loop(
                 hard_update(agent.target_net, agent.online_net)
             state.episode += 1
         state.resetting, state.obs = ended, next_obs
-        # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step.
+        # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step (rate: eq-lr-linear).
+        agent.set_learning_rate(learning_rate_at(config, state.step))
         losses = []
         while state.updates_done < updates_due(config, state.step):
             losses.append(agent.update(replay.sample(config.batch_size)))

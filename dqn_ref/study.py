@@ -38,6 +38,7 @@ from dqn_ref.build import resolve_device
 from dqn_ref.command_line import PROG, config_from_args, folder_safe, report_failure
 from dqn_ref.config import SEED_LIMIT, DQNConfig
 from dqn_ref.errors import DQNRefError
+from dqn_ref.interrupt import end_with_parent, sigterm_as_ctrl_c
 from dqn_ref.metrics import read_metrics
 from dqn_ref.preflight import check_run_can_start, environment_spaces
 from dqn_ref.run_folder import folder_lock
@@ -216,10 +217,12 @@ def seed_dir(study_dir: Path, seed: int) -> Path:
     return study_dir / f"seed{seed}"
 
 
-def start_worker() -> None:
+def start_worker(parent_pid: int) -> None:
     """Worker initializer. Ctrl-C reaches every process of the terminal's group; the parent alone
-    acts on it and stops the workers, so no worker dies mid-write with a traceback of its own."""
+    acts on it and stops the workers, so no worker dies mid-write with a traceback of its own. A
+    parent killed outright takes its workers with it (end_with_parent)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    end_with_parent(parent_pid)
     # tqdm's default lock is a multiprocessing semaphore, which a stopped worker cannot release
     # (Python then warns of a leaked semaphore); a worker draws no bar, so a thread lock will do.
     tqdm.set_lock(threading.RLock())
@@ -272,6 +275,7 @@ class LocalBackend:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=start_worker,
+            initargs=(os.getpid(),),
         )
         self.pending: dict[Future[None], tuple[int, Path]] = {}
         self.run_dirs: dict[int, Path] = {}
@@ -595,7 +599,7 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
             backend = LocalBackend(workers)
             details = {"backend": "local", "workers": workers, "address": None}
         study_dir = study_dir_path(args.out, config, args.preset)
-        with folder_lock(study_dir, "study"):
+        with folder_lock(study_dir, "study"), sigterm_as_ctrl_c():
             prepare_study_dir(study_dir, config, args.preset, args.overwrite)
             limit = f"{config.total_steps} agent steps"
             if config.total_episodes:

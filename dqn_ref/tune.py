@@ -65,6 +65,8 @@ def hidden_choice(text: str) -> tuple[int, ...]:
 # strings or plain numbers so that any storage can hold them; hidden_sizes is written "256x256".
 SEARCH_SPACE: dict[str, Callable[[optuna.Trial], Any]] = {
     "learning_rate": lambda t: t.suggest_float("learning_rate", 1e-4, 3e-3, log=True),
+    # eq-lr-linear: constant, or decayed to 0 at the end of the --budget-step run.
+    "learning_rate_end": lambda t: t.suggest_categorical("learning_rate_end", [None, 0.0]),
     "hidden_sizes": lambda t: hidden_choice(
         t.suggest_categorical("hidden_sizes", ["64x64", "128x128", "256x256"])
     ),

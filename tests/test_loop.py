@@ -113,6 +113,7 @@ class RecordingAgent(DQNAgent):
     def __init__(self, config: DQNConfig):
         super().__init__(config, (2,), NUM_ACTIONS, CPU)
         self.epsilons: list[float] = []
+        self.learning_rates: list[float] = []  # the optimiser's step size at each update
         self.updates = 0
         self.syncs = 0
 
@@ -122,6 +123,7 @@ class RecordingAgent(DQNAgent):
 
     def update(self, batch: Batch) -> torch.Tensor:
         self.updates += 1
+        self.learning_rates.append(self.optimizer.param_groups[0]["lr"])
         return super().update(batch)
 
     def sync_target(self) -> None:
@@ -272,6 +274,22 @@ def test_updates_start_at_learning_starts_and_come_every_train_frequency_steps()
     assert updates_after == [0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0]  # t = 1 .. 12
     assert run.replay.sampled == [(5, 4), (8, 4), (11, 4)]
     assert run.agent.updates == run.state.updates_done == 3
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_each_update_uses_the_learning_rate_of_the_step_it_is_made_at(copies: int) -> None:
+    """Alg. step 7, eq-lr-linear worked out for 0.01 -> 0.002 over total_steps 12, updates from
+    t = 2 every 2 steps: the update at t uses 0.01 + (0.002 - 0.01) t / 12; and with no end set,
+    0.01 at every update."""
+    config = QUIET.replace(learning_starts=2, train_frequency=2, total_steps=12, learning_rate=0.01)
+    scripts = [[ScriptedStep(1.0)] * 12] * copies
+    decaying = drive(config.replace(learning_rate_end=0.002), scripts, 12)
+    update_steps = [2, 4, 6, 8, 10, 12]
+    assert decaying.agent.learning_rates == pytest.approx(
+        [0.01 + (0.002 - 0.01) * t / 12 for t in update_steps], abs=1e-15
+    )
+    constant = drive(config, scripts, 12)
+    assert constant.agent.learning_rates == [0.01] * len(update_steps)
 
 
 def perturb_online(run: Drive) -> None:

@@ -1,4 +1,5 @@
-"""eq-eps-exp and eq-eps-linear (spec/exploration.md): epsilon as a function of the agent step."""
+"""eq-eps-exp and eq-eps-linear (spec/exploration.md): epsilon as a function of the agent step;
+eq-lr-linear (spec/loss.md): the learning rate as one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dqn_ref.schedule import exponential_epsilon, linear_epsilon
+from dqn_ref.config import DQNConfig
+from dqn_ref.schedule import exponential_epsilon, learning_rate_at, linear_epsilon
 
 rates = st.floats(0.0, 1.0, allow_nan=False)
 steps = st.integers(0, 10_000_000)
@@ -86,3 +88,50 @@ def test_linear_worked_example_nature_constants() -> None:
     """eq-eps-linear with Nature's 1.0 -> 0.1 over its "final exploration frame" of 1,000,000:
     t = 250,000: 1.0 + (0.1 - 1.0) * 0.25 = 1.0 - 0.225 = 0.775."""
     assert math.isclose(linear_epsilon(250_000, 1.0, 0.1, 1_000_000), 0.775, abs_tol=1e-12)
+
+
+step_sizes = st.floats(1e-6, 1.0, allow_nan=False)
+end_sizes = st.floats(0.0, 1.0, allow_nan=False)
+lengths = st.integers(1, 10_000_000)
+
+
+def decaying(start: float, end: float | None, total_steps: int) -> DQNConfig:
+    return DQNConfig(learning_rate=start, learning_rate_end=end, total_steps=total_steps)
+
+
+@given(step_sizes, end_sizes, lengths)
+def test_learning_rate_starts_at_learning_rate_and_reaches_its_end_at_total_steps(
+    start: float, end: float, total_steps: int
+) -> None:
+    """eq-lr-linear P1: alpha_0 = learning_rate, alpha_T = learning_rate_end."""
+    config = decaying(start, end, total_steps)
+    assert learning_rate_at(config, 0) == start
+    assert math.isclose(learning_rate_at(config, total_steps), end, abs_tol=1e-12)
+
+
+@given(step_sizes, end_sizes, lengths, st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+def test_learning_rate_is_the_straight_line_and_moves_one_way(
+    start: float, end: float, total_steps: int, fraction_a: float, fraction_b: float
+) -> None:
+    """eq-lr-linear P2: at t = f * T, alpha = alpha_0 + f * (alpha_end - alpha_0); a later step is
+    never further from alpha_end than an earlier one."""
+    config = decaying(start, end, total_steps)
+    early, late = sorted(round(f * total_steps) for f in (fraction_a, fraction_b))
+    expected = start + (end - start) * late / total_steps
+    assert math.isclose(learning_rate_at(config, late), expected, abs_tol=1e-12)
+    gap_early = abs(learning_rate_at(config, early) - end)
+    assert abs(learning_rate_at(config, late) - end) <= gap_early + 1e-12
+
+
+@given(step_sizes, lengths, st.integers(0, 10**12))
+def test_learning_rate_is_constant_without_an_end(
+    start: float, total_steps: int, step: int
+) -> None:
+    """eq-lr-linear P3: with learning_rate_end none, alpha_t = learning_rate at every step."""
+    assert learning_rate_at(decaying(start, None, total_steps), step) == start
+
+
+def test_learning_rate_worked_example() -> None:
+    """eq-lr-linear: 0.002 -> 0 over 10,000 steps; at t = 2,500, 0.002 - 0.002 * 0.25 = 0.0015."""
+    config = decaying(0.002, 0.0, 10_000)
+    assert math.isclose(learning_rate_at(config, 2_500), 0.0015, abs_tol=1e-15)

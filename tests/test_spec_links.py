@@ -58,6 +58,7 @@ def test_spec_defines_the_ids_the_project_promises() -> None:
         "eq-huber",
         "eq-mse",
         "eq-grad-clip",
+        "eq-lr-linear",
         "eq-reward-clip",
         "eq-replay-capacity",
         "eq-replay-fifo",

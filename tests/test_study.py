@@ -280,10 +280,46 @@ def test_single_run_seed_flag_is_refused_with_the_study_flags_to_use(
     assert not (tmp_path / "s").exists()
 
 
-def test_ctrl_c_stops_the_workers_and_says_where_the_partial_results_are(tmp_path: Path) -> None:
-    """Ctrl-C, as a terminal sends it, to the whole process group while seed 0 trains and seed 1
-    waits for the one worker: the command exits with 130 and one line naming the study folder,
-    seed 0's worker stops writing and seed 1 never starts."""
+def worker_pids(parent_pid: int) -> list[int]:
+    """The processes whose parent is `parent_pid` (Linux /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while it was read
+            continue
+        if int(fields[1]) == parent_pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (a dead child not yet reaped still has a /proc entry)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize(
+    ("how", "status", "says"),
+    [
+        ("ctrl-c", 130, "interrupted;"),
+        ("kill", 143, "interrupted by SIGTERM;"),
+        ("kill -9", -signal.SIGKILL, None),
+    ],
+)
+def test_stopping_a_study_stops_its_workers(
+    tmp_path: Path, how: str, status: int, says: str | None
+) -> None:
+    """A study stopped while seed 0 trains and seed 1 waits for the one worker: by Ctrl-C, as a
+    terminal sends it to the whole process group; by `kill` (SIGTERM to the study's process
+    alone); or by `kill -9`, which the study cannot catch. In each case its worker stops too
+    (its metrics.csv stops growing, the process is gone) and seed 1 never starts; the first two
+    exit with 128 + the signal's number and one line naming the study folder."""
+    if how == "kill -9" and not sys.platform.startswith("linux"):
+        pytest.skip("a worker follows a killed parent on Linux only (prctl)")
     out = tmp_path / "study"
     long_study = ["study", "cartpole", "--seeds", "2", "--workers", "1", "--steps", "200000"]
     process = subprocess.Popen(
@@ -297,18 +333,33 @@ def test_ctrl_c_stops_the_workers_and_says_where_the_partial_results_are(tmp_pat
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     metrics = out / "seed0" / "metrics.csv"
+    workers: list[int] = []
+    outlived: list[int] = []
     try:
         deadline = time.monotonic() + 120
         while not (metrics.exists() and metrics.stat().st_size > 200):
             assert process.poll() is None and time.monotonic() < deadline, "seed 0 never started"
             time.sleep(0.2)
-        os.killpg(process.pid, signal.SIGINT)
+        workers = [pid for pid in worker_pids(process.pid) if is_running(pid)]
+        assert workers
+        if how == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGKILL if how == "kill -9" else signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
+        deadline = time.monotonic() + 30
+        while any(is_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == 130
-    one_line_error(stderr, "interrupted", str(out))
+        outlived = [pid for pid in workers if is_running(pid)]
+        for pid in outlived:  # so that a failure leaves no worker training on
+            os.kill(pid, signal.SIGKILL)
+    assert not outlived, "a worker outlived its study"
+    assert process.returncode == status
+    if says is not None:
+        one_line_error(stderr, says, str(out))
     size = metrics.stat().st_size
     time.sleep(1.0)
     assert metrics.stat().st_size == size  # the worker stopped with the command
