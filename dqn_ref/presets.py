@@ -16,6 +16,7 @@ cartpole = DQNConfig(
     hidden_sizes=(256, 256),
     optimizer="adam",
     learning_rate=1e-3,
+    learning_rate_end=0.0,
     loss="huber",
     max_grad_norm=10.0,
     buffer_size=50_000,

@@ -11,8 +11,11 @@ the --budget-step run, reaches solved_threshold). A seed that never stabilises, 
 evaluation misses the threshold, counts twice the budget. Steps, not seconds, by default: they are
 the same on every machine and do not move when another process shares the CPU, so trials run on
 different machines, or beside other jobs, are compared fairly; --objective seconds scores training
-seconds instead (evaluations excluded), for a search on a quiet machine. The mean rather than the
-median, so that one seed that never stabilises cannot hide behind the others.
+seconds instead (evaluations excluded), for a search on a quiet machine. Its penalty for a seed
+without a stable solve is one number for the whole search (--penalty-seconds), not a multiple of
+that seed's own run time, which would let a config that fails quickly beat one that solves slowly.
+The mean rather than the median, so that one seed that never stabilises cannot hide behind the
+others.
 
 Pruning: after every evaluation of every seed, the trial reports an optimistic estimate of its
 objective (finished seeds' scores, and for the seed in progress the earliest step its stable solve
@@ -50,6 +53,10 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "tune needs optuna: pip install 'dqn_ref[tune]' (or pip install optuna)"
 PENALTY_FACTOR = 2.0  # a seed that never stabilises scores this many times the budget
+# --objective seconds: the default penalty is PENALTY_FACTOR x the budget's time at this rate,
+# slower than any CartPole config runs on a 2-core CPU; slower tasks (Pong on a CPU) need
+# --penalty-seconds.
+PENALTY_STEPS_PER_S = 250.0
 PRUNE_PERCENTILE = 75.0  # prune a trial worse than this percentile of earlier trials
 PRUNE_STARTUP_TRIALS = 4  # trials finished before any pruning
 PRUNE_WARMUP_EVALUATIONS = 5  # no pruning in a trial's first evaluations: every trial fails them
@@ -120,9 +127,11 @@ def nominal_step(index: int, config: DQNConfig) -> float:
     return float((index + 1) * config.eval_interval)
 
 
-def score_seed(run_dir: Path, seed: int, config: DQNConfig, objective: str) -> SeedScore:
+def score_seed(
+    run_dir: Path, seed: int, config: DQNConfig, objective: str, penalty_seconds: float
+) -> SeedScore:
     """A finished seed's score from its metrics.csv: steps (or training seconds) to the stable
-    solve; PENALTY_FACTOR times the budget (or the run's training seconds) without one."""
+    solve; without one, PENALTY_FACTOR times the budget (or penalty_seconds)."""
     rows = read_metrics(run_dir / "metrics.csv")
     evals = [row for row in rows if row["kind"] == "eval"]
     finals = [float(row["return"]) for row in rows if row["kind"] == "final"]
@@ -140,7 +149,7 @@ def score_seed(run_dir: Path, seed: int, config: DQNConfig, objective: str) -> S
             else PENALTY_FACTOR * config.total_steps
         )
     else:
-        score = stable_train_s if stable_train_s is not None else PENALTY_FACTOR * train_s
+        score = stable_train_s if stable_train_s is not None else penalty_seconds
     return SeedScore(seed, stable_step, stable_train_s, final_eval, train_s, score)
 
 
@@ -202,6 +211,7 @@ class TuneSettings:
 
     seeds: list[int]
     objective: str
+    penalty_seconds: float  # --objective seconds: the score of a seed without a stable solve
     prune: bool
     fixed: frozenset[str]  # config fields given as flags: held fixed, not searched
     out: Path
@@ -254,7 +264,15 @@ def run_trial(
             raise optuna.TrialPruned() from None
         finally:
             (run_dir / "train.log").write_text(log.getvalue())
-        scores.append(score_seed(run_dir, seed, config.replace(seed=seed), settings.objective))
+        scores.append(
+            score_seed(
+                run_dir,
+                seed,
+                config.replace(seed=seed),
+                settings.objective,
+                settings.penalty_seconds,
+            )
+        )
     trial.set_user_attr("seeds", [dataclasses.asdict(score) for score in scores])
     return statistics.fmean(score.score for score in scores)
 
@@ -318,11 +336,16 @@ def write_report(study: optuna.Study, settings: TuneSettings, command: str, task
         ]
         table.append("| " + " | ".join([*cells, f"`{flags_of(row['params'])}`"]) + " |")
     unit = "agent steps" if settings.objective == "steps" else "training seconds"
+    penalty = (
+        f"x{PENALTY_FACTOR:g} the budget"
+        if settings.objective == "steps"
+        else f"{settings.penalty_seconds:g} s"
+    )
     seeds = f"seeds {settings.seeds[0]}-{settings.seeds[-1]}"
     summary = (
         f"{len(study.trials)} trials in study {study.study_name!r}: {len(complete)} complete, "
         f"{pruned} pruned; objective: mean {unit} to a stable solve over {seeds} "
-        f"(x{PENALTY_FACTOR:g} the budget for a seed without one), lower is better"
+        f"({penalty} for a seed without one), lower is better"
     )
     lines = [f"# Tune: {study.study_name}", "", f"Command: `{command}`", "", summary, "", *table]
     if best:
@@ -401,6 +424,15 @@ def add_tune_flags(parser: argparse.ArgumentParser) -> None:
         "seconds (evaluations excluded; for a quiet machine)",
     )
     group.add_argument(
+        "--penalty-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="--objective seconds: what a seed without a stable solve scores, the same for "
+        f"every trial (default: {PENALTY_FACTOR:g} x the budget at {PENALTY_STEPS_PER_S:g} "
+        "agent steps/s; raise it for slow tasks)",
+    )
+    group.add_argument(
         "--storage",
         default=None,
         metavar="URL",
@@ -448,6 +480,11 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         config = config_from_args(args)
         if args.budget is not None:
             config = config.replace(total_steps=args.budget)
+        penalty_seconds = args.penalty_seconds
+        if penalty_seconds is None:
+            penalty_seconds = PENALTY_FACTOR * config.total_steps / PENALTY_STEPS_PER_S
+        elif not 0 < penalty_seconds < float("inf"):
+            raise DQNRefError(f"--penalty-seconds {penalty_seconds} must be a positive number")
         fixed = frozenset(
             name for name in vars(args) if name in {f.name for f in dataclasses.fields(DQNConfig)}
         )
@@ -458,6 +495,7 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         settings = TuneSettings(
             seeds=list(range(args.first_seed, args.first_seed + args.seeds)),
             objective=args.objective,
+            penalty_seconds=penalty_seconds,
             prune=not args.no_pruning,
             fixed=fixed,
             out=out,

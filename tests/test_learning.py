@@ -12,6 +12,7 @@ import torch
 from dqn_ref.agent import DQNAgent
 from dqn_ref.evaluate import evaluate, evaluation_envs
 from dqn_ref.presets import cartpole
+from dqn_ref.schedule import learning_rate_at
 from dqn_ref.train import train
 
 SEEDS = (0, 1, 2)
@@ -34,7 +35,14 @@ def test_default_preset_learns_cartpole_within_5000_steps(tmp_path: Path) -> Non
     network before training by at least 50 in every seed, and the median over seeds is >= 150.
     An untrained network scores 9-13 here; measured after training on this project's CPU machines:
     seeds 0-2 score 218, 125 and 198."""
-    config = cartpole.replace(total_steps=STEPS, eval_interval=0, final_eval_episodes=EPISODES)
+    # The first 5,000 steps of a default run: the learning rate follows the 50,000-step run's
+    # eq-lr-linear line, not one that reaches its end at 5,000.
+    config = cartpole.replace(
+        total_steps=STEPS,
+        learning_rate_end=learning_rate_at(cartpole, STEPS),
+        eval_interval=0,
+        final_eval_episodes=EPISODES,
+    )
     trained = []
     for seed in SEEDS:
         result = train(config.replace(seed=seed), tmp_path / f"s{seed}", progress=False)

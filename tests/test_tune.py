@@ -13,7 +13,7 @@ import pytest
 
 from dqn_ref.presets import cartpole
 from dqn_ref.run import main
-from dqn_ref.tune import PENALTY_FACTOR, optimistic_bound
+from dqn_ref.tune import PENALTY_FACTOR, PENALTY_STEPS_PER_S, optimistic_bound
 
 TINY_TUNE = [
     "tune",
@@ -115,3 +115,23 @@ def test_tune_refuses_a_single_seed_flag(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["tune", "cartpole", "--seed", "3"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "--first-seed" in line
+
+
+@pytest.mark.parametrize(
+    ("penalty_flags", "penalty"),
+    [([], PENALTY_FACTOR * 400 / PENALTY_STEPS_PER_S), (["--penalty-seconds", "99"], 99.0)],
+)
+def test_seconds_objective_scores_every_unstable_seed_the_same_fixed_penalty(
+    tmp_path: Path, penalty_flags: list[str], penalty: float
+) -> None:
+    """--objective seconds with a threshold no run reaches: every seed of every trial scores the
+    search's one penalty (twice the budget at PENALTY_STEPS_PER_S, or --penalty-seconds), not a
+    multiple of its own run time, which would rank a config that fails fast above one that solves
+    slowly."""
+    pytest.importorskip("optuna")
+    out = tmp_path / "tune"
+    unreachable = ["--solved-threshold", "1000", "--objective", "seconds", *penalty_flags]
+    assert main([*TINY_TUNE, *unreachable, "--no-pruning", "--out", str(out)]) == 0
+    trials = json.loads((out / "tune.json").read_text())["trials"]
+    assert [trial["value"] for trial in trials] == [penalty, penalty]
+    assert f"{penalty:g} s for a seed without one" in (out / "tune.md").read_text()
