@@ -11,7 +11,7 @@ faster per agent step and per update than this, at the same sizes, measured in t
 
 Only three things differ from the paper. The API is gymnasium 1.x (`reset` returns (obs, info),
 `step` returns terminated and truncated). Every hyperparameter comes from a dqn_ref DQNConfig
-(default: the `cartpole` preset), so the sizes and the update ratio match what dqn_ref runs:
+(default: PLAIN_CARTPOLE below), so the sizes and the update ratio match what dqn_ref runs:
 network widths, batch, replay capacity, optimiser, loss, clipping, gamma, epsilon schedule (through
 dqn_ref.schedule.epsilon_at), one update every `train_frequency` agent steps from `learning_starts`,
 the soft update of weight `tau` every `target_update_interval` agent steps, and the episodic hard
@@ -38,6 +38,41 @@ from dqn_ref.config import DQNConfig
 from dqn_ref.presets import cartpole
 from dqn_ref.schedule import epsilon_at
 
+# The settings the speed ratios compare at: plain DQN (none of Double DQN, the dueling head, n-step
+# returns, layer normalisation or a decaying learning rate, which neither the seed's loop nor SB3's
+# DQN has), at the network, batch and update ratio of the earlier default CartPole preset, whose
+# figures docs/results.md reports.
+PLAIN_CARTPOLE = cartpole.replace(
+    num_envs=4,
+    total_steps=50_000,
+    dueling=False,
+    layer_norm=False,
+    learning_rate=1e-3,
+    learning_rate_end=None,
+    batch_size=64,
+    train_frequency=4,
+    gamma=0.99,
+    n_step=1,
+    double_q=False,
+    tau=0.005,
+    epsilon_duration=5_000,
+)
+
+
+def refuse_options(config: DQNConfig, who: str) -> None:
+    """A ValueError naming the first of DQN's options in `config` that `who` does not have."""
+    options = [
+        (config.double_q, "Double DQN"),
+        (config.dueling, "a dueling head"),
+        (config.n_step > 1, "n-step returns"),
+        (config.layer_norm, "layer normalisation"),
+        (config.learning_rate_end is not None, "a decaying learning rate"),
+    ]
+    for present, what in options:
+        if present:
+            raise ValueError(f"{who} has no {what}; compare at plain settings (PLAIN_CARTPOLE)")
+
+
 Transition = namedtuple("Transition", ("state", "action", "next_state", "reward", "done"))
 
 
@@ -63,6 +98,7 @@ class NaiveAgent:
     """The paper's DQNAgent, its constants read from a DQNConfig."""
 
     def __init__(self, config: DQNConfig, state_size: int, action_size: int):
+        refuse_options(config, "the seed paper's loop")
         self.config = config
         self.state_size = state_size
         self.action_size = action_size
@@ -183,7 +219,9 @@ class NaiveResult:
     wall_time_s: float
 
 
-def naive_train_steps(config: DQNConfig = cartpole, steps: int = 0, seed: int = 0) -> NaiveResult:
+def naive_train_steps(
+    config: DQNConfig = PLAIN_CARTPOLE, steps: int = 0, seed: int = 0
+) -> NaiveResult:
     """The paper's main loop for `steps` agent steps (0: config.total_steps), episodes as they come.
 
     An update follows every train_frequency-th stored transition from learning_starts on (the

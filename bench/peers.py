@@ -107,6 +107,7 @@ def run_dqn_ref(seed: int, steps: int, eval_interval: int, runs_dir: Path) -> di
         "first_solved_train_time_s": getattr(result, "first_solved_train_time_s", None),
         "stable_solved_step": result.stable_solved_step,
         "stable_solved_time_s": result.stable_solved_time_s,
+        "stable_solved_train_time_s": getattr(result, "stable_solved_train_time_s", None),
         "evals": evals,
         "final_eval": None if final is None else {"mean": final.mean, "min": final.min},
     }
@@ -188,6 +189,7 @@ def run_sb3(seed: int, steps: int, eval_interval: int, preset: str) -> dict[str,
         "first_solved_train_time_s": None if solved is None else solved[2],
         "stable_solved_step": None if stable is None else callback.evals[stable][0],
         "stable_solved_time_s": None if stable is None else callback.eval_end_s[stable],
+        "stable_solved_train_time_s": None if stable is None else callback.evals[stable][2],
         "evals": callback.evals,
         "final_eval": final,
     }
@@ -225,6 +227,9 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         "stably_solved": len(stable),
         "median_steps_to_stable_solve": median([r["stable_solved_step"] for r in stable]),
         "median_s_to_stable_solve": median([r["stable_solved_time_s"] for r in stable]),
+        "median_train_s_to_stable_solve": median(
+            [r.get("stable_solved_train_time_s") for r in stable]
+        ),
         "median_final_eval": median(finals),
         "final_eval_at_threshold": sum(mean >= cartpole.solved_threshold for mean in finals),
         "median_wall_time_s": median([r["wall_time_s"] for r in records]),
@@ -247,9 +252,9 @@ def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) ->
         f"final {cartpole.final_eval_episodes} episodes; {args.workers} worker(s)",
         "",
         "| seed | implementation | solved at step | s to solve (with eval) | s to solve (training) "
-        "| stably solved at step | s to stable solve (with eval) "
+        "| stably solved at step | s to stable solve (with eval) | s to stable solve (training) "
         "| final mean (min) | wall-clock s (with eval) | training s | updates |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in sorted(records, key=lambda r: (r["seed"], r["implementation"])):
         final = r["final_eval"]
@@ -259,15 +264,16 @@ def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) ->
             f"| {cell(r['first_solved_step'])} | {cell(r['first_solved_time_s'])} "
             f"| {cell(r['first_solved_train_time_s'])} "
             f"| {cell(r['stable_solved_step'])} | {cell(r['stable_solved_time_s'])} "
-            f"| {final_cell} "
+            f"| {cell(r.get('stable_solved_train_time_s'))} | {final_cell} "
             f"| {cell(r['wall_time_s'])} | {cell(r['train_time_s'])} | {cell(r['updates'])} |"
         )
     lines += [
         "",
         "| implementation | solved | median steps to solve | median s to solve (with eval) "
         "| median s to solve (training) | stably solved | median steps to stable solve "
-        "| median s to stable solve | median final | final >= threshold |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| median s to stable solve (with eval) | median s to stable solve (training) "
+        "| median final | final >= threshold |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in IMPLEMENTATIONS:
         a = summary["aggregate"][name]
@@ -276,7 +282,8 @@ def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) ->
             f"| {cell(a['median_steps_to_solve'], ',.0f')} | {cell(a['median_s_to_solve'])} "
             f"| {cell(a['median_train_s_to_solve'])} | {a['stably_solved']} of {a['runs']} "
             f"| {cell(a['median_steps_to_stable_solve'], ',.0f')} "
-            f"| {cell(a['median_s_to_stable_solve'])} | {cell(a['median_final_eval'])} "
+            f"| {cell(a['median_s_to_stable_solve'])} "
+            f"| {cell(a['median_train_s_to_stable_solve'])} | {cell(a['median_final_eval'])} "
             f"| {a['final_eval_at_threshold']} of {a['runs']} |"
         )
     ratios = summary["ratios_sb3_over_dqn_ref"]
@@ -285,7 +292,10 @@ def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) ->
         "SB3 / dqn_ref (medians over solved seeds; above 1: dqn_ref is better): "
         f"steps {cell(ratios['steps_to_solve'], '.2f')}, "
         f"s with eval {cell(ratios['s_to_solve'], '.2f')}, "
-        f"s training {cell(ratios['train_s_to_solve'], '.2f')}",
+        f"s training {cell(ratios['train_s_to_solve'], '.2f')}; to a stable solve: "
+        f"steps {cell(ratios['steps_to_stable_solve'], '.2f')}, "
+        f"s with eval {cell(ratios['s_to_stable_solve'], '.2f')}, "
+        f"s training {cell(ratios['train_s_to_stable_solve'], '.2f')}",
     ]
     return "\n".join(lines)
 
@@ -373,7 +383,14 @@ def main(argv: list[str] | None = None) -> None:
         "aggregate": aggregates,
         "ratios_sb3_over_dqn_ref": {
             key: ratio(aggregates["sb3"][f"median_{key}"], aggregates["dqn_ref"][f"median_{key}"])
-            for key in ("steps_to_solve", "s_to_solve", "train_s_to_solve")
+            for key in (
+                "steps_to_solve",
+                "s_to_solve",
+                "train_s_to_solve",
+                "steps_to_stable_solve",
+                "s_to_stable_solve",
+                "train_s_to_stable_solve",
+            )
         },
     }
     print()

@@ -13,7 +13,7 @@ How a DQNConfig maps onto SB3's DQN (`matched_kwargs`), field by field:
   train_freq in steps of the vector env, each num_envs agent steps.
 - train_frequency: one update per train_frequency agent steps, as train_freq=(vector steps,
   "step") with gradient_steps updates each: (train_frequency, 1) with one copy, (1, 1) for the
-  default preset's 4 copies and 1 update per 4 agent steps.
+  earlier default preset's 4 copies and 1 update per 4 agent steps.
 - target_update_interval, tau: SB3 applies Polyak averaging of weight tau every
   target_update_interval env steps (tau 1 is a hard copy), as eq-soft/eq-hard do, but at most
   once per vector step: with num_envs copies and an interval below num_envs, tau becomes
@@ -82,6 +82,11 @@ def matched_kwargs(config: DQNConfig, total_steps: int) -> dict[str, Any]:
             "a train_frequency that neither divides nor is a multiple of num_envs",
         ),
         (config.truncation_as_terminal, "masking the bootstrap on time-limit truncation"),
+        (config.double_q, "Double DQN"),
+        (config.dueling, "a dueling head"),
+        (config.n_step > 1, "n-step returns"),
+        (config.layer_norm, "layer normalisation"),
+        (config.learning_rate_end is not None, "a decaying learning rate (as matched here)"),
     ]
     for problem, what in unmappable:
         if problem:

@@ -1,7 +1,9 @@
 """Speed ratios of dqn_ref against the naive loop of the seed paper and SB3's DQN, from repeats
 interleaved in one process, so that all three see the same machine state.
 
-The full training loop, at the default preset's settings, aims to be at least 3 times
+The full training loop, at plain DQN settings (bench/naive_dqn.py PLAIN_CARTPOLE, the earlier
+default preset's network, batch and update ratio; neither baseline has DQN's later options), aims
+to be at least 3 times
 faster than the naive loop (bench/naive_dqn.py) per agent step and per update, and faster than
 SB3's DQN at the same network, batch and update ratio (bench/sb3_dqn.py). Each repeat runs, in a
 rotating order: each implementation's training loop for --steps agent steps (setup excluded:
@@ -28,7 +30,7 @@ from typing import Any
 import torch
 
 from bench.machine import machine as base_machine
-from bench.naive_dqn import NaiveAgent, fill_memory, naive_train_steps, naive_update
+from bench.naive_dqn import PLAIN_CARTPOLE, NaiveAgent, fill_memory, naive_train_steps, naive_update
 from bench.random_replay import random_replay
 from bench.sb3_dqn import fill_replay, make_dqn, matched_kwargs, sb3_available
 from dqn_ref.agent import DQNAgent
@@ -230,8 +232,13 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    configs = {"plain-cartpole": PLAIN_CARTPOLE, **PRESETS}
     parser.add_argument(
-        "--preset", default="cartpole", choices=sorted(PRESETS), help="dqn_ref preset timed"
+        "--preset",
+        default="plain-cartpole",
+        choices=sorted(configs),
+        help="settings timed (plain-cartpole: PLAIN_CARTPOLE; a preset with Double DQN, dueling, "
+        "n-step, layer norm or a decaying rate is refused: the baselines lack them)",
     )
     parser.add_argument("--steps", type=int, default=3_000, help="agent steps per timed loop")
     parser.add_argument("--updates", type=int, default=200, help="updates per update-alone timing")
@@ -240,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="also write the samples and medians as JSON")
     args = parser.parse_args(argv)
 
-    preset = PRESETS[args.preset]
+    preset = configs[args.preset]
     names = ["naive", "dqn_ref"]
     if args.no_sb3:
         pass

@@ -1,10 +1,10 @@
 """dqn_ref against its two baselines, like with like, in one pytest-benchmark run:
 
-- cartpole-update: 100 updates at the default preset's sizes (its batch, MLP widths, Adam,
-  Huber and grad-norm clipping) from a 10,000-transition replay memory, by the seed paper's loop
-  (bench/naive_dqn.py), by dqn_ref (DQNAgent.update on ReplayBuffer.sample) and by SB3's DQN
-  (`model.train`, bench/sb3_dqn.py).
-- cartpole-train-loop: 2,000 agent steps of the whole training loop at the default preset's
+- cartpole-update: 100 updates at plain DQN settings (bench/naive_dqn.py PLAIN_CARTPOLE: the
+  earlier default preset's batch, MLP widths, Adam, Huber and grad-norm clipping) from a
+  10,000-transition replay memory, by the seed paper's loop (bench/naive_dqn.py), by dqn_ref
+  (DQNAgent.update on ReplayBuffer.sample) and by SB3's DQN (`model.train`, bench/sb3_dqn.py).
+- cartpole-train-loop: 2,000 agent steps of the whole training loop at the same plain
   settings, setup included, by the same three (dqn_ref.train.train without evaluation; SB3's
   `learn`).
 
@@ -25,24 +25,30 @@ import pytest
 import torch
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench.naive_dqn import NaiveAgent, NaiveResult, fill_memory, naive_train_steps, naive_update
+from bench.naive_dqn import (
+    PLAIN_CARTPOLE,
+    NaiveAgent,
+    NaiveResult,
+    fill_memory,
+    naive_train_steps,
+    naive_update,
+)
 from bench.random_replay import random_replay
 from bench.sb3_dqn import fill_replay, make_dqn, matched_kwargs
 from bench.speed_ratios import loop_config
 from dqn_ref.agent import DQNAgent
 from dqn_ref.loop import updates_due
-from dqn_ref.presets import cartpole
 from dqn_ref.train import TrainResult, train
 
 UPDATES = 100  # per round of the update group
 MEMORY = 10_000  # transitions in the replay memory the updates sample from
 LOOP_STEPS = 2_000  # agent steps per round of the loop group
-# The default preset for 2,000 steps without evaluation, with its epsilon schedule compressed with
+# The plain settings for 2,000 steps without evaluation, with its epsilon schedule compressed with
 # the run and a warm-up of 200 steps: at least a batch, since the paper's optimize_model skips
 # updates until the deque holds batch_size transitions, where dqn_ref samples what it has.
 LOOP_LEARNING_STARTS = 200
-LOOP_CONFIG = loop_config(cartpole, LOOP_STEPS, LOOP_LEARNING_STARTS)
-LOOP_UPDATES = (LOOP_STEPS - LOOP_LEARNING_STARTS) // cartpole.train_frequency + 1
+LOOP_CONFIG = loop_config(PLAIN_CARTPOLE, LOOP_STEPS, LOOP_LEARNING_STARTS)
+LOOP_UPDATES = (LOOP_STEPS - LOOP_LEARNING_STARTS) // PLAIN_CARTPOLE.train_frequency + 1
 
 
 def require_sb3() -> None:
@@ -56,7 +62,7 @@ def require_sb3() -> None:
 def test_update_naive(benchmark: BenchmarkFixture) -> None:
     """The paper's optimize_model: random.sample from a deque, torch.cat per field."""
     torch.manual_seed(0)
-    agent = NaiveAgent(cartpole, 4, 2)
+    agent = NaiveAgent(PLAIN_CARTPOLE, 4, 2)
     fill_memory(agent, MEMORY)
 
     def run() -> torch.Tensor | None:
@@ -73,13 +79,13 @@ def test_update_naive(benchmark: BenchmarkFixture) -> None:
 @pytest.mark.benchmark(group="cartpole-update")
 def test_update_dqn_ref(benchmark: BenchmarkFixture) -> None:
     """DQNAgent.update on ReplayBuffer.sample, as bench/test_cartpole_loop.py::test_update_only."""
-    agent = DQNAgent(cartpole, (4,), 2, torch.device("cpu"))
+    agent = DQNAgent(PLAIN_CARTPOLE, (4,), 2, torch.device("cpu"))
     buffer = random_replay(MEMORY, "cpu")
 
     def run() -> torch.Tensor:
         loss = torch.zeros(())
         for _ in range(UPDATES):
-            loss = agent.update(buffer.sample(cartpole.batch_size))
+            loss = agent.update(buffer.sample(PLAIN_CARTPOLE.batch_size))
         return loss
 
     loss = benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
@@ -91,11 +97,11 @@ def test_update_dqn_ref(benchmark: BenchmarkFixture) -> None:
 def test_update_sb3(benchmark: BenchmarkFixture) -> None:
     """SB3's DQN.train(gradient_steps=100) at the preset's batch size, network and optimiser."""
     require_sb3()
-    model = make_dqn(matched_kwargs(cartpole, cartpole.total_steps))
+    model = make_dqn(matched_kwargs(PLAIN_CARTPOLE, PLAIN_CARTPOLE.total_steps))
     fill_replay(model, MEMORY)
 
     def run() -> None:
-        model.train(gradient_steps=UPDATES, batch_size=cartpole.batch_size)
+        model.train(gradient_steps=UPDATES, batch_size=PLAIN_CARTPOLE.batch_size)
 
     benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)
     assert model._n_updates == 6 * UPDATES

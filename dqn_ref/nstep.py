@@ -67,6 +67,8 @@ class TransitionLinks:
     a transition that has since been overwritten is detected by the id kept in each row.
     """
 
+    BYTES_PER_ROW = 8 + 8 + 4 + 1 + 1  # transition_id, successor_id, reward, terminated, end
+
     def __init__(self, capacity: int):
         self.capacity = capacity
         self.transition_id = np.full(capacity, -1, dtype=np.int64)  # id held in each row

@@ -49,13 +49,17 @@ class ReplayBuffer:
         if capacity < 1:
             raise ValueError(f"capacity={capacity} must be >= 1")
         self.n_step, self.gamma = n_step, gamma
-        # n-step sampling follows each transition's successors in its copy's episode.
-        self.links = TransitionLinks(capacity) if n_step > 1 else None
         self.capacity = capacity
         self.obs_shape = tuple(obs_shape)
         self.device = torch.device(device)
         dtype = as_torch_dtype(obs_dtype)
-        check_buffer_fits(self.bytes_needed(capacity, obs_shape, dtype), self.device, capacity)
+        # Before anything of that size is allocated, the n-step links (host memory) included.
+        needed = self.bytes_needed(capacity, obs_shape, dtype)
+        if n_step > 1 and self.device.type == "cpu":
+            needed += capacity * TransitionLinks.BYTES_PER_ROW
+        check_buffer_fits(needed, self.device, capacity)
+        # n-step sampling follows each transition's successors in its copy's episode.
+        self.links = TransitionLinks(capacity) if n_step > 1 else None
         self.obs = torch.zeros((capacity, *self.obs_shape), dtype=dtype, device=self.device)
         self.next_obs = torch.zeros_like(self.obs)
         self.action = torch.zeros(capacity, dtype=torch.int64, device=self.device)

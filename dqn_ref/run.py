@@ -465,17 +465,24 @@ def report_interruption(interrupted: TrainingInterruptedError) -> int:
     return interrupted.exit_status()
 
 
+def after(seconds: float | None, train_seconds: float | None) -> str:
+    """ "after 5.2 s (4.0 s training only)": wall-clock, then without the evaluations' time."""
+    text = f"after {seconds or 0.0:.1f} s"
+    return text if train_seconds is None else f"{text} ({train_seconds:.1f} s training only)"
+
+
 def print_result(result: TrainResult) -> None:
     solved = (
         f"first solved (eval mean >= {result.solved_threshold:g}) at step "
-        f"{result.first_solved_step} after {result.first_solved_time_s:.1f} s"
+        f"{result.first_solved_step} "
+        f"{after(result.first_solved_time_s, result.first_solved_train_time_s)}"
         if result.first_solved_step is not None
         else "never solved during training"
     )
     if result.stable_solved_step is not None:
         solved += (
             f", stably (every later evaluation too) from step {result.stable_solved_step} "
-            f"after {result.stable_solved_time_s:.1f} s"
+            f"{after(result.stable_solved_time_s, result.stable_solved_train_time_s)}"
         )
     elif result.first_solved_step is not None:
         solved += ", not stably (the last evaluation is below the threshold)"

@@ -27,9 +27,10 @@ def stable_solve_index(eval_means: Sequence[float], threshold: float) -> int | N
 
 def stable_solve_of_run(
     rows: Sequence[Mapping[str, float | str]], threshold: float
-) -> tuple[int, float] | None:
-    """A run's stable solve read off its metrics.csv rows (kind "eval", in order): the agent step
-    and the training wall-clock (evaluations included) of that evaluation, or None.
+) -> tuple[int, float, float | None] | None:
+    """A run's stable solve read off its metrics.csv rows (kind "eval", in order): the agent step,
+    the training wall-clock with evaluations and without them (None in runs older than the
+    train_time_s column) of that evaluation, or None.
 
     Implements: spec/evaluation.md#eq-stable-solve (through stable_solve_index)
     """
@@ -37,4 +38,10 @@ def stable_solve_of_run(
     index = stable_solve_index([float(row["return"]) for row in evaluations], threshold)
     if index is None:
         return None
-    return int(float(evaluations[index]["step"])), float(evaluations[index]["wall_time_s"])
+    stable = evaluations[index]
+    train_time = stable.get("train_time_s", "")
+    return (
+        int(float(stable["step"])),
+        float(stable["wall_time_s"]),
+        float(train_time) if train_time != "" else None,
+    )

@@ -62,6 +62,7 @@ TABLE_COLUMNS = (
     "train_seconds_to_solve",  # the same without evaluation time, where the run reports it
     "stable_steps_to_solve",  # agent steps at the stable solve: every later evaluation solves too
     "stable_seconds_to_solve",  # training wall-clock to that evaluation, evaluations included
+    "stable_train_seconds_to_solve",  # the same without evaluation time, where the run reports it
     "success_rate",  # fraction of training episodes whose return reached the time limit's
     "episodes",  # training episodes
     "steps",  # agent steps trained
@@ -83,6 +84,7 @@ class SeedResult:
     train_seconds_to_solve: float | None
     stable_steps_to_solve: int | None
     stable_seconds_to_solve: float | None
+    stable_train_seconds_to_solve: float | None
     success_rate: float | None
     episodes: int
     steps: int
@@ -104,6 +106,7 @@ class StudyAggregate:
     train_seconds_to_solve: Spread | None
     stable_steps_to_solve: Spread | None
     stable_seconds_to_solve: Spread | None
+    stable_train_seconds_to_solve: Spread | None
     final_eval: Spread | None
     mean_success_rate: float | None
 
@@ -120,6 +123,9 @@ class StudyAggregate:
             stable_steps_to_solve=Spread.of([result.stable_steps_to_solve for result in results]),
             stable_seconds_to_solve=Spread.of(
                 [result.stable_seconds_to_solve for result in results]
+            ),
+            stable_train_seconds_to_solve=Spread.of(
+                [result.stable_train_seconds_to_solve for result in results]
             ),
             final_eval=Spread.of([result.final_eval for result in results]),
             mean_success_rate=statistics.fmean(rates) if rates else None,
@@ -160,10 +166,14 @@ def read_seed_result(run_dir: Path, seed: int, return_cap: float | None) -> Seed
     # Runs written before the stable solve was reported lack it in summary.json; their
     # metrics.csv holds the evaluations it is read off.
     if "stable_solved_step" in summary:
-        stable = summary["stable_solved_step"], summary["stable_solved_time_s"]
+        stable = (
+            summary["stable_solved_step"],
+            summary["stable_solved_time_s"],
+            summary.get("stable_solved_train_time_s"),
+        )
     else:
         threshold = json.loads((run_dir / "config.json").read_text())["config"]["solved_threshold"]
-        stable = stable_solve_of_run(rows, threshold) or (None, None)
+        stable = stable_solve_of_run(rows, threshold) or (None, None, None)
     return SeedResult(
         seed=seed,
         solved=summary["first_solved_step"] is not None,
@@ -173,6 +183,7 @@ def read_seed_result(run_dir: Path, seed: int, return_cap: float | None) -> Seed
         train_seconds_to_solve=summary.get("first_solved_train_time_s"),
         stable_steps_to_solve=stable[0],
         stable_seconds_to_solve=stable[1],
+        stable_train_seconds_to_solve=stable[2],
         success_rate=success_rate(rows, return_cap),
         episodes=summary["episodes"],
         steps=summary["steps"],
@@ -436,6 +447,10 @@ def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | Non
             solved += ", not stably (a later evaluation fell below)"
         else:
             solved += f", stably from step {result.stable_steps_to_solve:,}"
+            if result.stable_train_seconds_to_solve is not None:
+                solved += (
+                    f" ({format_number(result.stable_train_seconds_to_solve)} s training only)"
+                )
     else:
         solved = f"never solved (best evaluation {format_number(result.best_eval)})"
     return (
@@ -468,6 +483,11 @@ def aggregate_lines(
         "seconds to stable solve: "
         f"{format_solve_spread(aggregate.stable_seconds_to_solve, 1, 'stably solved')}",
     ]
+    if aggregate.stable_train_seconds_to_solve is not None:
+        lines.append(
+            "seconds to stable solve, training only (evaluations excluded): "
+            + format_solve_spread(aggregate.stable_train_seconds_to_solve, 1, "stably solved")
+        )
     if aggregate.final_eval is not None:
         lines.append(
             f"final evaluation ({config.final_eval_episodes} episodes): "
@@ -506,6 +526,9 @@ def write_markdown(
     if with_train_seconds:
         header.append("seconds to solve, training only")
     header += ["steps to stable solve", "seconds to stable solve"]
+    with_stable_train_seconds = aggregate.stable_train_seconds_to_solve is not None
+    if with_stable_train_seconds:
+        header.append("seconds to stable solve, training only")
     header += [
         f"success rate (training episodes reaching {cap_label(return_cap)})",
         "mean training return",
@@ -533,6 +556,8 @@ def write_markdown(
             format_number(result.stable_steps_to_solve, 0),
             format_number(result.stable_seconds_to_solve),
         ]
+        if with_stable_train_seconds:
+            cells.append(format_number(result.stable_train_seconds_to_solve))
         cells += [
             format_rate(result.success_rate),
             format_number(result.mean_train_return),

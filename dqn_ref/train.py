@@ -78,6 +78,7 @@ class TrainResult:
     first_solved_train_time_s: float | None  # first_solved_time_s less the evaluations' time
     stable_solved_step: int | None  # eq-stable-solve: every evaluation from this one on solves
     stable_solved_time_s: float | None  # wall-clock at that evaluation, evaluations included
+    stable_solved_train_time_s: float | None  # stable_solved_time_s less the evaluations' time
     final_eval: EvalSummary | None
 
 
@@ -273,6 +274,7 @@ class TrainingRun:
             first_solved_train_time_s=first_solved[2] if first_solved else None,
             stable_solved_step=stable_solved[0] if stable_solved else None,
             stable_solved_time_s=stable_solved[1] if stable_solved else None,
+            stable_solved_train_time_s=stable_solved[2] if stable_solved else None,
             final_eval=final_eval,
         )
 

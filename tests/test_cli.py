@@ -48,7 +48,9 @@ def test_task_help_lists_every_config_field_with_each_presets_value() -> None:
     result = run_cli("cartpole", "--help")
     assert result.returncode == 0
     assert "--learning-rate" in result.stdout and "--steps" in result.stdout
-    assert "cartpole: 0.99, paper: 0.95" in " ".join(result.stdout.split())  # gamma of both presets
+    assert "cartpole: 0.995, paper: 0.95" in " ".join(
+        result.stdout.split()
+    )  # gamma of both presets
 
 
 def test_unknown_flag_is_a_one_line_error() -> None:
@@ -123,13 +125,18 @@ def test_flags_override_the_preset() -> None:
     assert config.gamma == 0.95  # untouched fields keep the paper's values
 
 
-def test_double_q_and_dueling_flags_switch_the_options_on_for_a_run_and_a_study() -> None:
-    """Double DQN and the dueling head are flags of the task and of its study, off unless given."""
-    plain = config_from_args(build_parser().parse_args(["cartpole"]))
-    assert (plain.double_q, plain.dueling) == (False, False)
+def test_double_q_and_dueling_flags_switch_the_options_on_and_off_for_a_run_and_a_study() -> None:
+    """Double DQN and the dueling head are flags of the task and of its study: the paper preset
+    has them off, the cartpole preset on, and the flags switch them either way."""
+    paper = config_from_args(build_parser().parse_args(["cartpole", "--preset", "paper"]))
+    assert (paper.double_q, paper.dueling) == (False, False)
+    default = config_from_args(build_parser().parse_args(["cartpole"]))
+    assert (default.double_q, default.dueling) == (True, True)
     for argv in (["cartpole"], ["study", "cartpole", "--seeds", "2"]):
-        args = build_parser().parse_args([*argv, "--double-q", "--dueling"])
+        args = build_parser().parse_args([*argv, "--preset", "paper", "--double-q", "--dueling"])
         assert (config_from_args(args).double_q, config_from_args(args).dueling) == (True, True)
+        args = build_parser().parse_args([*argv, "--no-double-q", "--no-dueling"])
+        assert (config_from_args(args).double_q, config_from_args(args).dueling) == (False, False)
 
 
 def test_short_run_end_to_end_and_refusal_to_overwrite(tmp_path: Path) -> None:
@@ -326,11 +333,23 @@ def test_resume_of_a_finished_run_redoes_only_its_final_evaluation(
     assert [row["kind"] for row in after] == [row["kind"] for row in before]
 
 
-def test_a_replay_buffer_that_does_not_fit_in_memory_is_a_one_line_error(tmp_path: Path) -> None:
-    """10^12 CartPole transitions are 45 TB; the run stops before allocating, naming the size."""
+@pytest.mark.parametrize(("n_step", "size"), [("1", "45.0 TB"), ("5", "67.0 TB")])
+def test_a_replay_buffer_that_does_not_fit_in_memory_is_a_one_line_error(
+    tmp_path: Path, n_step: str, size: str
+) -> None:
+    """10^12 CartPole transitions are 45 TB, and 67 TB with the n-step links (22 bytes a row);
+    the run stops before allocating either, naming the size."""
     assert_one_line_error(
-        run_cli("cartpole", "--buffer-size", str(10**12), "--out", str(tmp_path / "r")),
-        "the replay buffer of 1000000000000 transitions needs 45.0 TB but only",
+        run_cli(
+            "cartpole",
+            "--n-step",
+            n_step,
+            "--buffer-size",
+            str(10**12),
+            "--out",
+            str(tmp_path / "r"),
+        ),
+        f"the replay buffer of 1000000000000 transitions needs {size} but only",
         "lower --buffer-size",
     )
     assert not (tmp_path / "r").exists()

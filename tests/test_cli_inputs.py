@@ -39,6 +39,7 @@ HANG_SECONDS = 60  # one example, from parsing to exit; a hang fails the test in
 # Small, fast defaults that generated flags override (argparse keeps the last value given).
 BASE = [
     "--steps", "64",
+    "--n-step", "1",  # the preset's 5-step returns with 8 copies need 40 steps before learning
     "--learning-starts", "8",
     "--batch-size", "8",
     "--buffer-size", "64",

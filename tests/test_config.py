@@ -66,7 +66,7 @@ def refusal(capsys: pytest.CaptureFixture[str], *args: str) -> str:
         (["--eval-episodes", "10001"], "eval_episodes=10001 would build 10001 environment"),
         (["--final-eval-episodes", "10001"], "final_eval_episodes=10001 would build"),
         (
-            ["--n-step", "3", "--learning-starts", "0"],
+            ["--n-step", "3", "--num-envs", "4", "--learning-starts", "0"],
             "learning_starts=0 is below n_step x num_envs = 12, so the first update would find "
             "no complete 3-step transition to sample; raise learning_starts to at least 12",
         ),
@@ -94,18 +94,28 @@ def test_a_value_out_of_range_or_a_combination_that_never_progresses_is_one_line
     ("flags", "message"),
     [
         (
-            ["--hidden-sizes", "100000,100000"],
+            ["--hidden-sizes", "100000,100000", "--batch-size", "64"],
             "the Q-networks (hidden_sizes 100000,100000) with a minibatch of 64 need at least "
             "240.2 GB but only",
         ),
-        (["--network", "nature_cnn"], "network nature_cnn needs stacked frames (K, H, W), but "),
+        (
+            ["--network", "nature_cnn", "--no-layer-norm"],
+            "network nature_cnn needs stacked frames (K, H, W), but ",
+        ),
         (
             ["--env-id", "ALE/Pong-v5", "--network", "mlp"],
             "network mlp needs flat observations, but ALE/Pong-v5 gives shape (4, 84, 84); use "
             "--network nature_cnn",
         ),
         (
-            ["--env-id=ALE/Pong-v5", "--network=nature_cnn", "--buffer-size=32", "--batch-size=32"],
+            [
+                "--env-id=ALE/Pong-v5",
+                "--network=nature_cnn",
+                "--no-layer-norm",
+                "--num-envs=4",
+                "--buffer-size=32",
+                "--batch-size=32",
+            ],
             "buffer_size=32 is too small for 4 copies of 4-frame stacks; raise buffer_size to "
             "at least 40",
         ),
@@ -113,6 +123,7 @@ def test_a_value_out_of_range_or_a_combination_that_never_progresses_is_one_line
             [
                 "--env-id=ALE/Pong-v5",
                 "--network=nature_cnn",
+                "--no-layer-norm",
                 "--noop-max=100",
                 "--max-episode-steps=25",
             ],

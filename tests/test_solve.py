@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dqn_ref.solve import first_solve_index, stable_solve_index
+from dqn_ref.solve import first_solve_index, stable_solve_index, stable_solve_of_run
 
 means = st.lists(st.sampled_from([0.0, 100.0, 474.9, 475.0, 500.0]), max_size=12)
 THRESHOLD = 475.0
@@ -46,3 +46,20 @@ def test_a_lucky_spike_is_a_first_solve_but_not_a_stable_one() -> None:
     curve = [20.0, 250.0, 480.0, 114.0, 476.0, 500.0, 500.0]
     assert first_solve_index(curve, THRESHOLD) == 2
     assert stable_solve_index(curve, THRESHOLD) == 4
+
+
+def test_stable_solve_of_a_run_reads_that_evaluations_step_and_clocks() -> None:
+    """eq-stable-solve on metrics.csv rows: evaluations 480, 300, 476, 490 against 475 give the
+    row at step 300, its wall-clock (evaluations included) and its training-only seconds; rows
+    of an older run, without train_time_s, give None for the latter; a run ending below 475,
+    no stable solve."""
+    rows: list[dict[str, float | str]] = [
+        {"kind": "eval", "step": 100 * (i + 1), "return": mean, "wall_time_s": 2.5 * (i + 1),
+         "train_time_s": 2.0 * (i + 1)}
+        for i, mean in enumerate([480, 300, 476, 490])
+    ]  # fmt: skip
+    rows.insert(1, {"kind": "train", "step": 150, "return": 12, "wall_time_s": 3.0})
+    assert stable_solve_of_run(rows, 475.0) == (300, 7.5, 6.0)
+    older = [{k: v for k, v in row.items() if k != "train_time_s"} for row in rows]
+    assert stable_solve_of_run(older, 475.0) == (300, 7.5, None)
+    assert stable_solve_of_run([*rows, {**rows[-1], "return": 474.9}], 475.0) is None

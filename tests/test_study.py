@@ -114,6 +114,14 @@ def test_tiny_study_writes_a_table_that_matches_each_seeds_run_folder(
         assert row["stable_steps_to_solve"] == blank_if_none(stably[0] if stably else None)
         assert row["stable_steps_to_solve"] == blank_if_none(summary["stable_solved_step"])
         assert row["stable_seconds_to_solve"] == blank_if_none(summary["stable_solved_time_s"])
+        stable_train_s = [
+            m["train_time_s"] for m in metrics if m["kind"] == "eval" and stably
+            and int(m["step"]) == stably[0]
+        ]  # fmt: skip
+        assert row["stable_train_seconds_to_solve"] == (stable_train_s[0] if stably else "")
+        assert row["stable_train_seconds_to_solve"] == blank_if_none(
+            summary["stable_solved_train_time_s"]
+        )
         reached = sum(episode_return >= TIME_LIMIT for episode_return in train_returns)
         assert float(row["success_rate"]) == pytest.approx(reached / len(train_returns))
         assert int(row["episodes"]) == len(train_returns) == summary["episodes"]
@@ -231,6 +239,7 @@ def test_stable_solve_of_an_older_run_is_read_off_its_metrics(tmp_path: Path) ->
     result = read_seed_result(run_dir, 0, 500.0)
     assert result.steps_to_solve == 100
     assert (result.stable_steps_to_solve, result.stable_seconds_to_solve) == (300, 7.5)
+    assert result.stable_train_seconds_to_solve is None  # no train_time_s column then
 
 
 def test_existing_folder_is_refused_without_overwrite(
