@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from bench.naive_dqn import refuse_options
 from dqn_ref.config import DQNConfig
 
 if TYPE_CHECKING:
@@ -82,12 +83,8 @@ def matched_kwargs(config: DQNConfig, total_steps: int) -> dict[str, Any]:
             "a train_frequency that neither divides nor is a multiple of num_envs",
         ),
         (config.truncation_as_terminal, "masking the bootstrap on time-limit truncation"),
-        (config.double_q, "Double DQN"),
-        (config.dueling, "a dueling head"),
-        (config.n_step > 1, "n-step returns"),
-        (config.layer_norm, "layer normalisation"),
-        (config.learning_rate_end is not None, "a decaying learning rate (as matched here)"),
     ]
+    refuse_options(config, "SB3's DQN (as matched here)")
     for problem, what in unmappable:
         if problem:
             raise ValueError(f"SB3's DQN has no equivalent of {what}")

@@ -30,7 +30,14 @@ from typing import Any
 import torch
 
 from bench.machine import machine as base_machine
-from bench.naive_dqn import PLAIN_CARTPOLE, NaiveAgent, fill_memory, naive_train_steps, naive_update
+from bench.naive_dqn import (
+    PLAIN_CARTPOLE,
+    NaiveAgent,
+    fill_memory,
+    naive_train_steps,
+    naive_update,
+    refuse_options,
+)
 from bench.random_replay import random_replay
 from bench.sb3_dqn import fill_replay, make_dqn, matched_kwargs, sb3_available
 from dqn_ref.agent import DQNAgent
@@ -248,6 +255,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     preset = configs[args.preset]
+    try:
+        refuse_options(preset, "the seed paper's loop")
+    except ValueError as error:
+        parser.error(str(error))
     names = ["naive", "dqn_ref"]
     if args.no_sb3:
         pass
