@@ -94,20 +94,19 @@ def run_dqn_ref(seed: int, steps: int, eval_interval: int, runs_dir: Path) -> di
                 if row["kind"] == "eval"
             ]
     final = result.final_eval
-    eval_time_s: float | None = getattr(result, "eval_time_s", None)
     return {
         "implementation": "dqn_ref",
         "seed": seed,
         "steps": result.steps,
         "updates": result.updates,
         "wall_time_s": result.wall_time_s,
-        "train_time_s": None if eval_time_s is None else result.wall_time_s - eval_time_s,
+        "train_time_s": result.wall_time_s - result.eval_time_s,
         "first_solved_step": result.first_solved_step,
         "first_solved_time_s": result.first_solved_time_s,
-        "first_solved_train_time_s": getattr(result, "first_solved_train_time_s", None),
+        "first_solved_train_time_s": result.first_solved_train_time_s,
         "stable_solved_step": result.stable_solved_step,
         "stable_solved_time_s": result.stable_solved_time_s,
-        "stable_solved_train_time_s": getattr(result, "stable_solved_train_time_s", None),
+        "stable_solved_train_time_s": result.stable_solved_train_time_s,
         "evals": evals,
         "final_eval": None if final is None else {"mean": final.mean, "min": final.min},
     }
@@ -227,9 +226,7 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         "stably_solved": len(stable),
         "median_steps_to_stable_solve": median([r["stable_solved_step"] for r in stable]),
         "median_s_to_stable_solve": median([r["stable_solved_time_s"] for r in stable]),
-        "median_train_s_to_stable_solve": median(
-            [r.get("stable_solved_train_time_s") for r in stable]
-        ),
+        "median_train_s_to_stable_solve": median([r["stable_solved_train_time_s"] for r in stable]),
         "median_final_eval": median(finals),
         "final_eval_at_threshold": sum(mean >= cartpole.solved_threshold for mean in finals),
         "median_wall_time_s": median([r["wall_time_s"] for r in records]),
@@ -264,7 +261,7 @@ def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) ->
             f"| {cell(r['first_solved_step'])} | {cell(r['first_solved_time_s'])} "
             f"| {cell(r['first_solved_train_time_s'])} "
             f"| {cell(r['stable_solved_step'])} | {cell(r['stable_solved_time_s'])} "
-            f"| {cell(r.get('stable_solved_train_time_s'))} | {final_cell} "
+            f"| {cell(r['stable_solved_train_time_s'])} | {final_cell} "
             f"| {cell(r['wall_time_s'])} | {cell(r['train_time_s'])} | {cell(r['updates'])} |"
         )
     lines += [

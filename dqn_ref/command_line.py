@@ -56,9 +56,10 @@ def report_failure(
         )
         return 2
     where = f" in {folder}" if folder is not None else ""
-    by = " by SIGTERM" if isinstance(error, TerminatedError) else ""
+    terminated = isinstance(error, TerminatedError)
+    by = " by SIGTERM" if terminated else ""
     print(f"dqn_ref: interrupted{by}; {kept}{where} {kept_detail}", file=sys.stderr)
-    return 128 + (signal.SIGTERM if isinstance(error, TerminatedError) else signal.SIGINT)
+    return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
 
 
 def what_is_kept(folder: Path | None, folder_kind: str) -> str:
