@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dqn_ref.checkpoint import config_of, load_checkpoint
 from dqn_ref.envs import atari_options, make_env
 from dqn_ref.network import Precision, make_q_network
+from dqn_ref.training.checkpoint import config_of, load_checkpoint
 
 NUM_ENVS = 8
 PLAY_EPSILON = 0.05

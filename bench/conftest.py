@@ -8,7 +8,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from dqn_ref.config import DQNConfig
 from dqn_ref.loop import updates_due
-from dqn_ref.train import TrainResult, train
+from dqn_ref.training.train import TrainResult, train
 
 
 @pytest.fixture(autouse=True)

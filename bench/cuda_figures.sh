@@ -33,7 +33,7 @@ bench() {  # bench SELECTION SECONDS NAME
 bench "cuda or env_step" 170 cuda  # the CUDA cases first: they are what this script is for
 bench "cpu" 110 cpu
 
-# SIGTERM stops a run cleanly (dqn_ref.interrupt): it checkpoints and keeps metrics.csv.
+# SIGTERM stops a run cleanly (dqn_ref.training.interrupt): it checkpoints and keeps metrics.csv.
 timeout -s TERM "$train_seconds" python3 -m dqn_ref.run pong --preset pong-cpu --device cuda \
     --out "$out/run" --no-progress --no-tensorboard >"$out/train.log" 2>&1
 echo "training exit status: $?" >>"$out/train.log"

@@ -6,10 +6,10 @@ Both sides are judged by dqn_ref's protocol (spec/evaluation.md), through the sa
 seeded apart from training's; solved at the first evaluation whose mean return reaches
 solved_threshold, and stably solved at the first evaluation from which every later one reaches it
 (spec/evaluation.md#eq-stable-solve); after the run, a final evaluation of final_eval_episodes
-episodes. dqn_ref runs it inside dqn_ref.train.train; SB3 runs it from a callback on its `learn`
-loop, handing the callback its Q-network. Wall-clock to solve is given including the evaluations up
-to the solve (what a user waits) and excluding them (the training alone, so that neither side pays
-for evaluation cost).
+episodes. dqn_ref runs it inside dqn_ref.training.train.train; SB3 runs it from a callback on its
+`learn` loop, handing the callback its Q-network. Wall-clock to solve is given including the
+evaluations up to the solve (what a user waits) and excluding them (the training alone, so that
+neither side pays for evaluation cost).
 
 python -m bench.peers --seeds 0-4 [--workers 2] [--steps N] [--sb3-steps N] [--out peers.json]
 
@@ -51,7 +51,7 @@ from dqn_ref.config import DQNConfig
 from dqn_ref.evaluate import EVAL_SEED_OFFSET, evaluate, evaluation_envs
 from dqn_ref.presets import cartpole
 from dqn_ref.solve import stable_solve_index
-from dqn_ref.train import train
+from dqn_ref.training.train import train
 
 IMPLEMENTATIONS = ("dqn_ref", "sb3")
 CPU = torch.device("cpu")
@@ -80,7 +80,7 @@ def protocol_config(seed: int, steps: int, eval_interval: int) -> DQNConfig:
 
 
 def run_dqn_ref(seed: int, steps: int, eval_interval: int, runs_dir: Path) -> dict[str, Any]:
-    """dqn_ref.train.train with the default preset; the run folder goes under runs_dir."""
+    """dqn_ref.training.train.train with the default preset; the run folder goes under runs_dir."""
     config = protocol_config(seed, steps, eval_interval)
     run_dir = runs_dir / f"dqn_ref-s{seed}"
     result = train(config, run_dir, preset_name="cartpole", progress=False)

@@ -69,7 +69,7 @@ from dqn_ref.preprocessing import clip_reward
 from dqn_ref.presets import pong
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.replay_interface import Replay
-from dqn_ref.train import train
+from dqn_ref.training.train import train
 
 gym.register_envs(ale_py)
 

@@ -43,7 +43,7 @@ from bench.sb3_dqn import fill_replay, make_dqn, matched_kwargs, sb3_available
 from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
 from dqn_ref.presets import PRESETS
-from dqn_ref.train import train
+from dqn_ref.training.train import train
 
 MEMORY = 10_000  # transitions the update-alone timings sample from
 NAMES = ("naive", "dqn_ref", "sb3")

@@ -89,7 +89,8 @@ def test_update_only(benchmark: BenchmarkFixture, device: str) -> None:
 
 @pytest.mark.parametrize("device", devices())
 def test_full_train_loop(benchmark: BenchmarkFixture, device: str, tmp_path: Path) -> None:
-    """dqn_ref.train.train for 2,000 agent steps at the default preset's settings, no evaluation."""
+    """dqn_ref.training.train.train for 2,000 agent steps at the default preset's settings, no
+    evaluation."""
     steps = 2_000
     config = cartpole.replace(
         total_steps=steps,

@@ -246,7 +246,7 @@ def test_replay_sample(
 @pytest.mark.benchmark(group="pong-train-loop")
 @pytest.mark.parametrize("device", devices())
 def test_full_train_loop(benchmark: BenchmarkFixture, device: str, tmp_path: Path) -> None:
-    """dqn_ref.train.train on the pong preset for LOOP_STEPS agent steps, learning from
+    """dqn_ref.training.train.train on the pong preset for LOOP_STEPS agent steps, learning from
     LOOP_LEARNING_STARTS, a 10,000-transition buffer, no evaluation; set-up included."""
     config = loop_config(LOOP_STEPS, LOOP_LEARNING_STARTS, device)
     inside = benchmark_train(benchmark, config, tmp_path, rounds=2)

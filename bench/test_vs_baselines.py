@@ -5,8 +5,8 @@
   10,000-transition replay memory, by the seed paper's loop (bench/naive_dqn.py), by dqn_ref
   (DQNAgent.update on ReplayBuffer.sample) and by SB3's DQN (`model.train`, bench/sb3_dqn.py).
 - cartpole-train-loop: 2,000 agent steps of the whole training loop at the same plain
-  settings, setup included, by the same three (dqn_ref.train.train without evaluation; SB3's
-  `learn`).
+  settings, setup included, by the same three (dqn_ref.training.train.train without evaluation;
+  SB3's `learn`).
 
 dqn_ref aims to be at least 3 times faster than the naive loop, per agent step and per
 update, and faster than SB3. bench/speed_ratios.py prints those ratios from interleaved repeats.
@@ -38,7 +38,7 @@ from bench.sb3_dqn import fill_replay, make_dqn, matched_kwargs
 from bench.speed_ratios import loop_config
 from dqn_ref.agent import DQNAgent
 from dqn_ref.loop import updates_due
-from dqn_ref.train import TrainResult, train
+from dqn_ref.training.train import TrainResult, train
 
 UPDATES = 100  # per round of the update group
 MEMORY = 10_000  # transitions in the replay memory the updates sample from
@@ -146,7 +146,8 @@ def test_train_loop_naive(benchmark: BenchmarkFixture) -> None:
 
 @pytest.mark.benchmark(group="cartpole-train-loop")
 def test_train_loop_dqn_ref(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
-    """dqn_ref.train.train for 2,000 agent steps, no evaluation (run folder and plot included)."""
+    """dqn_ref.training.train.train for 2,000 agent steps, no evaluation (run folder and plot
+    included)."""
     results: list[TrainResult] = []
 
     def run() -> None:

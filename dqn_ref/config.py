@@ -3,6 +3,10 @@
 Units (spec/algorithm.md#units): an *agent step* is one action taken in one environment; an
 *update* is one gradient step on one minibatch; an *episode* is one reset-to-end trajectory.
 The CLI builds one flag per field from the help text below, so this file is also the CLI's manual.
+
+Longer than 300 lines for a reason: one concept, a valid config. Every field is written once, with
+its unit and help, and every rule a valid config obeys sits below it, one check per line, so that
+a field and the rules about it are read (and changed) together.
 """
 
 from __future__ import annotations

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,16 +11,13 @@ from numpy.typing import NDArray
 from torch import nn
 
 from dqn_ref.agent import epsilon_greedy
-from dqn_ref.checkpoint import load_checkpoint, restore_agent
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import atari_options, make_env
-from dqn_ref.errors import DQNRefError
 
 # Evaluation environments draw from seed ranges disjoint from training's (seed, seed + 1, ...), so
 # that no evaluation episode replays a training episode's start state: seed + EVAL_SEED_OFFSET for
 # the evaluations during training, seed + 2 * EVAL_SEED_OFFSET for the final one.
 EVAL_SEED_OFFSET = 1_000_003
-DEFAULT_EVAL_EPISODES = 100  # `eval` of a run whose config had no final evaluation
 
 
 @dataclass(frozen=True)
@@ -92,29 +87,3 @@ def evaluate(
         returns += np.where(finished, 0.0, reward)
         finished |= terminated | truncated
     return returns
-
-
-def evaluate_saved_run(
-    run_dir: Path, episodes: int | None, epsilon: float | None, device: torch.device
-) -> tuple[DQNConfig, EvalSummary]:
-    """Evaluate the online network of run_dir/checkpoint.pt as the final evaluation does
-    (spec/evaluation.md): fresh environments seeded seed + 2 * EVAL_SEED_OFFSET, one episode per
-    copy. With the run's own episode count and epsilon this replays its final evaluation exactly.
-
-    episodes and epsilon default to the run's final_eval_episodes (100 if it had none) and
-    eval_epsilon.
-    """
-    if not run_dir.is_dir():
-        raise DQNRefError(f"run folder {run_dir} does not exist; pass the folder a run wrote")
-    payload = load_checkpoint(run_dir / "checkpoint.pt")
-    config, agent = restore_agent(payload, device)
-    episodes = episodes or config.final_eval_episodes or DEFAULT_EVAL_EPISODES
-    epsilon = config.eval_epsilon if epsilon is None else epsilon
-    config = dataclasses.replace(config, final_eval_episodes=episodes, eval_epsilon=epsilon)
-    envs = evaluation_envs(config, final=True)
-    generator = final_evaluation_generator(config, device)
-    try:
-        returns = evaluate(agent.online_net, envs, epsilon, generator, device)
-    finally:
-        envs.close()
-    return config, EvalSummary.of(returns)

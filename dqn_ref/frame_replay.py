@@ -3,6 +3,10 @@
 An Atari observation is a stack of the last K frames, and the next observation shares K - 1 of
 them, so storing (s, s') as two stacks keeps every frame 2K times. This buffer keeps each frame
 once, as uint8, and rebuilds both stacks when a minibatch is sampled.
+
+Longer than 300 lines for a reason: storing, linking n-step transitions across episode ends and
+rebuilding stacks at sample time are one invariant (spec/replay.md#eq-replay-frames), and a reader
+checks it against the spec in one file.
 """
 
 from __future__ import annotations

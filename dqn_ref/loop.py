@@ -1,8 +1,8 @@
 """The DQN loop alone: Alg. steps 2-8 of spec/algorithm.md, each cited where it runs.
 
 Acting, stepping, storing, learning and syncing happen here and nowhere else. The loop yields one
-LoopReport per lockstep step; the run around it (dqn_ref/train.py) logs episodes, evaluates,
-checkpoints and stops, between two steps.
+LoopReport per lockstep step; the run around it (dqn_ref/training/train.py) logs episodes,
+evaluates, checkpoints and stops, between two steps.
 """
 
 from __future__ import annotations

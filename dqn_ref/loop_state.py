@@ -1,11 +1,12 @@
 """LoopState: everything the training loop carries from one iteration to the next.
 
 The DQN loop (dqn_ref/loop.py) advances obs, resetting, step, episode, updates_done and
-syncs_done; the run around it (dqn_ref/train.py) keeps the rest: the episodes in progress and the
-learning-curve bookkeeping. All of it lives in one object, so that a checkpoint saves it whole and
-a resumed run continues from exactly where the interrupted one stopped (spec/reliability.md#resume).
+syncs_done; the run around it (dqn_ref/training/train.py) keeps the rest: the episodes in
+progress and the learning-curve bookkeeping. All of it lives in one object, so that a checkpoint
+saves it whole and a resumed run continues from exactly where the interrupted one stopped
+(spec/reliability.md#resume).
 The networks, the optimiser, the replay buffer, the environments and the random generators are
-saved beside it by dqn_ref/checkpoint.py.
+saved beside it by dqn_ref/training/checkpoint.py.
 """
 
 from __future__ import annotations

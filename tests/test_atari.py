@@ -17,8 +17,6 @@ from ale_py.vector_env import AtariVectorEnv
 from gymnasium.vector import AutoresetMode
 
 import dqn_ref.envs as envs_module
-from dqn_ref import estimate
-from dqn_ref.checkpoint import load_checkpoint
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import (
     AtariOptions,
@@ -29,12 +27,14 @@ from dqn_ref.envs import (
     is_atari,
     make_env,
 )
-from dqn_ref.estimate import print_cpu_estimate
 from dqn_ref.frame_replay import FrameReplayBuffer
-from dqn_ref.interrupt import TrainingInterruptedError
 from dqn_ref.loop import updates_due
 from dqn_ref.presets import get_preset
-from dqn_ref.train import resume, train
+from dqn_ref.training import estimate
+from dqn_ref.training.checkpoint import load_checkpoint
+from dqn_ref.training.estimate import print_cpu_estimate
+from dqn_ref.training.interrupt import TrainingInterruptedError
+from dqn_ref.training.train import resume, train
 
 ROOT = Path(__file__).resolve().parent.parent
 

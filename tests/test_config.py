@@ -17,7 +17,7 @@ from dqn_ref.config import (
 from dqn_ref.evaluate import EVAL_SEED_OFFSET
 from dqn_ref.memory import network_bytes_lower_bound
 from dqn_ref.presets import PRESETS
-from dqn_ref.run import main
+from dqn_ref.run.main import main
 
 BASE = ["--steps", "64", "--eval-interval", "0", "--final-eval-episodes", "1", "--no-progress"]
 TOO_WIDE = str(2**63)

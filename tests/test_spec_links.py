@@ -130,7 +130,7 @@ def test_training_loop_cites_exactly_the_algorithm_steps() -> None:
     assert cited == steps, f"steps cited in code {sorted(cited)} != steps in spec {sorted(steps)}"
     loop = inspect.getsource(importlib.import_module("dqn_ref.loop").dqn_loop)
     assert [int(n) for n in re.findall(r"# Alg\. step (\d+)", loop)] == list(range(2, 9))
-    train_source = (ROOT / "dqn_ref" / "train.py").read_text()
+    train_source = (ROOT / "dqn_ref" / "training" / "train.py").read_text()
     order = [int(n) for n in re.findall(r"# Alg\. step (\d+)", train_source)]
     assert order == sorted(order), "train.py runs the algorithm's steps out of order"
     mentioned = {int(n) for n in re.findall(r"Alg\. step (\d+)", train_source)}

@@ -1,0 +1,188 @@
+"""The command line's flags: one per DQNConfig field (its help from the field, with each preset's
+value), the flags every task takes, the one-line usage errors, and the config a command line asks
+for. Each command's own flags live beside it (train_command.py, study_command.py,
+tune_command.py)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+from dqn_ref.config import DQNConfig
+from dqn_ref.errors import DQNRefError
+from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset
+from dqn_ref.training.tensorboard_log import TENSORBOARD_INSTALL, tensorboard_available
+
+PROG = "python -m dqn_ref.run"
+FLAG_ALIASES = {"total_steps": ["--steps"]}
+TASK_HELP = {
+    "cartpole": "train DQN on CartPole-v1 (about 45 s on a 2-core CPU with the default preset)",
+    "pong": "train DQN on Atari Pong (ALE/Pong-v5) from pixels: a GPU job; on a CPU, use --steps",
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, except that a usage error is one line on stderr rather than the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_optional_float(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+def parse_int_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+
+
+def flag_type(annotation: Any) -> dict[str, Any]:
+    """argparse keyword arguments for one DQNConfig field's type annotation."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if origin is Literal:
+        return {"choices": list(typing.get_args(annotation))}
+    if origin is tuple:
+        return {"type": parse_int_tuple, "metavar": "N,N,..."}
+    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation):
+        return {"type": parse_optional_float, "metavar": "X|none"}
+    return {"type": annotation, "metavar": {int: "N", float: "X"}.get(annotation, "NAME")}
+
+
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an int no smaller than `minimum` (nor larger than `maximum`, if given),
+    or a one-line usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum, {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above the maximum, {maximum}")
+        return value
+
+    return parse
+
+
+def float_between(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a float in [low, high], or a one-line usage error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in [{low:g}, {high:g}]")
+        return value
+
+    return parse
+
+
+def add_config_flags(parser: argparse.ArgumentParser, preset_names: Sequence[str]) -> None:
+    """One flag per DQNConfig field; help text from the field, with each preset's value."""
+    hints = typing.get_type_hints(DQNConfig)
+    group = parser.add_argument_group("config fields (override the preset)")
+    for config_field in dataclasses.fields(DQNConfig):
+        name = config_field.name
+        values = ", ".join(f"{preset}: {getattr(PRESETS[preset], name)}" for preset in preset_names)
+        group.add_argument(
+            f"--{name.replace('_', '-')}",
+            *FLAG_ALIASES.get(name, []),
+            dest=name,
+            default=argparse.SUPPRESS,  # absent from the namespace unless the user gives it
+            help=f"{config_field.metadata['help']} [{values}]".replace("%", "%%"),
+            **flag_type(hints[name]),
+        )
+
+
+def add_task_flags(
+    task_parser: argparse.ArgumentParser,
+    preset_names: Sequence[str],
+    folder: str,
+    default_folder: str,
+    progress_note: str,
+) -> None:
+    """The flags a task takes, whether trained once or as a study: its preset, the output folder
+    (`folder` is "run" or "study"), and one flag per config field."""
+    task_parser.add_argument(
+        "--preset",
+        default=preset_names[0],
+        choices=preset_names,
+        help=f"starting config (default: {preset_names[0]}); "
+        "spec/presets.md gives each value's source",
+    )
+    task_parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"{folder} folder (default: {default_folder})",
+    )
+    task_parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace the {folder} files in --out if it already holds a {folder}",
+    )
+    task_parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help=f"no progress bar ({progress_note})",
+    )
+    add_config_flags(task_parser, preset_names)
+
+
+def add_per_task_command(
+    commands: Any,
+    command: str,
+    help_text: str,
+    description: str,
+    usage: str,
+    task_usage: str,
+    task_help: str,
+    add_own_flags: Callable[[argparse.ArgumentParser], None],
+    out_default: str,
+    no_progress_note: str,
+) -> None:
+    """COMMAND TASK (study, tune): one subcommand per task, each with the command's own flags and
+    then the task's. `task_usage` is the usage after `COMMAND TASK`; `task_help` begins each
+    task's line in the command's help."""
+    command_parser = commands.add_parser(
+        command,
+        help=help_text,
+        description=description,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage=usage,
+    )
+    tasks = command_parser.add_subparsers(
+        dest="task", metavar="TASK", required=True, parser_class=OneLineParser
+    )
+    for task, preset_names in TASK_PRESETS.items():
+        task_parser = tasks.add_parser(
+            task,
+            help=f"{task_help}: {TASK_HELP[task]}",
+            description=description,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            usage=f"{PROG} {command} {task} {task_usage}",
+        )
+        add_own_flags(task_parser)
+        add_task_flags(task_parser, preset_names, command, out_default, no_progress_note)
+
+
+def config_from_args(args: argparse.Namespace) -> DQNConfig:
+    """The preset with every flag the user gave applied on top, validated."""
+    given = vars(args)
+    overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
+    if given.get("tensorboard") and not tensorboard_available():
+        raise DQNRefError(f"--tensorboard needs the tensorboard package: {TENSORBOARD_INSTALL}")
+    return get_preset(args.preset, args.task).replace(**overrides)

@@ -1,0 +1,88 @@
+"""Command line: python -m dqn_ref.run TASK [--preset NAME] [--FIELD VALUE ...] to train,
+python -m dqn_ref.run resume RUN_DIR to continue a run, python -m dqn_ref.run eval RUN_DIR to
+evaluate one, python -m dqn_ref.run study TASK [--seeds N] [...] for one run per seed, compared,
+and python -m dqn_ref.run tune TASK [...] for an Optuna hyperparameter search
+(dqn_ref/studies/tune.py).
+
+Every DQNConfig field is a flag (--learning-rate 3e-4, --no-reward-clip, --hidden-sizes 64,64);
+flags override the chosen preset. Errors in what you type print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from dqn_ref.presets import TASK_PRESETS
+from dqn_ref.run.flags import PROG, TASK_HELP, OneLineParser, add_task_flags
+from dqn_ref.run.study_command import add_study_command, study_main
+from dqn_ref.run.train_command import add_run_dir_commands, eval_main, resume_main, train_main
+from dqn_ref.run.tune_command import add_tune_command, tune_main
+
+DESCRIPTION = """\
+Train the reference DQN. Each task has presets; flags named after config fields override them.
+
+examples:
+  python -m dqn_ref.run cartpole                      # the tuned default, CPU, about 45 s
+  python -m dqn_ref.run cartpole --preset paper       # the replication paper's exact settings
+  python -m dqn_ref.run cartpole --seed 3 --steps 20000 --learning-rate 5e-4
+  python -m dqn_ref.run study cartpole --seeds 10     # seeds 0-9 in parallel, compared
+  python -m dqn_ref.run pong                          # 2M agent steps: GPU, about 30 min
+  python -m dqn_ref.run pong --steps 20000            # a short CPU run, a few minutes
+  python -m dqn_ref.run pong --preset nature          # Mnih et al. (2015), 50M frames
+  python -m dqn_ref.run resume runs/NAME              # continue a stopped run
+  python -m dqn_ref.run eval runs/NAME --episodes 20  # evaluate a saved run
+A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metrics.csv,
+checkpoint.pt, curve.png and summary.json. `study --help` says what a study writes.
+Ctrl-C (or SIGTERM) saves a checkpoint and says how to resume; spec/reliability.md says what
+resuming guarantees."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog=PROG,
+        description=DESCRIPTION,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser
+    )
+    for task, preset_names in TASK_PRESETS.items():
+        task_parser = commands.add_parser(
+            task,
+            help=TASK_HELP[task],
+            description=TASK_HELP[task],
+            allow_abbrev=False,
+            usage=f"{PROG} {task} [--preset NAME] [--out DIR] [--FIELD VALUE ...]",
+        )
+        task_parser.set_defaults(task=task)
+        add_task_flags(
+            task_parser,
+            preset_names,
+            "run",
+            "runs/<env>-<preset>-s<seed>-<time>",
+            "evaluations are still printed",
+        )
+    add_study_command(commands)
+    add_tune_command(commands)
+    add_run_dir_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "study":
+        return study_main(args, sys.argv[1:] if argv is None else argv)
+    if args.command == "tune":
+        return tune_main(args, sys.argv[1:] if argv is None else argv)
+    if args.command == "resume":
+        return resume_main(args)
+    if args.command == "eval":
+        return eval_main(args)
+    return train_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

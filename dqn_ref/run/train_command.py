@@ -1,0 +1,194 @@
+"""The commands that train or read one run: TASK (train), resume RUN_DIR and eval RUN_DIR."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dqn_ref.config import MAX_ENV_COPIES
+from dqn_ref.errors import DQNRefError
+from dqn_ref.run.failure import report_failure, report_interruption
+from dqn_ref.run.flags import PROG, config_from_args, float_between, int_at_least
+from dqn_ref.training.interrupt import SignalStop, TrainingInterruptedError
+from dqn_ref.training.run_folder import (
+    folder_lock,
+    prepare_run_dir,
+    remove_leftover_temporaries,
+    run_dir_path,
+)
+
+if TYPE_CHECKING:
+    from dqn_ref.training.train import TrainResult
+
+
+RESUME_HELP = "continue a run from its checkpoint.pt to its total_steps"
+RESUME_DESCRIPTION = """\
+Continue the run in RUN_DIR from its checkpoint.pt, with the run's own config, until its
+total_steps; metrics.csv is cut back to the checkpoint's rows and appended to. With the replay
+buffer in the checkpoint (--checkpoint-replay when training) the result equals that of a run never
+interrupted, wall-clock columns aside; without it the buffer refills before learning goes on."""
+EVAL_HELP = "evaluate a saved run's network as the final evaluation does"
+EVAL_DESCRIPTION = """\
+Evaluate the online network in RUN_DIR/checkpoint.pt under the protocol of spec/evaluation.md:
+fresh environments seeded as the final evaluation's, one episode each, and print the mean, std,
+min and max return. With the run's own --episodes and --epsilon it replays its final evaluation
+exactly, also at an epsilon above 0, on the same kind of device (cpu, cuda) as the run."""
+
+
+def add_run_dir_commands(commands: Any) -> None:
+    """The commands that act on a run folder: resume and eval."""
+    device_help = "where the network runs (default: the run's own device setting)"
+    resume_parser = commands.add_parser(
+        "resume",
+        help=RESUME_HELP,
+        description=RESUME_DESCRIPTION,
+        allow_abbrev=False,
+        usage=f"{PROG} resume RUN_DIR [--device DEVICE] [--no-progress]",
+    )
+    resume_parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's folder")
+    resume_parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
+    resume_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    eval_parser = commands.add_parser(
+        "eval",
+        help=EVAL_HELP,
+        description=EVAL_DESCRIPTION,
+        allow_abbrev=False,
+        usage=f"{PROG} eval RUN_DIR [--episodes N] [--epsilon E] [--device DEVICE]",
+    )
+    eval_parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's folder")
+    eval_parser.add_argument(
+        "--episodes",
+        type=int_at_least(1, MAX_ENV_COPIES),  # one environment copy per episode
+        default=None,
+        metavar="N",
+        help="episodes to play (default: the run's final_eval_episodes, or 100)",
+    )
+    eval_parser.add_argument(
+        "--epsilon",
+        type=float_between(0.0, 1.0),
+        default=None,
+        metavar="E",
+        help="exploration rate while evaluating (default: the run's eval_epsilon, 0: greedy)",
+    )
+    eval_parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where the network runs (default: auto, cuda when present)",
+    )
+
+
+def after(seconds: float | None, train_seconds: float | None) -> str:
+    """ "after 5.2 s (4.0 s training only)": wall-clock, then without the evaluations' time."""
+    text = f"after {seconds or 0.0:.1f} s"
+    return text if train_seconds is None else f"{text} ({train_seconds:.1f} s training only)"
+
+
+def print_result(result: TrainResult) -> None:
+    solved = (
+        f"first solved (eval mean >= {result.solved_threshold:g}) at step "
+        f"{result.first_solved_step} "
+        f"{after(result.first_solved_time_s, result.first_solved_train_time_s)}"
+        if result.first_solved_step is not None
+        else "never solved during training"
+    )
+    if result.stable_solved_step is not None:
+        solved += (
+            f", stably (every later evaluation too) from step {result.stable_solved_step} "
+            f"{after(result.stable_solved_time_s, result.stable_solved_train_time_s)}"
+        )
+    elif result.first_solved_step is not None:
+        solved += ", not stably (the last evaluation is below the threshold)"
+    print(
+        f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
+        f"in {result.wall_time_s:.1f} s; {solved}"
+    )
+    if result.final_eval is not None:
+        final = result.final_eval
+        print(
+            f"final evaluation (epsilon {result.eval_epsilon:g}) over {final.episodes} episodes: "
+            f"mean {final.mean:.1f}, "
+            f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}"
+        )
+    print(f"run folder: {result.run_dir}")
+
+
+def train_main(args: argparse.Namespace) -> int:
+    run_dir: Path | None = None
+    try:
+        config = config_from_args(args)
+        # Imported here so that --help and argument errors answer without loading torch.
+        from dqn_ref.training.build import resolve_device
+        from dqn_ref.training.preflight import check_run_can_start
+        from dqn_ref.training.train import train
+
+        device = resolve_device(config.device)
+        check_run_can_start(config, device)
+        run_dir = run_dir_path(args.out, config, args.preset)
+        with folder_lock(run_dir):
+            prepare_run_dir(run_dir, config, args.preset, args.overwrite)
+            print(
+                f"dqn_ref: {args.task}, preset {args.preset}, seed {config.seed}, "
+                f"device {device}, {config.total_steps} agent steps -> {run_dir}",
+                flush=True,
+            )
+            with SignalStop() as stop:
+                result = train(
+                    config, run_dir, args.preset, progress=not args.no_progress, stop=stop
+                )
+    except TrainingInterruptedError as interrupted:
+        return report_interruption(interrupted)
+    except (DQNRefError, OSError, KeyboardInterrupt) as error:
+        return report_failure(
+            error,
+            "run",
+            run_dir,
+            "what was written so far is kept",
+            "(metrics.csv, and checkpoint.pt from the last evaluation)",
+        )
+    print_result(result)
+    return 0
+
+
+def resume_main(args: argparse.Namespace) -> int:
+    try:
+        from dqn_ref.training.train import resume
+
+        # A missing folder is reported by resume itself; the lock would create it.
+        lock = folder_lock(args.run_dir) if args.run_dir.is_dir() else contextlib.nullcontext()
+        with lock:
+            if args.run_dir.is_dir():
+                remove_leftover_temporaries(args.run_dir)
+            with SignalStop() as stop:
+                result = resume(args.run_dir, not args.no_progress, stop, args.device)
+    except TrainingInterruptedError as interrupted:
+        return report_interruption(interrupted)
+    except (DQNRefError, OSError, KeyboardInterrupt) as error:
+        return report_failure(
+            error,
+            "run",
+            args.run_dir,
+            "what was written so far is kept",
+            "(metrics.csv, and checkpoint.pt from the last evaluation)",
+        )
+    print_result(result)
+    return 0
+
+
+def eval_main(args: argparse.Namespace) -> int:
+    try:
+        from dqn_ref.training.build import resolve_device
+        from dqn_ref.training.saved_run import evaluate_saved_run
+
+        device = resolve_device(args.device)
+        config, summary = evaluate_saved_run(args.run_dir, args.episodes, args.epsilon, device)
+    except (DQNRefError, OSError, KeyboardInterrupt) as error:
+        return report_failure(error, "run", args.run_dir, "nothing was written", "")
+    print(
+        f"evaluation of {args.run_dir} over {summary.episodes} episodes "
+        f"(epsilon {config.eval_epsilon:g}, seed {config.seed}): mean {summary.mean:.1f}, "
+        f"std {summary.std:.1f}, min {summary.min:.0f}, max {summary.max:.0f}"
+    )
+    return 0

@@ -1,0 +1,80 @@
+"""Checks that need the environment or the machine, made before a run builds anything.
+
+DQNConfig refuses what no environment or machine could run (spec/reliability.md#input-validation);
+these refuse what this environment or this machine cannot: a network that does not suit the
+observations, an Atari replay buffer too small for its frame stacks, networks larger than memory.
+Each is one line, naming the value to change.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dqn_ref.config import DQNConfig
+from dqn_ref.envs import (
+    ATARI_FRAME_SKIP,
+    ATARI_MAX_EPISODE_FRAMES,
+    EnvSpaces,
+    atari_options,
+    env_spaces,
+    is_atari,
+    make_env,
+)
+from dqn_ref.errors import DQNRefError
+from dqn_ref.memory import check_networks_fit
+from dqn_ref.training.build import uses_frame_replay
+
+
+def environment_spaces(config: DQNConfig) -> EnvSpaces:
+    """One copy of the config's environment, made and closed: an unknown id, a missing extra or a
+    continuous action space fails here, once, with its one-line message."""
+    envs = make_env(config.env_id, 1, config.max_episode_steps, atari_options(config, True))
+    try:
+        return env_spaces(envs, config.env_id)
+    finally:
+        envs.close()
+
+
+def check_config_suits(config: DQNConfig, spaces: EnvSpaces) -> None:
+    """The network must read the observations, and a frame buffer must hold two stacks per copy."""
+    if config.network == "mlp" and len(spaces.obs_shape) != 1:
+        raise DQNRefError(
+            f"network mlp needs flat observations, but {config.env_id} gives shape "
+            f"{spaces.obs_shape}; use --network nature_cnn"
+        )
+    if config.network == "nature_cnn" and len(spaces.obs_shape) != 3:
+        raise DQNRefError(
+            f"network nature_cnn needs stacked frames (K, H, W), but {config.env_id} gives shape "
+            f"{spaces.obs_shape}; use --network mlp"
+        )
+    if is_atari(config.env_id):
+        check_noops_fit(config)
+    if uses_frame_replay(spaces):
+        stack = spaces.obs_shape[0]
+        smallest = 2 * (stack + 1) * config.num_envs
+        if config.buffer_size // config.num_envs < 2 * (stack + 1):
+            raise DQNRefError(
+                f"buffer_size={config.buffer_size} is too small for {config.num_envs} copies of "
+                f"{stack}-frame stacks; raise buffer_size to at least {smallest}"
+            )
+
+
+def check_noops_fit(config: DQNConfig) -> None:
+    """Atari resets play up to noop_max no-op frames; as many as an episode holds would end every
+    episode before the agent acts, and the run would never progress."""
+    for name, steps in [
+        ("max_episode_steps", config.max_episode_steps),
+        ("eval_max_episode_steps", config.eval_max_episode_steps or config.max_episode_steps),
+    ]:
+        frames = steps * ATARI_FRAME_SKIP if steps else ATARI_MAX_EPISODE_FRAMES
+        if config.noop_max >= frames:
+            raise DQNRefError(
+                f"noop_max={config.noop_max} no-op frames fill a whole episode of {frames} "
+                f"frames ({name}={steps}), so the agent would never act; lower noop_max"
+            )
+
+
+def check_run_can_start(config: DQNConfig, device: torch.device) -> None:
+    """Everything a run needs from this environment and this machine, checked before it starts."""
+    check_config_suits(config, environment_spaces(config))
+    check_networks_fit(config.network, config.hidden_sizes, config.batch_size, device)

@@ -1,0 +1,410 @@
+"""A run around the DQN loop of dqn_ref/loop.py, as Dopamine's Runner is around its agent.
+
+Alg. steps 1, 9 and 10 of spec/algorithm.md live here: build or resume the run, then, between two
+steps of the loop, log finished episodes, evaluate, checkpoint (at each evaluation and every
+checkpoint_minutes), show progress and honour stop requests; at the end, the final checkpoint and
+evaluation, the curve and the summary.
+
+Longer than 300 lines for a reason: one concept, the run around the loop, read top to bottom in
+the order a run does it (build, then each step's bookkeeping, then the end); the bookkeeping's
+parts (checkpoints, metrics, progress, plots) are already modules of their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv
+
+from dqn_ref.agent import DQNAgent
+from dqn_ref.config import DQNConfig
+from dqn_ref.envs import EnvSpaces, atari_options, env_spaces, make_env
+from dqn_ref.evaluate import (
+    EVAL_SEED_OFFSET,
+    EvalSummary,
+    evaluate,
+    evaluation_envs,
+    final_evaluation_generator,
+)
+from dqn_ref.loop import LoopReport, dqn_loop
+from dqn_ref.loop_state import LoopState
+from dqn_ref.memory import format_bytes
+from dqn_ref.replay_interface import Replay
+from dqn_ref.solve import stable_solve_of_run
+from dqn_ref.training.atomic import atomic_write_json
+from dqn_ref.training.build import make_replay_buffer, resolve_device
+from dqn_ref.training.checkpoint import (
+    Resumable,
+    config_of,
+    load_checkpoint,
+    restore_run,
+    save_checkpoint,
+)
+from dqn_ref.training.checkpoint_timer import CheckpointTimer
+from dqn_ref.training.estimate import print_cpu_estimate
+from dqn_ref.training.interrupt import StopCheck, TrainingInterruptedError
+from dqn_ref.training.metrics import MetricsLog
+from dqn_ref.training.numerical_guard import all_finite, non_finite_error
+from dqn_ref.training.plot import plot_curve
+from dqn_ref.training.progress import Progress
+from dqn_ref.training.seeding import seed_everything
+from dqn_ref.training.tensorboard_log import open_tensorboard
+
+EVAL_LABELS = {"eval": "evaluation", "final": "final evaluation"}
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run reports; summary.json holds the same."""
+
+    run_dir: Path
+    steps: int
+    episodes: int
+    updates: int
+    updates_skipped: (
+        int  # of updates, those skipped while a run resumed without its buffer refilled
+    )
+    wall_time_s: float
+    eval_time_s: float  # of wall_time_s, the part spent in the evaluations during training
+    solved_threshold: float  # the evaluation mean that counts as solved
+    eval_epsilon: float  # the exploration rate of the evaluations
+    first_solved_step: int | None
+    first_solved_time_s: float | None
+    first_solved_train_time_s: float | None  # first_solved_time_s less the evaluations' time
+    stable_solved_step: int | None  # eq-stable-solve: every evaluation from this one on solves
+    stable_solved_time_s: float | None  # wall-clock at that evaluation, evaluations included
+    stable_solved_train_time_s: float | None  # stable_solved_time_s less the evaluations' time
+    final_eval: EvalSummary | None
+
+
+def resume(
+    run_dir: Path,
+    progress: bool = True,
+    stop: StopCheck | None = None,
+    device: str | None = None,
+) -> TrainResult:
+    """Continue the run in `run_dir` from its checkpoint.pt, to its config's total_steps.
+
+    spec/reliability.md#resume says when the result equals that of an uninterrupted run.
+    `device` replaces the config's (a run trained on a GPU can be finished on a CPU).
+    """
+    payload = load_checkpoint(run_dir / "checkpoint.pt")
+    config = config_of(payload)
+    if device is not None:
+        config = config.replace(device=device)
+    return train(config, run_dir, payload.get("preset", "custom"), progress, stop, payload)
+
+
+@dataclass
+class TrainingRun:
+    """The parts of a run and what it does between two steps of the loop."""
+
+    config: DQNConfig
+    run_dir: Path
+    preset: str
+    agent: DQNAgent
+    spaces: EnvSpaces
+    envs: VectorEnv
+    eval_envs: VectorEnv | None
+    replay: Replay
+    eval_generator: torch.Generator
+    metrics: MetricsLog
+    state: LoopState
+    clock: Clock
+    progress: Progress
+    checkpoint_step: int | None = None  # the step checkpoint.pt holds now
+    last_eval: EvalSummary | None = None
+
+    def __post_init__(self) -> None:
+        # Seconds of training: those before the checkpoint a resumed run starts from, plus this
+        # process's. Wall-clock columns therefore differ between a resumed and an uninterrupted run.
+        self.start_time = self.clock() - self.state.elapsed_s
+        self.timer = CheckpointTimer(60.0 * self.config.checkpoint_minutes, self.clock)
+
+    def seconds(self) -> float:
+        return self.clock() - self.start_time
+
+    def log_episodes(self, report: LoopReport) -> None:
+        """A metrics row per finished episode (raw return, length, mean loss since the last row),
+        then this step's losses join the next row's mean."""
+        state = self.state
+        state.episode_return += np.where(report.real, report.reward, 0.0)
+        state.episode_length += report.real
+        finished = np.flatnonzero(report.ended & report.real)
+        for number, index in enumerate(finished, start=state.episode - len(finished) + 1):
+            loss_mean = (
+                (state.loss_sum / state.losses_since_row).item()
+                if state.losses_since_row
+                else float("nan")
+            )
+            if state.losses_since_row and not math.isfinite(loss_mean):
+                raise non_finite_error(
+                    "the TD loss", state.step, self.checkpoint_step, self.run_dir
+                )
+            state.loss_sum.zero_()
+            state.losses_since_row = 0
+            episode_return = float(state.episode_return[index])
+            self.metrics.write(
+                kind="train",
+                step=state.step,
+                episode=number,
+                wall_time_s=self.seconds(),
+                **{"return": episode_return},
+                length=int(state.episode_length[index]),
+                epsilon=report.epsilon,
+                loss=loss_mean,
+            )
+            state.recent_returns.append(episode_return)
+            state.episode_return[index] = 0.0
+            state.episode_length[index] = 0
+        for loss in report.losses:
+            state.loss_sum += loss
+        state.losses_since_row += len(report.losses)
+
+    def checkpoint(self) -> None:
+        """Save, unless the numbers have gone bad: the last good checkpoint is then kept."""
+        state = self.state
+        if not all_finite([state.loss_sum, *self.agent.online_parameters]):
+            raise non_finite_error(
+                "the TD loss or the online network's weights",
+                state.step,
+                self.checkpoint_step,
+                self.run_dir,
+            )
+        state.elapsed_s = self.seconds()
+        resumable = Resumable(
+            loop=state,
+            preset=self.preset,
+            metrics_rows=len(self.metrics.rows),
+            envs=self.envs,
+            eval_envs=self.eval_envs,
+            eval_generator=self.eval_generator,
+            replay=self.replay if self.config.checkpoint_replay else None,
+        )
+        save_checkpoint(
+            self.run_dir / "checkpoint.pt", self.config, self.agent, self.spaces, resumable
+        )
+        self.checkpoint_step = state.step
+        self.timer.restart()
+
+    def evaluate(self, envs: VectorEnv, kind: str, generator: torch.Generator) -> EvalSummary:
+        """Evaluate the online network (spec/evaluation.md) and log the result."""
+        config = self.config
+        train_time_s = self.seconds() - self.state.eval_time_s
+        returns = evaluate(
+            self.agent.online_net, envs, config.eval_epsilon, generator, self.agent.device
+        )
+        summary = EvalSummary.of(returns)
+        self.metrics.write(
+            kind=kind,
+            step=self.state.step,
+            episode=self.state.episode,
+            wall_time_s=self.seconds(),
+            **{"return": summary.mean},
+            length=summary.episodes,
+            epsilon=config.eval_epsilon,
+            eval_std=summary.std,
+            eval_min=summary.min,
+            eval_max=summary.max,
+            train_time_s=train_time_s,
+        )
+        self.progress.write(
+            f"{EVAL_LABELS[kind]} at step {self.state.step}: mean {summary.mean:.1f} "
+            f"+- {summary.std:.1f} (min {summary.min:.0f}, max {summary.max:.0f}, "
+            f"{summary.episodes} episodes)"
+        )
+        return summary
+
+    def evaluate_and_checkpoint_when_due(self) -> None:
+        """Alg. step 9's evaluation and checkpoint every eval_interval agent steps; between them,
+        a checkpoint every checkpoint_minutes of wall-clock time."""
+        state = self.state
+        if self.eval_envs is None or state.step < state.next_eval_step:
+            if self.timer.due():
+                self.checkpoint()
+            return
+        if not all_finite(self.agent.online_parameters):
+            raise non_finite_error(
+                "the online network's weights", state.step, self.checkpoint_step, self.run_dir
+            )
+        eval_start = self.clock()
+        self.last_eval = self.evaluate(self.eval_envs, "eval", self.eval_generator)
+        eval_end = self.clock()
+        state.eval_time_s += eval_end - eval_start
+        if state.first_solved is None and self.last_eval.mean >= self.config.solved_threshold:
+            # Wall-clock counts the evaluation that confirmed the solve; training time leaves
+            # out every evaluation's time.
+            seconds = eval_end - self.start_time
+            state.first_solved = (state.step, seconds, seconds - state.eval_time_s)
+        while state.next_eval_step <= state.step:
+            state.next_eval_step += self.config.eval_interval
+        self.checkpoint()
+
+    def stop_if_asked(self, stop: StopCheck | None) -> None:
+        """A stop request ends the run here, with a checkpoint `resume` continues from."""
+        if stop is None or not stop.should_stop(self.state.step):
+            return
+        if self.checkpoint_step != self.state.step:
+            self.checkpoint()
+        raise TrainingInterruptedError(
+            self.run_dir, self.state.step, self.config.checkpoint_replay, stop.signal_number
+        )
+
+    def result(self, wall_time: float, final_eval: EvalSummary | None) -> TrainResult:
+        state = self.state
+        first_solved = state.first_solved
+        stable_solved = stable_solve_of_run(self.metrics.rows, self.config.solved_threshold)
+        return TrainResult(
+            run_dir=self.run_dir,
+            steps=state.step,
+            episodes=state.episode,
+            updates=state.updates_done,
+            updates_skipped=state.updates_skipped,
+            wall_time_s=wall_time,
+            eval_time_s=state.eval_time_s,
+            solved_threshold=self.config.solved_threshold,
+            eval_epsilon=self.config.eval_epsilon,
+            first_solved_step=first_solved[0] if first_solved else None,
+            first_solved_time_s=first_solved[1] if first_solved else None,
+            first_solved_train_time_s=first_solved[2] if first_solved else None,
+            stable_solved_step=stable_solved[0] if stable_solved else None,
+            stable_solved_time_s=stable_solved[1] if stable_solved else None,
+            stable_solved_train_time_s=stable_solved[2] if stable_solved else None,
+            final_eval=final_eval,
+        )
+
+
+def train(
+    config: DQNConfig,
+    run_dir: Path,
+    preset_name: str = "custom",
+    progress: bool = True,
+    stop: StopCheck | None = None,
+    resume_from: dict[str, Any] | None = None,
+    clock: Clock = time.perf_counter,
+) -> TrainResult:
+    """Train one agent as `config` says and write the run folder (README, 'What a run writes').
+
+    After each step of the loop `stop.should_stop(step)` is asked; when it says so, a checkpoint
+    is saved and TrainingInterruptedError raised. `resume_from`, a checkpoint's payload, continues
+    that run. `clock` (seconds) times the run and its checkpoints; tests pass their own.
+    """
+    # Alg. step 1: seed, build the environments, the replay buffer and both networks.
+    seed_everything(config.seed)
+    if config.torch_threads > 0:
+        torch.set_num_threads(config.torch_threads)
+    device = resolve_device(config.device)
+    envs = make_env(
+        config.env_id,
+        config.num_envs,
+        config.max_episode_steps,
+        atari_options(config, training=True),
+    )
+    spaces = env_spaces(envs, config.env_id)
+    eval_envs = evaluation_envs(config, final=False) if config.eval_interval else None
+    replay = make_replay_buffer(config, spaces, device)
+    agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
+    if progress and device.type == "cpu":
+        print_cpu_estimate(config, spaces, device)
+    eval_generator = torch.Generator(device=device)
+    eval_generator.manual_seed(config.seed + EVAL_SEED_OFFSET)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        run_dir / "config.json", {"preset": preset_name, "config": dataclasses.asdict(config)}
+    )
+    checkpoint_step = None
+    if resume_from is None:
+        metrics = MetricsLog(run_dir / "metrics.csv")
+        obs, _ = envs.reset(seed=config.seed)
+        state = LoopState.start(obs, device, config.eval_interval)
+    else:
+        metrics = MetricsLog.continued(run_dir / "metrics.csv", resume_from["metrics_rows"])
+        restored = restore_run(resume_from, agent, replay, envs, eval_envs, eval_generator, device)
+        state, envs, eval_envs = restored.loop, restored.envs, restored.eval_envs
+        checkpoint_step = state.step
+        exactness = (
+            "bit-exact"
+            if not restored.not_exact_because
+            else "not bit-exact: " + "; ".join(restored.not_exact_because)
+        )
+        print(f"dqn_ref: resuming {run_dir} at step {state.step} ({exactness})", flush=True)
+    if config.checkpoint_replay:
+        print(
+            f"dqn_ref: checkpoints include the replay buffer, up to {format_bytes(replay.nbytes)}",
+            flush=True,
+        )
+    metrics.listener = open_tensorboard(
+        config.tensorboard, run_dir, agent, lambda: state.updates_done
+    )
+    bar = Progress(
+        config.total_steps,
+        state.step,
+        f"{config.env_id} {preset_name} s{config.seed}",
+        progress,
+    )
+    run = TrainingRun(
+        config,
+        run_dir,
+        preset_name,
+        agent,
+        spaces,
+        envs,
+        eval_envs,
+        replay,
+        eval_generator,
+        metrics,
+        state,
+        clock,
+        bar,
+        checkpoint_step,
+    )
+    try:
+        for report in dqn_loop(config, agent, envs, replay, state):
+            run.log_episodes(report)
+            run.evaluate_and_checkpoint_when_due()
+            bar.advance(int(report.real.sum()), state, report.epsilon, run.last_eval)
+            run.stop_if_asked(stop)
+        bar.close()
+        wall_time = run.seconds()
+
+        # Alg. step 10: final checkpoint and evaluation, then the curve and the summary.
+        run.checkpoint()
+        if stop is not None and stop.should_stop(state.step):
+            raise TrainingInterruptedError(
+                run_dir, state.step, config.checkpoint_replay, stop.signal_number
+            )
+        final_eval = None
+        if config.final_eval_episodes:
+            final_envs = evaluation_envs(config, final=True)
+            generator = final_evaluation_generator(config, device)
+            final_eval = run.evaluate(final_envs, "final", generator)
+            final_envs.close()
+    finally:
+        bar.close()
+        metrics.close()
+        run.envs.close()
+        if run.eval_envs is not None:
+            run.eval_envs.close()
+
+    plot_curve(
+        metrics,
+        run_dir / "curve.png",
+        f"{config.env_id}, preset {preset_name}, seed {config.seed}",
+        config.solved_threshold,
+    )
+    result = run.result(wall_time, final_eval)
+    summary = dataclasses.asdict(result)
+    summary["run_dir"] = str(run_dir)
+    summary["steps_per_s"] = state.step / wall_time if wall_time > 0 else None
+    atomic_write_json(run_dir / "summary.json", summary)
+    return result
