@@ -1,0 +1,224 @@
+"""A study's words: the line printed as each seed finishes, the summary over seeds, study.csv and
+study.md. Numbers come from seed_result.py; nothing here trains or reads a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import json
+import multiprocessing
+import os
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Protocol
+
+import gymnasium as gym
+from tqdm import tqdm
+
+from dqn_ref.config import SEED_LIMIT, DQNConfig
+from dqn_ref.errors import DQNRefError
+from dqn_ref.solve import stable_solve_of_run
+from dqn_ref.training.atomic import atomic_write, atomic_write_json
+from dqn_ref.training.build import resolve_device
+from dqn_ref.training.interrupt import end_with_parent, sigterm_as_ctrl_c
+from dqn_ref.training.metrics import read_metrics
+from dqn_ref.training.preflight import check_run_can_start, environment_spaces
+from dqn_ref.training.run_folder import folder_lock, folder_safe
+from dqn_ref.studies.seed_result import TABLE_COLUMNS, SeedResult, StudyAggregate
+from dqn_ref.studies.study_stats import CONFIDENCE_LEVEL, Spread
+
+
+def format_number(value: float | int | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def format_rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def format_iqm(spread: Spread, digits: int) -> str:
+    """The IQM and its interval: "IQM 12.0 (95% CI 10.0 to 14.0)"."""
+    if spread.iqm_ci_low is None or spread.iqm_ci_high is None:
+        interval = "one seed, no interval"
+    else:
+        interval = (
+            f"{CONFIDENCE_LEVEL:.0%} CI {format_number(spread.iqm_ci_low, digits)} to "
+            f"{format_number(spread.iqm_ci_high, digits)}"
+        )
+    return f"IQM {format_number(spread.iqm, digits)} ({interval})"
+
+
+def format_spread(spread: Spread, digits: int) -> str:
+    return (
+        f"median {format_number(spread.median, digits)}, range "
+        f"{format_number(spread.min, digits)} to {format_number(spread.max, digits)}; "
+        f"{format_iqm(spread, digits)}"
+    )
+
+
+def format_solve_spread(spread: Spread | None, digits: int, solved: str = "solved") -> str:
+    if spread is None:
+        return f"no seed {solved}"
+    return f"{format_spread(spread, digits)}, over the {spread.count} seeds that {solved}"
+
+
+def cap_label(return_cap: float | None) -> str:
+    return "the time limit's return" if return_cap is None else f"{return_cap:g}"
+
+
+def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | None) -> str:
+    """The one line printed when a seed finishes."""
+    if result.solved:
+        solved = (
+            f"solved (evaluation mean >= {config.solved_threshold:g}) at step "
+            f"{result.steps_to_solve:,} after {format_number(result.seconds_to_solve)} s"
+        )
+        if result.train_seconds_to_solve is not None:
+            solved += f" ({format_number(result.train_seconds_to_solve)} s training only)"
+        if result.stable_steps_to_solve is None:
+            solved += ", not stably (a later evaluation fell below)"
+        else:
+            solved += f", stably from step {result.stable_steps_to_solve:,}"
+            if result.stable_train_seconds_to_solve is not None:
+                solved += (
+                    f" ({format_number(result.stable_train_seconds_to_solve)} s training only)"
+                )
+    else:
+        solved = f"never solved (best evaluation {format_number(result.best_eval)})"
+    return (
+        f"seed {result.seed}: {solved}; final evaluation {format_number(result.final_eval)}; "
+        f"{format_rate(result.success_rate)} of {result.episodes} training episodes reached "
+        f"{cap_label(return_cap)}"
+    )
+
+
+def aggregate_lines(
+    aggregate: StudyAggregate, config: DQNConfig, return_cap: float | None
+) -> list[str]:
+    """The study's summary, one measure a line (study.md and the terminal)."""
+    lines = [
+        f"solved (an evaluation mean >= {config.solved_threshold:g} during training): "
+        f"{aggregate.solved} of {aggregate.seeds} seeds",
+        f"agent steps to solve: {format_solve_spread(aggregate.steps_to_solve, 0)}",
+        f"seconds to solve: {format_solve_spread(aggregate.seconds_to_solve, 1)}",
+    ]
+    if aggregate.train_seconds_to_solve is not None:
+        lines.append(
+            "seconds to solve, training only (evaluations excluded): "
+            f"{format_solve_spread(aggregate.train_seconds_to_solve, 1)}"
+        )
+    lines += [
+        "stably solved (from one evaluation on, every evaluation mean >= "
+        f"{config.solved_threshold:g}): {aggregate.stably_solved} of {aggregate.seeds} seeds",
+        "agent steps to stable solve: "
+        f"{format_solve_spread(aggregate.stable_steps_to_solve, 0, 'stably solved')}",
+        "seconds to stable solve: "
+        f"{format_solve_spread(aggregate.stable_seconds_to_solve, 1, 'stably solved')}",
+    ]
+    if aggregate.stable_train_seconds_to_solve is not None:
+        lines.append(
+            "seconds to stable solve, training only (evaluations excluded): "
+            + format_solve_spread(aggregate.stable_train_seconds_to_solve, 1, "stably solved")
+        )
+    if aggregate.final_eval is not None:
+        lines.append(
+            f"final evaluation ({config.final_eval_episodes} episodes): "
+            f"{format_spread(aggregate.final_eval, 1)}"
+        )
+    lines.append(
+        f"success rate (training episodes reaching {cap_label(return_cap)}), mean over seeds: "
+        f"{format_rate(aggregate.mean_success_rate)}"
+    )
+    return lines
+
+
+def write_table_csv(path: Path, results: Sequence[SeedResult]) -> None:
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(TABLE_COLUMNS)
+    for result in results:
+        row = dataclasses.asdict(result)
+        row["solved"] = "yes" if result.solved else "no"
+        writer.writerow(["" if row[column] is None else row[column] for column in TABLE_COLUMNS])
+    atomic_write(path, lambda file: file.write(text.getvalue().encode()))
+
+
+def write_markdown(
+    path: Path,
+    results: Sequence[SeedResult],
+    aggregate: StudyAggregate,
+    config: DQNConfig,
+    return_cap: float | None,
+    title: str,
+    command: str,
+) -> None:
+    """study.md: the per-seed table, the aggregates and the command that made them."""
+    with_train_seconds = aggregate.train_seconds_to_solve is not None
+    header = ["seed", "solved", "steps to solve", "seconds to solve"]
+    if with_train_seconds:
+        header.append("seconds to solve, training only")
+    header += ["steps to stable solve", "seconds to stable solve"]
+    with_stable_train_seconds = aggregate.stable_train_seconds_to_solve is not None
+    if with_stable_train_seconds:
+        header.append("seconds to stable solve, training only")
+    header += [
+        f"success rate (training episodes reaching {cap_label(return_cap)})",
+        "mean training return",
+        "best evaluation",
+        "final evaluation",
+    ]
+    lines = [
+        f"# Study: {title}",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    for result in results:
+        cells = [
+            str(result.seed),
+            "yes" if result.solved else "no",
+            format_number(result.steps_to_solve, 0),
+            format_number(result.seconds_to_solve),
+        ]
+        if with_train_seconds:
+            cells.append(format_number(result.train_seconds_to_solve))
+        cells += [
+            format_number(result.stable_steps_to_solve, 0),
+            format_number(result.stable_seconds_to_solve),
+        ]
+        if with_stable_train_seconds:
+            cells.append(format_number(result.stable_train_seconds_to_solve))
+        cells += [
+            format_rate(result.success_rate),
+            format_number(result.mean_train_return),
+            format_number(result.best_eval),
+            format_number(result.final_eval),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *(f"- {line}" for line in aggregate_lines(aggregate, config, return_cap)), ""]
+    lines += [
+        "A stable solve is the first evaluation from which every later evaluation mean stays at "
+        "or above the threshold (spec/evaluation.md#eq-stable-solve). IQM: the mean of the "
+        f"middle 50% of the seeds; its interval is a {CONFIDENCE_LEVEL:.0%} percentile bootstrap "
+        "over seeds (spec/evaluation.md#eq-iqm).",
+        "",
+        "Each seed's run folder is seed<S>/; curves.png and boxplot.png are the study's figures.",
+        "",
+    ]
+    text = "\n".join(lines)
+    atomic_write(path, lambda file: file.write(text.encode()))

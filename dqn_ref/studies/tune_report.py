@@ -1,0 +1,143 @@
+"""A search's report: its best trials as a table, the flags that reproduce each, and tune.md,
+tune.csv and tune.json in the search's folder."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dqn_ref.config import DQNConfig
+from dqn_ref.errors import DQNRefError
+from dqn_ref.solve import stable_solve_index
+from dqn_ref.training.atomic import atomic_write, atomic_write_json
+from dqn_ref.training.interrupt import TrainingInterruptedError
+from dqn_ref.training.metrics import read_metrics
+from dqn_ref.studies.tune import PENALTY_FACTOR, TuneSettings
+from dqn_ref.studies.tune_space import SEARCH_SPACE
+
+if TYPE_CHECKING:
+    import optuna
+
+
+TUNE_FILES = ("tune.md", "tune.csv", "tune.json")
+BEST_SHOWN = 10  # trials in the printed table
+REPORT_COLUMNS = ("trial", "objective", "stable", "median stable step", "median stable s", "params")
+
+
+def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    seeds = trial.user_attrs.get("seeds", [])
+    steps = [s["stable_step"] for s in seeds if s["stable_step"] is not None]
+    seconds = [s["stable_train_s"] for s in seeds if s["stable_train_s"] is not None]
+    return {
+        "trial": trial.number,
+        "objective": trial.value,
+        "stable": f"{len(steps)} of {len(seeds)}",
+        "median stable step": statistics.median(steps) if steps else None,
+        "median stable s": statistics.median(seconds) if seconds else None,
+        "params": trial.params,
+    }
+
+
+def flags_of(params: dict[str, Any]) -> str:
+    """A trial's parameters as the flags that reproduce it: --learning-rate 0.001 --dueling ..."""
+    flags = []
+    for name, value in sorted(params.items()):
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else f"--no-{name.replace('_', '-')}")
+        elif name == "hidden_sizes":
+            flags.append(f"{flag} {value.replace('x', ',')}")
+        else:
+            flags.append(f"{flag} {value}")
+    return " ".join(flags)
+
+
+def cell(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def write_report(
+    study: optuna.Study, settings: TuneSettings, command: str, study_command: str
+) -> str:
+    """tune.md (best trials and how to rerun them), tune.csv and tune.json in --out; returns the
+    table printed at the end. `study_command` begins the command that reruns the best trial
+    (`python -m dqn_ref.run study TASK`)."""
+    import optuna
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+    best = sorted(complete, key=lambda t: t.value if t.value is not None else float("inf"))
+    rows = [trial_row(trial) for trial in best]
+    header = "| " + " | ".join(REPORT_COLUMNS) + " |"
+    table = [header, "|" + " --- |" * len(REPORT_COLUMNS)]
+    for row in rows[:BEST_SHOWN]:
+        cells = [
+            cell(row[column], 0 if column in ("trial", "median stable step") else 1)
+            for column in REPORT_COLUMNS[:-1]
+        ]
+        table.append("| " + " | ".join([*cells, f"`{flags_of(row['params'])}`"]) + " |")
+    unit = "agent steps" if settings.objective == "steps" else "training seconds"
+    penalty = (
+        f"x{PENALTY_FACTOR:g} the budget"
+        if settings.objective == "steps"
+        else f"{settings.penalty_seconds:g} s"
+    )
+    seeds = f"seeds {settings.seeds[0]}-{settings.seeds[-1]}"
+    summary = (
+        f"{len(study.trials)} trials in study {study.study_name!r}: {len(complete)} complete, "
+        f"{pruned} pruned; objective: mean {unit} to a stable solve over {seeds} "
+        f"({penalty} for a seed without one), lower is better"
+    )
+    lines = [f"# Tune: {study.study_name}", "", f"Command: `{command}`", "", summary, "", *table]
+    if best:
+        lines += [
+            "",
+            "Rerun the best trial on ten seeds:",
+            "",
+            f"    {study_command} --seeds 10 {flags_of(best[0].params)}",
+        ]
+    text = "\n".join(lines) + "\n"
+    atomic_write(settings.out / "tune.md", lambda file: file.write(text.encode()))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*REPORT_COLUMNS[:-1], *SEARCH_SPACE])
+    for row in rows:
+        cells = [row[column] for column in REPORT_COLUMNS[:-1]]
+        writer.writerow([*cells, *(row["params"].get(name, "") for name in SEARCH_SPACE)])
+    atomic_write(settings.out / "tune.csv", lambda file: file.write(buffer.getvalue().encode()))
+    atomic_write_json(
+        settings.out / "tune.json",
+        {
+            "command": command,
+            "study_name": study.study_name,
+            "objective": settings.objective,
+            "seeds": settings.seeds,
+            "trials": [
+                {
+                    "number": t.number,
+                    "state": t.state.name,
+                    "value": t.value,
+                    "params": t.params,
+                    "user_attrs": t.user_attrs,
+                }
+                for t in study.trials
+            ],
+        },
+    )
+    return "\n".join([summary, "", *table])
