@@ -1,9 +1,10 @@
 """A hyperparameter search anyone can rerun: python -m dqn_ref.run tune TASK [...], on Optuna.
 
-Each trial samples a config from SEARCH_SPACE (fields given as flags are held fixed and left out),
-trains it once per seed, and scores it by the objective below; the study lives in an Optuna
-storage (an SQLite file by default), so the search can be stopped and continued, and several
-processes or machines given the same --storage and --study-name share one search.
+Each trial samples a config from the space around the preset (dqn_ref/studies/tune_space.py; fields
+given as flags are held fixed and left out), trains it once per seed, and scores it by the objective
+below; the study lives in an Optuna storage (an SQLite file by default), so the search can be
+stopped and continued, and several processes or machines given the same --storage and
+--study-name share one search (each trial's sampler is seeded by its number: tune_sampler.py).
 
 Objective (minimised): the mean over the trial's seeds of the agent steps to a *stable* solve
 (spec/evaluation.md#eq-stable-solve: the first evaluation from which every later one, to the end of
@@ -25,28 +26,22 @@ earlier trials at the same point. A pruned trial's run stops at once and keeps i
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import csv
 import dataclasses
 import io
 import json
-import shlex
 import statistics
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.solve import stable_solve_index
-from dqn_ref.training.atomic import atomic_write, atomic_write_json
+from dqn_ref.studies.tune_space import Dimension, distribution, preset_params, sample_config
 from dqn_ref.training.interrupt import TrainingInterruptedError
 from dqn_ref.training.metrics import read_metrics
-from dqn_ref.studies.tune_space import SEARCH_SPACE, preset_params
 
 if TYPE_CHECKING:
     import optuna
@@ -126,8 +121,9 @@ def optimistic_bound(rows: Sequence[dict[str, str]], config: DQNConfig, objectiv
 
 
 class PruneCheck:
-    """The training loop's stop check (dqn_ref.training.interrupt.StopCheck): after each new evaluation,
-    report the trial's optimistic objective to Optuna and stop the run when the pruner says so."""
+    """The training loop's stop check (dqn_ref.training.interrupt.StopCheck): after each new
+    evaluation, report the trial's optimistic objective to Optuna and stop the run when the
+    pruner says so."""
 
     signal_number: int | None = None
 
@@ -174,13 +170,8 @@ class TuneSettings:
     objective: str
     penalty_seconds: float  # --objective seconds: the score of a seed without a stable solve
     prune: bool
-    fixed: frozenset[str]  # config fields given as flags: held fixed, not searched
+    space: Mapping[str, Dimension]  # tune_space.search_space: what each trial samples
     out: Path
-
-
-def trial_config(trial: optuna.Trial, base: DQNConfig, fixed: frozenset[str]) -> DQNConfig:
-    sampled = {name: suggest(trial) for name, suggest in SEARCH_SPACE.items() if name not in fixed}
-    return base.replace(**sampled)
 
 
 def run_trial(
@@ -192,7 +183,7 @@ def run_trial(
 
     from dqn_ref.training.train import train
 
-    config = trial_config(trial, base, settings.fixed)
+    config = sample_config(trial, base, settings.space)
     evals_per_seed = (
         max(1, config.total_steps // config.eval_interval) if config.eval_interval else 1
     )
@@ -219,12 +210,18 @@ def run_trial(
                     stop=check if settings.prune else None,
                 )
         except TrainingInterruptedError:
+            (run_dir / "train.log").write_text(log.getvalue())
             if not check.pruned:
                 raise
             trial.set_user_attr("pruned_at", f"seed {seed}, step {check.next_check}")
             raise optuna.TrialPruned() from None
-        finally:
-            (run_dir / "train.log").write_text(log.getvalue())
+        except BaseException:
+            # The error that ended the run is the one to report, not a log that the same full
+            # disk refuses too.
+            with contextlib.suppress(OSError):
+                (run_dir / "train.log").write_text(log.getvalue())
+            raise
+        (run_dir / "train.log").write_text(log.getvalue())
         scores.append(
             score_seed(
                 run_dir,
@@ -250,31 +247,113 @@ def run_search(
     """Run `trials` more trials of `study` (none started after `timeout_s`), the preset itself
     first in a new study: the baseline every later trial is scored by. `on_trial` hears of each
     trial as it ends."""
+    import optuna
+    import sqlalchemy.exc
+
     if not study.trials:
-        searched = [field for field in SEARCH_SPACE if field not in settings.fixed]
-        study.enqueue_trial(preset_params(base, searched))
-    study.optimize(
-        lambda trial: run_trial(trial, base, preset_name, settings),
-        n_trials=trials,
-        timeout=timeout_s,
-        callbacks=[on_trial],
-    )
+        study.enqueue_trial(preset_params(base, settings.space))
+    try:
+        study.optimize(
+            lambda trial: run_trial(trial, base, preset_name, settings),
+            n_trials=trials,
+            timeout=timeout_s,
+            callbacks=[on_trial],
+        )
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
+        raise DQNRefError(
+            f"the search's storage failed: {first_line(error)}; the trials it recorded before "
+            "are kept: once the database (or the disk it is on) is fixed, rerun the command "
+            "to continue"
+        ) from None
+
+
+def first_line(error: BaseException) -> str:
+    """An error's reason without the SQL statement and links SQLAlchemy appends."""
+    original = getattr(error, "orig", None)  # the database driver's own error, if any
+    text = str(original if original is not None else error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def shown_storage(storage: str) -> str:
+    """The storage URL as printed: a password in it is masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(storage).render_as_string(hide_password=True)
+    except ArgumentError:
+        return storage
 
 
 def open_search(name: str, storage: str, sampler_seed: int) -> optuna.Study:
-    """The search `name` in `storage`, created or continued; TPE sampling, percentile pruning."""
+    """The search `name` in `storage`, created or continued; TPE sampling seeded per trial
+    (tune_sampler.py), percentile pruning. A storage that is not a database URL, whose driver
+    is missing or that cannot be opened is a one-line DQNRefError."""
     import optuna
+    import sqlalchemy.exc
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(
-        study_name=name,
-        storage=storage,
-        direction="minimize",
-        load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=sampler_seed),
-        pruner=optuna.pruners.PercentilePruner(
-            PRUNE_PERCENTILE,
-            n_startup_trials=PRUNE_STARTUP_TRIALS,
-            n_warmup_steps=PRUNE_WARMUP_EVALUATIONS,
-        ),
-    )
+    from dqn_ref.studies.tune_sampler import TrialSeededSampler
+
+    # Optuna logs a failed trial's whole traceback; the command ends with its one line instead.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    shown = shown_storage(storage)
+    try:
+        return optuna.create_study(
+            study_name=name,
+            storage=storage,
+            direction="minimize",
+            load_if_exists=True,
+            sampler=TrialSeededSampler(sampler_seed),
+            pruner=optuna.pruners.PercentilePruner(
+                PRUNE_PERCENTILE,
+                n_startup_trials=PRUNE_STARTUP_TRIALS,
+                n_warmup_steps=PRUNE_WARMUP_EVALUATIONS,
+            ),
+        )
+    except sqlalchemy.exc.NoSuchModuleError:
+        scheme = storage.split("://", 1)[0]
+        raise DQNRefError(
+            f"--storage {shown}: SQLAlchemy knows no database called {scheme!r}; give a URL "
+            "such as sqlite:///tune.db or postgresql://user@host/db"
+        ) from None
+    except sqlalchemy.exc.ArgumentError:
+        raise DQNRefError(
+            f"--storage {shown} is not a database URL; give one such as sqlite:///tune.db (a "
+            "file) or postgresql://user@host/db, or leave --storage out for an SQLite file in "
+            "the search's folder"
+        ) from None
+    except ImportError as error:
+        cause = error.__cause__ or error
+        raise DQNRefError(
+            f"--storage {shown} needs a database driver that is not installed ({cause}); "
+            "install that driver into this Python environment, or use an SQLite file, "
+            "sqlite:///tune.db"
+        ) from None
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
+        raise DQNRefError(
+            f"cannot open --storage {shown}: {first_line(error)}; an SQLite URL must name a "
+            "database file, or a new file in a folder that exists; another database must be "
+            "running and reachable"
+        ) from None
+    except ValueError as error:  # e.g. redis://, which Optuna no longer takes as a URL
+        raise DQNRefError(f"--storage {shown}: {error}") from None
+
+
+def check_same_space(study: optuna.Study, space: Mapping[str, Dimension]) -> None:
+    """A study continued with another preset or other fixed flags would sample another space,
+    which Optuna refuses half-way through a trial; refuse it before any trial starts."""
+    earlier = next((trial for trial in study.trials if trial.distributions), None)
+    if earlier is None:
+        return
+    wanted = {name: distribution(dimension) for name, dimension in space.items()}
+    if earlier.distributions != wanted:
+        changed = sorted(
+            name
+            for name in set(wanted) | set(earlier.distributions)
+            if wanted.get(name) != earlier.distributions.get(name)
+        )
+        raise DQNRefError(
+            f"study {study.study_name!r} was started with another preset or other fixed flags "
+            f"(the search space differs in {', '.join(changed)}); rerun it with the preset and "
+            "flags it began with, or give a new --study-name"
+        )

@@ -3,29 +3,14 @@ tune.csv and tune.json in the search's folder."""
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import csv
-import dataclasses
 import io
-import json
-import shlex
 import statistics
-import sys
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dqn_ref.config import DQNConfig
-from dqn_ref.errors import DQNRefError
-from dqn_ref.solve import stable_solve_index
-from dqn_ref.training.atomic import atomic_write, atomic_write_json
-from dqn_ref.training.interrupt import TrainingInterruptedError
-from dqn_ref.training.metrics import read_metrics
 from dqn_ref.studies.tune import PENALTY_FACTOR, TuneSettings
 from dqn_ref.studies.tune_space import SEARCH_SPACE
+from dqn_ref.training.atomic import atomic_write, atomic_write_json
 
 if TYPE_CHECKING:
     import optuna
@@ -104,8 +89,15 @@ def write_report(
         f"{pruned} pruned; objective: mean {unit} to a stable solve over {seeds} "
         f"({penalty} for a seed without one), lower is better"
     )
+    # Every objective is then the penalty: the ranking is a tie broken by noise, not a best trial.
+    stabilised = any(row["median stable step"] is not None for row in rows)
+    if complete and not stabilised:
+        summary += (
+            "\n\nNo trial reached a stable solve on any seed, so there is no best trial: each "
+            "scored the penalty. Raise --budget, or hold fewer flags fixed, and search again."
+        )
     lines = [f"# Tune: {study.study_name}", "", f"Command: `{command}`", "", summary, "", *table]
-    if best:
+    if best and stabilised:
         lines += [
             "",
             "Rerun the best trial on ten seeds:",
@@ -128,6 +120,7 @@ def write_report(
             "study_name": study.study_name,
             "objective": settings.objective,
             "seeds": settings.seeds,
+            "best_trial": best[0].number if best and stabilised else None,
             "trials": [
                 {
                     "number": t.number,
