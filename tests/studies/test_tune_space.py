@@ -61,7 +61,9 @@ def test_every_point_of_each_presets_space_is_a_valid_config(preset: str) -> Non
         ("book", {"hidden_sizes", "layer_norm", "tau", "epsilon_duration"}),
     ],
 )
-def test_fields_that_do_not_apply_to_the_preset_are_left_out(preset: str, left_out: set[str]) -> None:
+def test_fields_that_do_not_apply_to_the_preset_are_left_out(
+    preset: str, left_out: set[str]
+) -> None:
     space = search_space(PRESETS[preset], frozenset())
     assert set(SEARCH_SPACE) - set(space) == left_out
 
