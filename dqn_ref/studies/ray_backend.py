@@ -32,12 +32,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 import dqn_ref
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
+from dqn_ref.training.interrupt import TerminatedError
 
 RAY_INSTALL = "pip install 'dqn_ref[ray]'"
 MAX_RETRIES = 2  # a seed whose worker dies trains again from its start, at most this many times
@@ -210,6 +211,7 @@ class RayBackend:
             else f"one Ray task each on a local Ray instance of {workers} CPUs"
         )
         self.connected = False
+        self.terminated = False  # SIGTERM came (noting_sigterm)
         self.board: Any = None
         self.remote_task: Any = None
         self.pending: dict[Any, tuple[int, Path]] = {}  # ObjectRef -> seed, run folder
@@ -238,12 +240,25 @@ class RayBackend:
             raise DQNRefError(f"cannot start Ray on {where}: {reason}") from None
         finally:
             # ray.init's handler exits at once, leaving the workers and the study's line behind.
-            signal.signal(signal.SIGTERM, study_sigterm)
+            signal.signal(signal.SIGTERM, self.noting_sigterm(study_sigterm))
         self.connected = True
         self.board = ray.remote(num_cpus=0)(ProgressBoard).remote()
         self.remote_task = ray.remote(
             num_cpus=1, num_gpus=self.num_gpus, max_retries=self.max_retries
         )(self.task or train_seed_task)
+
+    def noting_sigterm(self, handler: Any) -> Any:
+        """The study's SIGTERM handler, noting that SIGTERM came: an exception it raises inside
+        ray.wait or ray.get reaches the study as a plain KeyboardInterrupt (Ray's native code
+        reraises it so), which wait() turns back into TerminatedError."""
+        if not callable(handler):
+            return handler
+
+        def note_then_handle(signal_number: int, frame: FrameType | None) -> None:
+            self.terminated = True
+            handler(signal_number, frame)
+
+        return note_then_handle
 
     def submit(self, config: DQNConfig, run_dir: Path, preset_name: str) -> None:
         if not self.connected:
@@ -252,6 +267,14 @@ class RayBackend:
         self.pending[ref] = (config.seed, run_dir)
 
     def wait(self, timeout_s: float) -> list[int]:
+        try:
+            return self.wait_for_tasks(timeout_s)
+        except KeyboardInterrupt as interrupt:
+            if self.terminated and not isinstance(interrupt, TerminatedError):
+                raise TerminatedError from None
+            raise
+
+    def wait_for_tasks(self, timeout_s: float) -> list[int]:
         ray = self.ray
         refs = list(self.pending)
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
