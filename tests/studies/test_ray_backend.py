@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -299,6 +300,7 @@ def test_a_study_runs_through_a_ray_client_server(
         for pid in head_processes:
             if is_running(pid):
                 os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(ray_dir, ignore_errors=True)
     assert f"one Ray task each on the cluster at {address}" in capsys.readouterr().out
     assert (out / "seed0" / "metrics.csv").is_file() and (out / "study.csv").is_file()
     study = json.loads((out / "study.json").read_text())
