@@ -36,18 +36,20 @@ if TYPE_CHECKING:
 
 TUNE_HELP = "search hyperparameters with Optuna for the fastest stable solve (needs dqn_ref[tune])"
 TUNE_DESCRIPTION = """\
-Search the task's hyperparameters with Optuna (pip install 'dqn_ref[tune]'). Each trial samples a
-config around the preset (flags you give are held fixed and not searched), trains it on --seeds
-seeds, and scores it by the mean agent steps to a stable solve (spec/evaluation.md#eq-stable-solve;
-a seed without one scores twice the budget); hopeless trials are pruned after any evaluation. The
-study is kept in --storage, so rerunning the command continues it, and processes or machines given
-the same --storage and --study-name search together. dqn_ref/studies/tune.py states the objective,
+Search the task's hyperparameters with Optuna (pip install 'dqn_ref[tune]'). The first trial is the
+preset itself; each later one samples a config from a space built around it (flags you give are
+held fixed and not searched), trains it on --seeds seeds, and scores it by the mean agent steps to
+a stable solve (spec/evaluation.md#eq-stable-solve; a seed without one scores twice the budget);
+hopeless trials are pruned after any evaluation. The study is kept in --storage, so rerunning the
+command continues it with new trials, and processes or machines given the same --storage and
+--study-name search together. dqn_ref/studies/tune.py states the objective,
 dqn_ref/studies/tune_space.py the search space; docs/cartpole-search.md reports a search.
 
 examples:
   python -m dqn_ref.run tune cartpole --trials 30 --budget 20000
   python -m dqn_ref.run tune cartpole --storage sqlite:///tune.db --study-name cp  # in 2 shells
   python -m dqn_ref.run tune cartpole --layer-norm --trials 10   # layer_norm fixed, rest searched
+  python -m dqn_ref.run tune pong --device cuda --budget 500000  # the pong preset's space
 
 A search writes runs/tune-<study>/ (or --out): study.db (the default storage), trial<N>/seed<S>/
 (each trial's run folders), and tune.md, tune.csv and tune.json: the best trials, their per-seed

@@ -4,7 +4,7 @@ trials while a search run in one process samples the same ones every time."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -12,7 +12,10 @@ from dqn_ref.presets import cartpole
 from dqn_ref.studies.tune import open_search
 from dqn_ref.studies.tune_space import sample_config, search_space
 
-optuna = pytest.importorskip("optuna")
+if TYPE_CHECKING:
+    import optuna
+else:
+    optuna = pytest.importorskip("optuna")
 
 SPACE = search_space(cartpole, frozenset())
 TRIALS_PER_PROCESS = 3
