@@ -14,7 +14,7 @@ from dqn_ref.config import SEED_LIMIT
 from dqn_ref.errors import DQNRefError
 from dqn_ref.run.failure import report_failure
 from dqn_ref.run.flags import PROG, add_per_task_command, config_from_args, int_at_least
-from dqn_ref.studies.ray_backend import CONNECT_TIMEOUT_S
+from dqn_ref.studies.ray_address import CONNECT_TIMEOUT_S
 from dqn_ref.training.run_folder import folder_lock
 
 if TYPE_CHECKING:

@@ -22,13 +22,11 @@ from dqn_ref.studies.tune import (
     PENALTY_FACTOR,
     PENALTY_STEPS_PER_S,
     TuneSettings,
-    check_same_space,
-    open_search,
     run_search,
-    shown_storage,
 )
 from dqn_ref.studies.tune_report import flags_of, write_report
 from dqn_ref.studies.tune_space import search_space
+from dqn_ref.studies.tune_storage import check_same_space, open_search, shown_storage
 
 if TYPE_CHECKING:
     import optuna

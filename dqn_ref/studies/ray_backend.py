@@ -10,12 +10,11 @@ dqn_ref is shipped to the workers (Ray's runtime_env py_modules, as a folder: a 
 be sent through a Ray client's ray:// connection), so they run the same code; the packages it needs
 (torch, gymnasium, ale-py, ...) must be installed there.
 
-The cluster is --address, else RAY_ADDRESS in the environment (Ray's own convention: `ray job
-submit` sets it), else a new local instance, started as address "local" so that a cluster left by
-an earlier `ray start` on this machine is not joined instead. An address is tried with a plain TCP
-connection first, for at most CONNECT_TIMEOUT_S: where nothing listens, Ray itself would retry for
-minutes. ray.init installs a SIGTERM handler of its own that exits at once; the study's handler is
-put back after it, so that SIGTERM stops a Ray study as it stops a local one.
+The cluster is the one ray_address.py finds (--address, else RAY_ADDRESS), checked there before
+anything is written, else a new local instance, started as address "local" so that a cluster left
+by an earlier `ray start` on this machine is not joined instead. ray.init installs a SIGTERM
+handler of its own that exits at once; the study's handler is put back after it, so that SIGTERM
+stops a Ray study as it stops a local one.
 
 A task whose worker process or node dies is run again from its start, up to MAX_RETRIES times;
 beyond that, or when training itself fails, the study stops and says which seed failed and why.
@@ -25,9 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
-import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,15 +35,13 @@ from typing import Any
 import dqn_ref
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
+from dqn_ref.studies.ray_address import check_reachable, cluster_address
+from dqn_ref.studies.study_seed import logged_count, train_seed
 from dqn_ref.training.interrupt import TerminatedError
 
 RAY_INSTALL = "pip install 'dqn_ref[ray]'"
 MAX_RETRIES = 2  # a seed whose worker dies trains again from its start, at most this many times
 PROGRESS_REPORT_S = 1.0  # how often a task reports its seed's logged episodes or steps
-# How long the cluster's address may take to accept a TCP connection. The command line's --help
-# states it, which is why this module imports the training code (and torch) only where it trains.
-CONNECT_TIMEOUT_S = 5.0
-ADDRESS_VARIABLE = "RAY_ADDRESS"
 
 SeedTask = Callable[[DQNConfig, str, Any, str], dict[str, bytes]]
 
@@ -92,8 +87,6 @@ class ProgressReporter:
         now = time.monotonic()
         if now - self.last_report >= PROGRESS_REPORT_S:
             self.last_report = now
-            from dqn_ref.studies.study_seed import logged_count  # see CONNECT_TIMEOUT_S
-
             self.board.report.remote(self.seed, logged_count(self.metrics_path, self.unit))
         return False
 
@@ -101,8 +94,6 @@ class ProgressReporter:
 def train_seed_task(config: DQNConfig, preset_name: str, board: Any, unit: str) -> dict[str, bytes]:
     """A Ray task: train config.seed in a temporary folder on this worker and return its run
     folder's files, {path relative to the folder: bytes}."""
-    from dqn_ref.studies.study_seed import train_seed  # see CONNECT_TIMEOUT_S
-
     with tempfile.TemporaryDirectory(prefix=f"dqn_ref-seed{config.seed}-") as temporary:
         run_dir = Path(temporary) / f"seed{config.seed}"
         reporter = ProgressReporter(board, config.seed, run_dir / "metrics.csv", unit)
@@ -112,65 +103,6 @@ def train_seed_task(config: DQNConfig, preset_name: str, board: Any, unit: str) 
             for path in sorted(run_dir.rglob("*"))
             if path.is_file()
         }
-
-
-def cluster_address(address: str | None) -> tuple[str | None, str]:
-    """The cluster to join and what named it: --address, else RAY_ADDRESS, else (None) a new
-    local instance."""
-    if address is not None:
-        return address, "--address"
-    from_environment = os.environ.get(ADDRESS_VARIABLE, "").strip()
-    if from_environment:
-        return from_environment, f"{ADDRESS_VARIABLE} in the environment"
-    return None, ""
-
-
-def address_fix(named_by: str) -> str:
-    if named_by == "--address":
-        return "check its host and port, or start the cluster's head there (ray start --head)"
-    return (
-        f"start that cluster, pass --address, or unset {ADDRESS_VARIABLE} to train on a local "
-        "Ray instance"
-    )
-
-
-def resolve_auto() -> str:
-    """The cluster Ray's address "auto" finds (the last `ray start` on this machine), or a
-    one-line error when there is none."""
-    from ray._private.services import canonicalize_bootstrap_address
-
-    try:
-        found: str | None = canonicalize_bootstrap_address("auto")
-    except ConnectionError:
-        found = None
-    if not found:
-        raise DQNRefError(
-            "--address auto found no Ray cluster started on this machine (ray start --head); "
-            "start one, or leave --address out to train on a local Ray instance"
-        )
-    return found
-
-
-def check_reachable(address: str, named_by: str) -> None:
-    """A one-line DQNRefError unless something accepts a TCP connection at `address` (host:port,
-    ray://host:port, or auto) within CONNECT_TIMEOUT_S."""
-    target = resolve_auto() if address == "auto" else address.removeprefix("ray://")
-    host, colon, port = target.rpartition(":")
-    host = host.strip("[]")  # an IPv6 address: [::1]:6379
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise DQNRefError(
-            f"{named_by} {address!r} is not a Ray cluster address; give host:port of its head "
-            "(as `ray start --head` prints it), ray://host:10001 for a Ray client server, or auto"
-        )
-    try:
-        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
-            pass
-    except OSError as error:
-        reason = "no answer" if isinstance(error, TimeoutError) else error.strerror or str(error)
-        raise DQNRefError(
-            f"nothing answers at {address} ({named_by}) within {CONNECT_TIMEOUT_S:g} s "
-            f"({reason}); {address_fix(named_by)}"
-        ) from None
 
 
 def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:

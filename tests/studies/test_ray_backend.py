@@ -23,7 +23,7 @@ import pytest
 
 from dqn_ref.config import DQNConfig
 from dqn_ref.run.main import main
-from dqn_ref.studies.ray_backend import ADDRESS_VARIABLE, CONNECT_TIMEOUT_S
+from dqn_ref.studies.ray_address import ADDRESS_VARIABLE, CONNECT_TIMEOUT_S
 from dqn_ref.training.metrics import read_metrics
 from dqn_ref.training.tensorboard_log import EVENT_FILE_PREFIX
 from tests.studies.test_study import TINY_STUDY, is_running, one_line_error

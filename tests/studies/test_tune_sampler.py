@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dqn_ref.presets import cartpole
-from dqn_ref.studies.tune import open_search
 from dqn_ref.studies.tune_space import sample_config, search_space
+from dqn_ref.studies.tune_storage import open_search
 
 if TYPE_CHECKING:
     import optuna
