@@ -17,7 +17,13 @@ from collections.abc import Sequence
 from dqn_ref.presets import TASK_PRESETS
 from dqn_ref.run.flags import PROG, TASK_HELP, OneLineParser, add_task_flags
 from dqn_ref.run.study_command import add_study_command, study_main
-from dqn_ref.run.train_command import add_run_dir_commands, eval_main, resume_main, train_main
+from dqn_ref.run.train_command import (
+    add_run_dir_commands,
+    add_video_flag,
+    eval_main,
+    resume_main,
+    train_main,
+)
 from dqn_ref.run.tune_command import add_tune_command, tune_main
 
 DESCRIPTION = """\
@@ -65,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
             "runs/<env>-<preset>-s<seed>-<time>",
             "evaluations are still printed",
         )
+        add_video_flag(task_parser, "trained agent after the final evaluation")
     add_study_command(commands)
     add_tune_command(commands)
     add_run_dir_commands(commands)
