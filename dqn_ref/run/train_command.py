@@ -93,7 +93,8 @@ def add_run_dir_commands(commands: Any) -> None:
         help=EVAL_HELP,
         description=EVAL_DESCRIPTION,
         allow_abbrev=False,
-        usage=f"{PROG} eval RUN_DIR [--episodes N] [--epsilon E] [--device DEVICE] [--video [PATH]]",
+        usage=f"{PROG} eval RUN_DIR [--episodes N] [--epsilon E] [--device DEVICE] "
+        "[--video [PATH]]",
     )
     eval_parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's folder")
     eval_parser.add_argument(

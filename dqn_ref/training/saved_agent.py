@@ -88,7 +88,8 @@ class SavedAgent:
 
     def record(self, epsilon: float | None = None, seed: int | None = None) -> RecordedEpisode:
         """One episode's pictures, played at `epsilon` (default: the run's eval_epsilon) from an
-        environment seeded `seed` (default: the final evaluation's first episode's seed)."""
+        environment seeded `seed` (default: the final evaluation's seed, so that a run whose
+        final evaluation had one episode is filmed playing that very episode)."""
         epsilon = self.config.eval_epsilon if epsilon is None else epsilon
         seed = self.config.seed + 2 * EVAL_SEED_OFFSET if seed is None else seed
         generator = torch.Generator(device=self._device)

@@ -99,13 +99,17 @@ class GymnasiumRendered:
     def __init__(self, env_id: str, max_episode_steps: int):
         # SDL, which pygame draws with, otherwise looks for a display and complains without one.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-        time_limit = {"max_episode_steps": max_episode_steps} if max_episode_steps else {}
+        time_limit: dict[str, Any] = {}
+        if max_episode_steps:
+            time_limit["max_episode_steps"] = max_episode_steps
         make = functools.partial(gym.make, env_id, render_mode="rgb_array", **time_limit)
         self.envs = SyncVectorEnv([make], autoreset_mode=AutoresetMode.NEXT_STEP)
         self.steps_per_second = float(self.envs.envs[0].metadata.get("render_fps") or TARGET_FPS)
 
     def reset(self, seed: int) -> NDArray[Any]:
-        obs, _ = self.envs.reset(seed=seed)
+        # Seeded, then reset again, as evaluation_envs and evaluate() do (spec/evaluation.md).
+        self.envs.reset(seed=seed)
+        obs, _ = self.envs.reset()
         return np.asarray(obs)
 
     def step(self, action: NDArray[np.int64]) -> tuple[NDArray[Any], float, bool]:
@@ -153,8 +157,11 @@ class AtariRendered:
         self.picture: NDArray[np.uint8] | None = None
 
     def reset(self, seed: int) -> NDArray[Any]:
-        obs, _ = self.envs.reset(seed=seed)
-        screen, _ = self.screen.reset(seed=seed)
+        # Seeded, then reset again, as evaluation_envs and evaluate() do (spec/evaluation.md).
+        self.envs.reset(seed=seed)
+        self.screen.reset(seed=seed)
+        obs, _ = self.envs.reset()
+        screen, _ = self.screen.reset()
         self.picture = np.asarray(screen[0, -1], dtype=np.uint8)  # (1, stack, H, W, 3) -> (H, W, 3)
         return np.asarray(obs)
 
@@ -207,7 +214,9 @@ def record_episode(
     generator: torch.Generator,
     device: torch.device,
 ) -> RecordedEpisode:
-    """Play one episode from reset(seed) with eq-eps-greedy actions and keep every k-th picture
+    """Play one episode from reset(seed) with eq-eps-greedy actions, drawn from `generator` as
+    evaluate() draws them, so that with the final evaluation's seed and generator it replays a
+    final evaluation of one episode exactly. Keep every k-th picture
     (k chosen so that the video plays at about TARGET_FPS in game time), the first and last too."""
     keep_every = max(1, round(env.steps_per_second / TARGET_FPS))
     obs = env.reset(seed)
