@@ -16,6 +16,7 @@ from typing import Any, Literal, NoReturn
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset
+from dqn_ref.training.config_file import read_config_file
 from dqn_ref.training.tensorboard_log import TENSORBOARD_INSTALL, tensorboard_available
 
 PROG = "python -m dqn_ref.run"
@@ -114,12 +115,21 @@ def add_task_flags(
 ) -> None:
     """The flags a task takes, whether trained once or as a study: its preset, the output folder
     (`folder` is "run" or "study"), and one flag per config field."""
-    task_parser.add_argument(
+    starting_point = task_parser.add_mutually_exclusive_group()
+    starting_point.add_argument(
         "--preset",
         default=preset_names[0],
         choices=preset_names,
         help=f"starting config (default: {preset_names[0]}); "
         "spec/presets.md gives each value's source",
+    )
+    starting_point.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="start from a run's config.json instead of a preset, to train that run again; "
+        "flags given beside it still override it",
     )
     task_parser.add_argument(
         "--out",
@@ -180,9 +190,14 @@ def add_per_task_command(
 
 
 def config_from_args(args: argparse.Namespace) -> DQNConfig:
-    """The preset with every flag the user gave applied on top, validated."""
+    """The preset (or the --config file) with every flag the user gave applied on top, validated.
+    With --config, args.preset becomes the file's preset name, which the new run records."""
     given = vars(args)
     overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
     if given.get("tensorboard") and not tensorboard_available():
         raise DQNRefError(f"--tensorboard needs the tensorboard package: {TENSORBOARD_INSTALL}")
-    return get_preset(args.preset, args.task).replace(**overrides)
+    if given.get("config") is not None:
+        args.preset, base = read_config_file(args.config)
+    else:
+        base = get_preset(args.preset, args.task)
+    return base.replace(**overrides)

@@ -344,7 +344,7 @@ def train(
             flush=True,
         )
     metrics.listener = open_tensorboard(
-        config.tensorboard, run_dir, agent, lambda: state.updates_done
+        config.tensorboard, run_dir, agent, lambda: state.updates_done, dataclasses.asdict(config)
     )
     bar = Progress(
         config.total_steps,
