@@ -18,6 +18,7 @@ from dqn_ref.training.run_folder import (
     remove_leftover_temporaries,
     run_dir_path,
 )
+from dqn_ref.training.wording import count
 
 if TYPE_CHECKING:
     from dqn_ref.training.train import TrainResult
@@ -142,14 +143,17 @@ def print_result(result: TrainResult) -> None:
     elif result.first_solved_step is not None:
         solved += ", not stably (the last evaluation is below the threshold)"
     print(
-        f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
-        f"in {result.wall_time_s:.1f} s; {solved}"
+        f"done: {count(result.steps, 'agent step')}, {count(result.episodes, 'episode')}, "
+        f"{count(result.updates, 'update')} in {result.wall_time_s:.1f} s; {solved}"
     )
     if result.final_eval is not None:
         final = result.final_eval
+        took = (
+            f" in {result.final_eval_time_s:.1f} s" if result.final_eval_time_s is not None else ""
+        )
         print(
-            f"final evaluation (epsilon {result.eval_epsilon:g}) over {final.episodes} episodes: "
-            f"mean {final.mean:.1f}, "
+            f"final evaluation (epsilon {result.eval_epsilon:g}) over "
+            f"{count(final.episodes, 'episode')}{took}: mean {final.mean:.1f}, "
             f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}"
         )
     print(f"run folder: {result.run_dir}")
@@ -161,7 +165,7 @@ def train_main(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         # Imported here so that --help and argument errors answer without loading torch.
         from dqn_ref.training.build import resolve_device
-        from dqn_ref.training.preflight import check_run_can_start
+        from dqn_ref.training.preflight import check_run_can_start, run_warnings
         from dqn_ref.training.train import train
 
         device = resolve_device(config.device)
@@ -179,6 +183,8 @@ def train_main(args: argparse.Namespace) -> int:
                 f"device {device}, {config.total_steps} agent steps -> {run_dir}",
                 flush=True,
             )
+            for warning in run_warnings(config):
+                print(f"dqn_ref: warning: {warning}", flush=True)
             with SignalStop() as stop:
                 result = train(
                     config, run_dir, args.preset, progress=not args.no_progress, stop=stop
@@ -243,7 +249,7 @@ def eval_main(args: argparse.Namespace) -> int:
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
         return report_failure(error, "run", args.run_dir, "nothing was written", "")
     print(
-        f"evaluation of {args.run_dir} over {summary.episodes} episodes "
+        f"evaluation of {args.run_dir} over {count(summary.episodes, 'episode')} "
         f"(epsilon {config.eval_epsilon:g}, seed {config.seed}): mean {summary.mean:.1f}, "
         f"std {summary.std:.1f}, min {summary.min:.0f}, max {summary.max:.0f}"
     )
