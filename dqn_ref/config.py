@@ -193,6 +193,36 @@ class DQNConfig:
         return dataclasses.replace(self, **changes)
 
 
+# The command line's --help shows the fields in these groups, in this order; a field missing here
+# is shown under "algorithm" (tests/test_config.py checks that none is missing).
+FIELD_GROUPS: dict[str, tuple[str, ...]] = {
+    "common": ("env_id", "num_envs", "total_steps", "total_episodes", "max_episode_steps", "seed"),
+    "algorithm": (
+        "network", "hidden_sizes", "dueling", "layer_norm", "optimizer", "learning_rate",
+        "learning_rate_end", "optimizer_eps", "rmsprop_alpha", "weight_decay", "amsgrad", "loss",
+        "huber_delta", "max_grad_value", "max_grad_norm", "buffer_size", "batch_size",
+        "learning_starts", "train_frequency", "gamma", "n_step", "double_q", "reward_clip",
+        "truncation_as_terminal", "target_update_interval", "tau", "target_hard_copy_episodes",
+        "epsilon_schedule", "epsilon_start", "epsilon_end", "epsilon_duration", "epsilon_decay",
+    ),
+    "evaluation": (
+        "eval_interval", "eval_episodes", "eval_epsilon", "final_eval_episodes",
+        "eval_max_episode_steps", "solved_threshold",
+    ),
+    "Atari only": ("noop_max", "terminal_on_life_loss", "repeat_action_probability"),
+    "run management": (
+        "device", "torch_threads", "precision", "tensorboard", "checkpoint_minutes",
+        "checkpoint_replay",
+    ),
+}  # fmt: skip
+FALLBACK_GROUP = "algorithm"
+
+
+def field_group(name: str) -> str:
+    """The --help group of a config field."""
+    return next((group for group, names in FIELD_GROUPS.items() if name in names), FALLBACK_GROUP)
+
+
 # Bounds that the libraries underneath impose, or that keep a typo from exhausting the machine.
 INT64_LIMIT = 2**63  # counters and sizes become numpy/torch int64 indices and tensor shapes
 # Each copy is an environment held in this process, stepped in lockstep (and, for evaluation,

@@ -57,6 +57,7 @@ from dqn_ref.training.plot import plot_curve
 from dqn_ref.training.progress import Progress
 from dqn_ref.training.seeding import seed_everything
 from dqn_ref.training.tensorboard_log import open_tensorboard
+from dqn_ref.training.wording import count
 
 EVAL_LABELS = {"eval": "evaluation", "final": "final evaluation"}
 Clock = Callable[[], float]
@@ -84,6 +85,7 @@ class TrainResult:
     stable_solved_time_s: float | None  # wall-clock at that evaluation, evaluations included
     stable_solved_train_time_s: float | None  # stable_solved_time_s less the evaluations' time
     final_eval: EvalSummary | None
+    final_eval_time_s: float | None = None  # after wall_time_s, the final evaluation's seconds
 
 
 def resume(
@@ -220,7 +222,7 @@ class TrainingRun:
         self.progress.write(
             f"{EVAL_LABELS[kind]} at step {self.state.step}: mean {summary.mean:.1f} "
             f"+- {summary.std:.1f} (min {summary.min:.0f}, max {summary.max:.0f}, "
-            f"{summary.episodes} episodes)"
+            f"{count(summary.episodes, 'episode')})"
         )
         return summary
 
@@ -259,7 +261,9 @@ class TrainingRun:
             self.run_dir, self.state.step, self.config.checkpoint_replay, stop.signal_number
         )
 
-    def result(self, wall_time: float, final_eval: EvalSummary | None) -> TrainResult:
+    def result(
+        self, wall_time: float, final_eval: EvalSummary | None, final_eval_time: float | None
+    ) -> TrainResult:
         state = self.state
         first_solved = state.first_solved
         stable_solved = stable_solve_of_run(self.metrics.rows, self.config.solved_threshold)
@@ -280,6 +284,7 @@ class TrainingRun:
             stable_solved_time_s=stable_solved[1] if stable_solved else None,
             stable_solved_train_time_s=stable_solved[2] if stable_solved else None,
             final_eval=final_eval,
+            final_eval_time_s=final_eval_time,
         )
 
 
@@ -344,7 +349,7 @@ def train(
             flush=True,
         )
     metrics.listener = open_tensorboard(
-        config.tensorboard, run_dir, agent, lambda: state.updates_done
+        config.tensorboard, run_dir, agent, lambda: state.updates_done, dataclasses.asdict(config)
     )
     bar = Progress(
         config.total_steps,
@@ -383,12 +388,19 @@ def train(
             raise TrainingInterruptedError(
                 run_dir, state.step, config.checkpoint_replay, stop.signal_number
             )
-        final_eval = None
+        final_eval, final_eval_time = None, None
         if config.final_eval_episodes:
+            # Said before it starts: 30 Pong games take about a minute, with no bar moving.
+            bar.write(
+                f"final evaluation: {count(config.final_eval_episodes, 'episode')} at epsilon "
+                f"{config.eval_epsilon:g}..."
+            )
+            final_start = clock()
             final_envs = evaluation_envs(config, final=True)
             generator = final_evaluation_generator(config, device)
             final_eval = run.evaluate(final_envs, "final", generator)
             final_envs.close()
+            final_eval_time = clock() - final_start
     finally:
         bar.close()
         metrics.close()
@@ -402,7 +414,7 @@ def train(
         f"{config.env_id}, preset {preset_name}, seed {config.seed}",
         config.solved_threshold,
     )
-    result = run.result(wall_time, final_eval)
+    result = run.result(wall_time, final_eval, final_eval_time)
     summary = dataclasses.asdict(result)
     summary["run_dir"] = str(run_dir)
     summary["steps_per_s"] = state.step / wall_time if wall_time > 0 else None

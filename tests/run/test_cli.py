@@ -361,3 +361,25 @@ def test_eval_on_a_missing_gpu_is_a_one_line_error(
 ) -> None:
     status, _, err = run_main(capsys, "eval", str(finished_run), "--device", "cuda")
     assert status == 2 and "--device cuda asked for" in err and len(err.splitlines()) == 1
+
+
+def test_video_flags_film_the_trained_and_the_saved_agent(tmp_path: Path) -> None:
+    """TASK --video films the agent after training (RUN_DIR/video.gif by default); eval --video
+    PATH films a saved run; a path of another kind is refused in one line before anything runs."""
+    run_dir = tmp_path / "run"
+    short = ["--steps", "300", "--num-envs", "1", "--learning-starts", "100"]
+    short += ["--eval-interval", "0", "--final-eval-episodes", "2", "--no-progress"]
+    trained = run_cli("cartpole", *short, "--out", str(run_dir), "--video")
+    assert trained.returncode == 0, trained.stderr
+    assert f"-> {run_dir / 'video.gif'}" in trained.stdout
+    assert (run_dir / "video.gif").stat().st_size > 0
+    filmed = run_cli("eval", str(run_dir), "--episodes", "2", "--video", str(tmp_path / "a.mp4"))
+    assert filmed.returncode == 0, filmed.stderr
+    assert "video: 1 episode, return" in filmed.stdout and (tmp_path / "a.mp4").is_file()
+    assert_one_line_error(
+        run_cli("eval", str(run_dir), "--video", str(tmp_path / "a.avi")),
+        "name a .gif or an .mp4 file",
+    )
+    refused = run_cli("cartpole", *short, "--out", str(tmp_path / "new"), "--video", "x.png")
+    assert_one_line_error(refused, "name a .gif or an .mp4 file")
+    assert not (tmp_path / "new" / "config.json").exists()
