@@ -76,8 +76,7 @@ def dqn_loop(
 
     `state` (its obs, resetting, step, episode, updates_done and syncs_done) is advanced in place,
     so that what the caller checkpoints between two reports resumes exactly. `update` makes one
-    update from the replay (default: agent.update on replay.sample(batch_size)).
-    """
+    update from the replay (default: agent.update on replay.sample(batch_size))."""
     if update is None:
         update = lambda: agent.update(replay.sample(config.batch_size))  # noqa: E731
     while state.step < config.total_steps and not (
