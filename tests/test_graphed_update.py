@@ -130,6 +130,10 @@ def test_graph_inputs_change_when_the_optimiser_state_is_replaced() -> None:
     assert graph_inputs(graphed, replay) == before
     graphed.optimizer.load_state_dict(graphed.optimizer.state_dict())
     assert graph_inputs(graphed, replay) != before
+    before = graph_inputs(graphed, replay)
+    moments = graphed.optimizer.state[graphed.online_parameters[0]]
+    moments["exp_avg"] = moments["exp_avg"].clone()
+    assert graph_inputs(graphed, replay) != before
 
 
 def test_the_graphed_update_needs_an_agent_built_for_it() -> None:

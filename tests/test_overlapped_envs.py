@@ -40,7 +40,8 @@ def test_starting_then_finishing_a_step_returns_what_step_returns(kind: str) -> 
             return AsyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
         return ScriptedVectorEnv([[ScriptedStep(1.0, terminated=True)] * 3] * 2)
 
-    actions = np.random.default_rng(0).integers(0, 2, (30, 2))
+    num_actions = 6 if kind == "atari" else 2  # Pong's paddle moves with actions 2 to 5
+    actions = np.random.default_rng(0).integers(0, num_actions, (60, 2))
     results = []
     for halves in (False, True):
         envs = build()
