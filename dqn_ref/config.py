@@ -160,6 +160,25 @@ class DQNConfig:
         475.0, "evaluation mean return at which the task counts as solved."
     )
 
+    # --- speed on a GPU (each keeps the algorithm; see its spec section) ------------------------
+    device_replay: bool = knob(
+        False,
+        "Atari: draw minibatches on the learner's device, frames and metadata held there "
+        "(spec/replay.md#eq-replay-device), so that no minibatch crosses the bus.",
+    )
+    graphed_update: bool = knob(
+        False,
+        "capture the update (draw, target, loss, backward, clipping, optimiser step) once as a "
+        "CUDA graph and replay it at every update (spec/algorithm.md#graphed-update); needs "
+        "device_replay and adam or adamw. On a CPU the same update runs uncaptured.",
+    )
+    overlap_env_step: bool = knob(
+        False,
+        "run Alg. step 7's updates while the environments step (ale-py's send/recv), so that "
+        "the updates of a lockstep step do not see its own transitions "
+        "(spec/algorithm.md#overlapped-stepping).",
+    )
+
     # --- logging -------------------------------------------------------------------------------
     tensorboard: bool = knob(
         True,
@@ -402,6 +421,8 @@ def _progress_checks(config: DQNConfig) -> list[tuple[bool, str]]:
     # num_envs agent steps some copy has stored n in a row (or ended an episode); a ring buffer
     # smaller than that overwrites every transition before its successors arrive.
     nstep_window = config.n_step * config.num_envs
+    # Overlapped, an update samples before the num_envs transitions of its own step are stored.
+    overlap_window = nstep_window + config.num_envs
     return [
         (
             config.n_step == 1 or config.learning_starts >= nstep_window,
@@ -414,6 +435,23 @@ def _progress_checks(config: DQNConfig) -> list[tuple[bool, str]]:
             f"buffer_size={config.buffer_size} is below n_step x num_envs = {nstep_window}, so "
             "every transition would be overwritten before its successors are stored; raise "
             f"buffer_size to at least {nstep_window}",
+        ),
+        (
+            not config.graphed_update or config.device_replay,
+            "graphed_update captures the minibatch's draw too, which needs device_replay; add "
+            "--device-replay",
+        ),
+        (
+            not config.graphed_update or config.optimizer in ("adam", "adamw"),
+            f"graphed_update needs a capturable fused optimiser (adam or adamw), not "
+            f"{config.optimizer}; use --optimizer adam or drop --graphed-update",
+        ),
+        (
+            not config.overlap_env_step or config.learning_starts >= overlap_window,
+            f"learning_starts={config.learning_starts} is below (n_step + 1) x num_envs = "
+            f"{overlap_window}: with overlap_env_step the first update samples before its lockstep "
+            f"step's transitions are stored and could find none; raise learning_starts to at "
+            f"least {overlap_window}",
         ),
         (
             not config.layer_norm or config.network == "mlp",

@@ -40,7 +40,7 @@ from dqn_ref.memory import format_bytes
 from dqn_ref.replay_interface import Replay
 from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.training.atomic import atomic_write_json
-from dqn_ref.training.build import make_replay_buffer, resolve_device
+from dqn_ref.training.build import make_replay_buffer, make_update, resolve_device
 from dqn_ref.training.checkpoint import (
     Resumable,
     config_of,
@@ -374,7 +374,8 @@ def train(
         checkpoint_step,
     )
     try:
-        for report in dqn_loop(config, agent, envs, replay, state):
+        update = make_update(config, agent, replay)
+        for report in dqn_loop(config, agent, envs, replay, state, update):
             run.log_episodes(report)
             run.evaluate_and_checkpoint_when_due()
             bar.advance(int(report.real.sum()), state, report.epsilon, run.last_eval)

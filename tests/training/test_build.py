@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
+from dqn_ref.agent import DQNAgent
+from dqn_ref.device_replay import DeviceFrameReplay
+from dqn_ref.envs import EnvSpaces
 from dqn_ref.errors import DQNRefError
-from dqn_ref.presets import cartpole
+from dqn_ref.frame_replay import FrameReplayBuffer
+from dqn_ref.graphed_update import GraphedUpdate
+from dqn_ref.presets import cartpole, pong
+from dqn_ref.training.build import make_replay_buffer, make_update
 from dqn_ref.training.train import train
 
 
@@ -38,3 +46,38 @@ def test_the_smallest_valid_n_step_start_trains(tmp_path: Path) -> None:
     )
     result = train(config, tmp_path / "run", progress=False)
     assert result.updates > 0
+
+
+def test_device_replay_and_graphed_update_are_built_from_the_config() -> None:
+    """device_replay gives Atari frames the DeviceFrameReplay and graphed_update the
+    GraphedUpdate; without them the run's parts are today's; CartPole has no device replay, so
+    graphed_update there is a one-line error."""
+    atari = EnvSpaces((4, 84, 84), np.dtype(np.uint8), 6)
+    config = pong.replace(buffer_size=1_000, device="cpu")
+    graphed = config.replace(device_replay=True, graphed_update=True)
+    agent = DQNAgent(graphed, atari.obs_shape, atari.num_actions, torch.device("cpu"))
+    replay = make_replay_buffer(graphed, atari, torch.device("cpu"))
+    assert isinstance(replay, DeviceFrameReplay)
+    assert isinstance(make_update(graphed, agent, replay), GraphedUpdate)
+    plain = make_replay_buffer(config, atari, torch.device("cpu"))
+    assert type(plain) is FrameReplayBuffer
+    assert not isinstance(make_update(config, agent, plain), GraphedUpdate)
+    cartpole_graphed = cartpole.replace(device_replay=True, graphed_update=True)
+    spaces = EnvSpaces((4,), np.dtype(np.float32), 2)
+    cartpole_agent = DQNAgent(cartpole_graphed, (4,), 2, torch.device("cpu"))
+    cartpole_replay = make_replay_buffer(cartpole_graphed, spaces, torch.device("cpu"))
+    with pytest.raises(DQNRefError, match="drop --graphed-update"):
+        make_update(cartpole_graphed, cartpole_agent, cartpole_replay)
+
+
+def test_a_pong_run_with_every_gpu_option_trains_on_the_cpu(tmp_path: Path) -> None:
+    """device_replay, graphed_update (uncaptured on a CPU) and overlap_env_step together: a
+    short Pong run stores, learns and finishes with the updates it was due."""
+    config = pong.replace(
+        device="cpu", num_envs=2, total_steps=64, learning_starts=32, train_frequency=8,
+        buffer_size=2_000, batch_size=4, eval_interval=0, final_eval_episodes=0,
+        tensorboard=False, device_replay=True, graphed_update=True, overlap_env_step=True,
+    )  # fmt: skip
+    result = train(config, tmp_path / "run", progress=False)
+    assert result.steps == 64
+    assert result.updates == (64 - 32) // 8 + 1
