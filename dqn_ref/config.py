@@ -223,6 +223,7 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
         "learning_starts", "train_frequency", "gamma", "n_step", "double_q", "reward_clip",
         "truncation_as_terminal", "target_update_interval", "tau", "target_hard_copy_episodes",
         "epsilon_schedule", "epsilon_start", "epsilon_end", "epsilon_duration", "epsilon_decay",
+        "overlap_env_step",
     ),
     "evaluation": (
         "eval_interval", "eval_episodes", "eval_epsilon", "final_eval_episodes",
@@ -231,7 +232,7 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "Atari only": ("noop_max", "terminal_on_life_loss", "repeat_action_probability"),
     "run management": (
         "device", "torch_threads", "precision", "tensorboard", "checkpoint_minutes",
-        "checkpoint_replay",
+        "checkpoint_replay", "device_replay", "graphed_update",
     ),
 }  # fmt: skip
 FALLBACK_GROUP = "algorithm"
