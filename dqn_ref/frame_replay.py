@@ -171,6 +171,10 @@ class FrameReplayBuffer:
         obs_np = np.asarray(obs)
         next_np = np.asarray(next_obs)
         columns = self.columns if env_ids is None else np.asarray(env_ids, dtype=np.int64)
+        if len(columns) == 0:
+            # A lockstep step in which every copy autoreset (with one copy, every game's end)
+            # makes no transition: nothing to store, and no frame to write.
+            return
         if obs_np.shape[1:] != self.obs_shape or next_np.shape != obs_np.shape:
             raise ValueError(
                 f"expected observations of shape (n, {self.obs_shape}), got {obs_np.shape}"
