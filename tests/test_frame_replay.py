@@ -324,3 +324,19 @@ def test_sampling_a_buffer_without_transitions_is_refused() -> None:
         ValueError, match=r"^cannot sample from a replay buffer that holds no transition$"
     ):
         FrameReplayBuffer(40, (2, *FRAME_SHAPE)).sample(1)
+
+
+def test_nstep_sampling_without_a_complete_transition_is_an_error_not_an_endless_redraw() -> None:
+    """eq-nstep: with no held transition complete (two steps of a 3-step episode in progress),
+    sampling says so instead of redrawing forever; one step more, and it samples."""
+    buffer = FrameReplayBuffer(40, (2, *FRAME_SHAPE), 1, n_step=3)
+    frames = np.arange(5 * 6, dtype=np.uint8).reshape(5, *FRAME_SHAPE)
+    for t in range(3):
+        if t == 2:
+            with pytest.raises(
+                ValueError, match=r"^cannot sample 3-step transitions: none of the 2 held"
+            ):
+                buffer.sample(4)
+        stack, next_stack = frames[None, t : t + 2], frames[None, t + 1 : t + 3]
+        buffer.add(stack, [0], [float(t)], next_stack, [False], episode_end=[False])
+    assert buffer.sample(4).reward.tolist() == pytest.approx([0.0 + 0.99 * 1.0 + 0.99**2 * 2.0] * 4)

@@ -330,3 +330,30 @@ def test_a_step_in_which_no_copy_made_a_transition_stores_nothing(
     if n_step > 1:
         for name, value in expected["links"].items():
             assert torch.equal(torch.as_tensor(saved["links"][name]), torch.as_tensor(value))
+
+
+def test_nstep_sampling_without_a_complete_transition_is_an_error_not_an_endless_redraw() -> None:
+    """eq-nstep: a transition whose episode goes on past what is stored is redrawn; when no held
+    transition is complete (two steps of a 3-step episode in progress, as a buffer refilling
+    after a resume holds), sampling says so instead of redrawing forever. One step more and
+    the first transition is complete, and sampling returns it."""
+    buffer = ReplayBuffer(10, OBS_SHAPE, np.float32, n_step=3)
+    obs, action, reward, next_obs, _ = transitions(1, 3)
+    going_on = np.zeros(1, dtype=bool)
+    for t in range(3):
+        if t == 2:
+            with pytest.raises(
+                ValueError, match=r"^cannot sample 3-step transitions: none of the 2 held"
+            ):
+                buffer.sample(4)
+        step = slice(t, t + 1)
+        buffer.add(
+            obs[step],
+            action[step],
+            reward[step],
+            next_obs[step],
+            going_on,
+            episode_end=going_on,
+            env_ids=[0],
+        )
+    assert buffer.sample(4).obs[:, 0].tolist() == [1.0] * 4
