@@ -45,6 +45,13 @@ def updates_due(config: DQNConfig, step: int) -> int:
     return (step - config.learning_starts) // config.train_frequency + 1
 
 
+def training_done(config: DQNConfig, step: int, episode: int) -> bool:
+    """The loop's end: total_steps agent steps taken, or total_episodes episodes ended."""
+    return step >= config.total_steps or bool(
+        config.total_episodes and episode >= config.total_episodes
+    )
+
+
 def hard_copy_due(config: DQNConfig, episode: int) -> bool:
     """The paper's episodic schedule: theta^- <- theta after 0-based episode e when e % K == 0."""
     episodes = config.target_hard_copy_episodes
@@ -59,9 +66,7 @@ def dqn_loop(
     `state` (its obs, resetting, step, episode, updates_done and syncs_done) is advanced in place,
     so that what the caller checkpoints between two reports resumes exactly.
     """
-    while state.step < config.total_steps and not (
-        config.total_episodes and state.episode >= config.total_episodes
-    ):
+    while not training_done(config, state.step, state.episode):
         # Alg. step 2: exploration rate for this step (eq-eps-exp / eq-eps-linear).
         epsilon = epsilon_at(config, state.step)
         # Alg. step 3: epsilon-greedy actions from the online network (eq-eps-greedy).

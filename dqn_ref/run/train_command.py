@@ -15,7 +15,6 @@ from dqn_ref.training.interrupt import SignalStop, TrainingInterruptedError
 from dqn_ref.training.run_folder import (
     folder_lock,
     prepare_run_dir,
-    remove_leftover_temporaries,
     run_dir_path,
 )
 
@@ -156,13 +155,11 @@ def resume_main(args: argparse.Namespace) -> int:
     try:
         from dqn_ref.training.train import resume
 
-        # A missing folder is reported by resume itself; the lock would create it.
+        # A missing folder is reported by resume itself; the lock would create it. Resume
+        # checks the folder before it changes anything, crash leftovers included.
         lock = folder_lock(args.run_dir) if args.run_dir.is_dir() else contextlib.nullcontext()
-        with lock:
-            if args.run_dir.is_dir():
-                remove_leftover_temporaries(args.run_dir)
-            with SignalStop() as stop:
-                result = resume(args.run_dir, not args.no_progress, stop, args.device)
+        with lock, SignalStop() as stop:
+            result = resume(args.run_dir, not args.no_progress, stop, args.device)
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
