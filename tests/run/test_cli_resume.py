@@ -221,3 +221,19 @@ def test_a_stopped_run_resumes_and_its_summary_names_the_folder_absolutely(
         config, STOP_AT
     )
     assert summary["updates_skipped"] == refill > 0
+
+
+def test_a_run_killed_before_its_summary_resumes_to_the_summary_it_would_have_written(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without its replay buffer in the checkpoint, a resume counts the updates of the refill as
+    skipped in advance; in a run whose loop is over none of them are due, so the summary counts
+    the updates the run made, none skipped, as the run's own summary did."""
+    shutil.copytree(runs["finished"], tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    (tmp_path / "run" / "summary.json").unlink()
+    assert main(["resume", str(tmp_path / "run"), "--no-progress"]) == 0, capsys.readouterr().err
+    again = json.loads((tmp_path / "run" / "summary.json").read_text())
+    for name in ("steps", "episodes", "updates", "updates_skipped", "final_eval"):
+        assert again[name] == summary[name], name
+    assert again["updates_skipped"] == 0
