@@ -27,7 +27,10 @@ RESUME_DESCRIPTION = """\
 Continue the run in RUN_DIR from its checkpoint.pt, with the run's own config, until its
 total_steps; metrics.csv is cut back to the checkpoint's rows and appended to. With the replay
 buffer in the checkpoint (--checkpoint-replay when training) the result equals that of a run never
-interrupted, wall-clock columns aside; without it the buffer refills before learning goes on."""
+interrupted, wall-clock columns aside; without it the buffer refills before learning goes on.
+Nothing is changed in RUN_DIR before it is checked: a finished run (summary.json written), a
+config.json edited since the checkpoint, or a checkpoint whose networks do not fit its config is
+refused in one line, every file left as it was."""
 EVAL_HELP = "evaluate a saved run's network as the final evaluation does"
 EVAL_DESCRIPTION = """\
 Evaluate the online network in RUN_DIR/checkpoint.pt under the protocol of spec/evaluation.md:
