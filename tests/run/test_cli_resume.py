@@ -77,6 +77,10 @@ def edit_checkpoint_config(run_dir: Path, **changes: object) -> None:
     edit_config_json(run_dir, **changes)
 
 
+def write_text(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
 def cut_metrics(run_dir: Path) -> None:
     rows = load_checkpoint(run_dir / "checkpoint.pt")["metrics_rows"]
     lines = (run_dir / "metrics.csv").read_text().splitlines(keepends=True)
@@ -129,7 +133,7 @@ REFUSALS: list[tuple[str, str, Callable[[Path], None], str, str]] = [
     (
         "config.json not JSON",
         "stopped",
-        lambda run_dir: (run_dir / "config.json").write_text("{hidden_sizes: 64"),
+        lambda run_dir: write_text(run_dir / "config.json", "{hidden_sizes: 64"),
         "{run_dir}/config.json is not the config a run writes (JSONDecodeError)",
         "remove it and resume writes it again",
     ),

@@ -31,12 +31,14 @@ RUN = [
 ]  # fmt: skip
 
 
-def start(out: Path, *extra: str, **popen: object) -> subprocess.Popen[str]:
+def start(out: Path, *extra: str, stderr: int) -> subprocess.Popen[str]:
+    """The run, its stdout a pipe the test reads, its stderr a pipe too or the same one."""
     return subprocess.Popen(
         [*RUN, *extra, "--out", str(out)],
         cwd=ROOT,
         text=True,
-        **popen,  # type: ignore[call-overload]
+        stdout=subprocess.PIPE,
+        stderr=stderr,
     )
 
 
@@ -52,7 +54,7 @@ def test_a_run_whose_stdout_reader_goes_away_finishes_and_says_so_on_stderr(
     meets a closed pipe, and the run says so once on stderr, trains to its end and writes every
     file, exit status 0."""
     out = tmp_path / "run"
-    process = start(out, "--no-progress", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = start(out, "--no-progress", stderr=subprocess.PIPE)
     assert process.stdout is not None and process.stderr is not None
     assert process.stdout.readline().startswith("dqn_ref: cartpole, preset cartpole")
     process.stdout.close()
@@ -66,7 +68,7 @@ def test_a_run_whose_only_reader_of_stdout_and_stderr_goes_away_finishes(tmp_pat
     """As with `2>&1 | head -1`, progress bar included: stderr is the same closed pipe, so the
     notice cannot be read, and the run still finishes with every file."""
     out = tmp_path / "run"
-    process = start(out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = start(out, stderr=subprocess.STDOUT)
     assert process.stdout is not None
     assert process.stdout.readline()
     process.stdout.close()
