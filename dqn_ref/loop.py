@@ -46,6 +46,13 @@ def updates_due(config: DQNConfig, step: int) -> int:
     return (step - config.learning_starts) // config.train_frequency + 1
 
 
+def training_done(config: DQNConfig, step: int, episode: int) -> bool:
+    """The loop's end: total_steps agent steps taken, or total_episodes episodes ended."""
+    return step >= config.total_steps or bool(
+        config.total_episodes and episode >= config.total_episodes
+    )
+
+
 def hard_copy_due(config: DQNConfig, episode: int) -> bool:
     """The paper's episodic schedule: theta^- <- theta after 0-based episode e when e % K == 0."""
     episodes = config.target_hard_copy_episodes
@@ -79,9 +86,7 @@ def dqn_loop(
     update from the replay (default: agent.update on replay.sample(batch_size))."""
     if update is None:
         update = lambda: agent.update(replay.sample(config.batch_size))  # noqa: E731
-    while state.step < config.total_steps and not (
-        config.total_episodes and state.episode >= config.total_episodes
-    ):
+    while not training_done(config, state.step, state.episode):
         # Alg. step 2: exploration rate for this step (eq-eps-exp / eq-eps-linear).
         epsilon = epsilon_at(config, state.step)
         # Alg. step 3: epsilon-greedy actions from the online network (eq-eps-greedy).

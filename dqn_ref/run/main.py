@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from dqn_ref.presets import TASK_PRESETS
 from dqn_ref.run.flags import PROG, TASK_HELP, OneLineParser, add_task_flags
+from dqn_ref.run.process_io import outputs_that_may_close, set_aside_unknown_mplbackend
 from dqn_ref.run.study_command import add_study_command, study_main
 from dqn_ref.run.train_command import (
     add_run_dir_commands,
@@ -80,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with outputs_that_may_close():
+        ignored = set_aside_unknown_mplbackend()
+        if ignored is not None:
+            print(
+                f"dqn_ref: MPLBACKEND={ignored!r} is not a backend matplotlib knows, so it is "
+                "ignored here (dqn_ref draws its figures to files with Agg); unset or correct it "
+                "for other programs",
+                file=sys.stderr,
+            )
+        return run_command(argv)
+
+
+def run_command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "study":
         return study_main(args, sys.argv[1:] if argv is None else argv)

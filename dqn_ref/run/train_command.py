@@ -15,7 +15,6 @@ from dqn_ref.training.interrupt import SignalStop, TrainingInterruptedError
 from dqn_ref.training.run_folder import (
     folder_lock,
     prepare_run_dir,
-    remove_leftover_temporaries,
     run_dir_path,
 )
 from dqn_ref.training.wording import count
@@ -29,7 +28,10 @@ RESUME_DESCRIPTION = """\
 Continue the run in RUN_DIR from its checkpoint.pt, with the run's own config, until its
 total_steps; metrics.csv is cut back to the checkpoint's rows and appended to. With the replay
 buffer in the checkpoint (--checkpoint-replay when training) the result equals that of a run never
-interrupted, wall-clock columns aside; without it the buffer refills before learning goes on."""
+interrupted, wall-clock columns aside; without it the buffer refills before learning goes on.
+Nothing is changed in RUN_DIR before it is checked: a finished run (summary.json written), a
+config.json edited since the checkpoint, or a checkpoint whose networks do not fit its config is
+refused in one line, every file left as it was."""
 EVAL_HELP = "evaluate a saved run's network as the final evaluation does"
 EVAL_DESCRIPTION = """\
 Evaluate the online network in RUN_DIR/checkpoint.pt under the protocol of spec/evaluation.md:
@@ -212,13 +214,11 @@ def resume_main(args: argparse.Namespace) -> int:
     try:
         from dqn_ref.training.train import resume
 
-        # A missing folder is reported by resume itself; the lock would create it.
+        # A missing folder is reported by resume itself; the lock would create it. Resume
+        # checks the folder before it changes anything, crash leftovers included.
         lock = folder_lock(args.run_dir) if args.run_dir.is_dir() else contextlib.nullcontext()
-        with lock:
-            if args.run_dir.is_dir():
-                remove_leftover_temporaries(args.run_dir)
-            with SignalStop() as stop:
-                result = resume(args.run_dir, not args.no_progress, stop, args.device)
+        with lock, SignalStop() as stop:
+            result = resume(args.run_dir, not args.no_progress, stop, args.device)
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:

@@ -34,7 +34,7 @@ from dqn_ref.evaluate import (
     evaluation_envs,
     final_evaluation_generator,
 )
-from dqn_ref.loop import LoopReport, dqn_loop
+from dqn_ref.loop import LoopReport, dqn_loop, updates_due
 from dqn_ref.loop_state import LoopState
 from dqn_ref.memory import format_bytes
 from dqn_ref.replay_interface import Replay
@@ -51,10 +51,12 @@ from dqn_ref.training.checkpoint import (
 from dqn_ref.training.checkpoint_timer import CheckpointTimer
 from dqn_ref.training.estimate import print_cpu_estimate
 from dqn_ref.training.interrupt import StopCheck, TrainingInterruptedError
-from dqn_ref.training.metrics import MetricsLog
+from dqn_ref.training.metrics import MetricsLog, check_metrics_rows
 from dqn_ref.training.numerical_guard import all_finite, non_finite_error
 from dqn_ref.training.plot import plot_curve
 from dqn_ref.training.progress import Progress
+from dqn_ref.training.resume_checks import check_config_json_matches, check_run_not_finished
+from dqn_ref.training.run_folder import remove_leftover_temporaries
 from dqn_ref.training.seeding import seed_everything
 from dqn_ref.training.tensorboard_log import open_tensorboard
 from dqn_ref.training.wording import count
@@ -101,6 +103,8 @@ def resume(
     """
     payload = load_checkpoint(run_dir / "checkpoint.pt")
     config = config_of(payload)
+    check_run_not_finished(run_dir, config, payload["counters"])
+    check_config_json_matches(run_dir, config)
     if device is not None:
         config = config.replace(device=device)
     return train(config, run_dir, payload.get("preset", "custom"), progress, stop, payload)
@@ -267,12 +271,15 @@ class TrainingRun:
         state = self.state
         first_solved = state.first_solved
         stable_solved = stable_solve_of_run(self.metrics.rows, self.config.solved_threshold)
+        # A resume without the buffer counts the updates of its refill as skipped in advance;
+        # those the run ended before were never due, so neither made nor skipped.
+        never_due = max(0, state.updates_done - updates_due(self.config, state.step))
         return TrainResult(
             run_dir=self.run_dir,
             steps=state.step,
             episodes=state.episode,
-            updates=state.updates_done,
-            updates_skipped=state.updates_skipped,
+            updates=state.updates_done - never_due,
+            updates_skipped=state.updates_skipped - never_due,
             wall_time_s=wall_time,
             eval_time_s=state.eval_time_s,
             solved_threshold=self.config.solved_threshold,
@@ -323,19 +330,27 @@ def train(
     eval_generator = torch.Generator(device=device)
     eval_generator.manual_seed(config.seed + EVAL_SEED_OFFSET)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(
-        run_dir / "config.json", {"preset": preset_name, "config": dataclasses.asdict(config)}
-    )
+    def write_config() -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(
+            run_dir / "config.json", {"preset": preset_name, "config": dataclasses.asdict(config)}
+        )
+
     checkpoint_step = None
     if resume_from is None:
+        write_config()
         metrics = MetricsLog(run_dir / "metrics.csv")
         obs, _ = envs.reset(seed=config.seed)
         state = LoopState.start(obs, device, config.eval_interval)
     else:
-        metrics = MetricsLog.continued(run_dir / "metrics.csv", resume_from["metrics_rows"])
+        # Everything that can refuse the checkpoint (its networks, its buffer, its environments,
+        # metrics.csv's rows) before a file is touched: a refused resume changes nothing.
         restored = restore_run(resume_from, agent, replay, envs, eval_envs, eval_generator, device)
         state, envs, eval_envs = restored.loop, restored.envs, restored.eval_envs
+        check_metrics_rows(run_dir / "metrics.csv", resume_from["metrics_rows"])
+        remove_leftover_temporaries(run_dir)
+        metrics = MetricsLog.continued(run_dir / "metrics.csv", resume_from["metrics_rows"])
+        write_config()
         checkpoint_step = state.step
         exactness = (
             "bit-exact"
@@ -417,7 +432,7 @@ def train(
     )
     result = run.result(wall_time, final_eval, final_eval_time)
     summary = dataclasses.asdict(result)
-    summary["run_dir"] = str(run_dir)
+    summary["run_dir"] = str(run_dir.resolve())  # the same folder, whatever the working folder
     summary["steps_per_s"] = state.step / wall_time if wall_time > 0 else None
     atomic_write_json(run_dir / "summary.json", summary)
     return result

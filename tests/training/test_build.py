@@ -14,7 +14,7 @@ from dqn_ref.envs import EnvSpaces
 from dqn_ref.errors import DQNRefError
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.graphed_update import GraphedUpdate
-from dqn_ref.presets import cartpole, pong
+from dqn_ref.presets import PRESETS, cartpole, pong
 from dqn_ref.training.build import make_replay_buffer, make_update
 from dqn_ref.training.train import train
 
@@ -81,3 +81,45 @@ def test_a_pong_run_with_every_gpu_option_trains_on_the_cpu(tmp_path: Path) -> N
     result = train(config, tmp_path / "run", progress=False)
     assert result.steps == 64
     assert result.updates == (64 - 32) // 8 + 1
+
+
+VECTOR = EnvSpaces((4,), np.dtype(np.float32), 2)
+FRAMES = EnvSpaces((4, 6, 6), np.dtype(np.uint8), 6)  # small stacked frames: the frame buffer
+
+
+def one_episode_stream(spaces: EnvSpaces, length: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(obs, next_obs) of one copy's episode that does not end, in the shape `spaces` says;
+    frames as stacks shifted by one frame, as the Atari pipeline gives them."""
+    if spaces.obs_dtype == np.uint8:
+        frames = (np.arange(length + 4, dtype=np.uint8)[:, None, None] * np.ones((1, 6, 6))).astype(
+            np.uint8
+        )
+        return [(frames[t : t + 4], frames[t + 1 : t + 5]) for t in range(length)]
+    return [
+        (np.full(4, t, dtype=np.float32), np.full(4, t + 1, dtype=np.float32))
+        for t in range(length)
+    ]
+
+
+@pytest.mark.parametrize("spaces", [VECTOR, FRAMES], ids=["vector", "frames"])
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_the_replay_buffer_returns_the_configs_n_step_transitions(
+    preset: str, spaces: EnvSpaces
+) -> None:
+    """eq-nstep through make_replay_buffer, for every preset's n_step and gamma and both buffers
+    (pong-cpu's 3-step returns go to the frame buffer): in an episode that goes on, every sampled
+    transition carries R^(n) = sum_k gamma^k r_{t+k} and the discount gamma^n, or for one step r
+    and no discount (eq-target's own gamma)."""
+    config = PRESETS[preset].replace(num_envs=1, buffer_size=64, batch_size=8)
+    replay = make_replay_buffer(config, spaces, torch.device("cpu"))
+    for obs, next_obs in one_episode_stream(spaces, 30):
+        replay.add(obs[None], [0], [1.0], next_obs[None], [False], episode_end=[False])
+    batch = replay.sample(16)
+    n, gamma = config.n_step, config.gamma
+    expected_reward = sum(gamma**k for k in range(n))
+    assert torch.allclose(batch.reward, torch.full((16,), expected_reward), rtol=1e-6)
+    if n == 1:
+        assert batch.discount is None
+    else:
+        assert batch.discount is not None
+        assert torch.allclose(batch.discount, torch.full((16,), gamma**n), rtol=1e-6)
