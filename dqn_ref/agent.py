@@ -177,12 +177,14 @@ class DQNAgent:
         self.q_taken_updates = 0
         return mean
 
-    def sync_target(self) -> None:
-        """Alg. step 8: eq-hard when tau is 1, else eq-soft with the config's tau."""
+    def sync_target(self, syncs: int = 1) -> None:
+        """Alg. step 8, `syncs` times with the same theta: eq-hard when tau is 1, else eq-soft
+        with the config's tau; k soft syncs in a row are one with weight 1 - (1 - tau)^k."""
         if self.config.tau == 1.0:
             hard_update(self.target_parameters, self.online_parameters)
         else:
-            soft_update(self.target_parameters, self.online_parameters, self.config.tau)
+            tau = self.config.tau if syncs == 1 else 1.0 - (1.0 - self.config.tau) ** syncs
+            soft_update(self.target_parameters, self.online_parameters, tau)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a checkpoint needs to rebuild the agent's learning state."""

@@ -159,6 +159,12 @@ class DQNConfig:
     solved_threshold: float = knob(
         475.0, "evaluation mean return at which the task counts as solved."
     )
+    stop_when_solved: bool = knob(
+        False,
+        "end training at the first evaluation in which every episode reaches solved_threshold; "
+        "the final evaluation then tests that network (spec/evaluation.md#stopping-once-solved); "
+        "no effect when eval_interval is 0.",
+    )
 
     # --- speed on a GPU (each keeps the algorithm; see its spec section) ------------------------
     device_replay: bool = knob(

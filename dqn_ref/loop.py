@@ -124,8 +124,10 @@ def dqn_loop(
         # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step (rate: eq-lr-linear).
         if not overlapped:
             losses = learn(config, agent, state, state.step, update)
-        # Alg. step 8: sync the target network every target_update_interval agent steps.
-        while state.syncs_done < state.step // config.target_update_interval:
-            agent.sync_target()
-            state.syncs_done += 1
+        # Alg. step 8: sync the target network every target_update_interval agent steps; the
+        # syncs due now all see the same theta, so they are made as one (eq-soft P4).
+        due = state.step // config.target_update_interval - state.syncs_done
+        if due > 0:
+            agent.sync_target(syncs=due)
+            state.syncs_done += due
         yield LoopReport(epsilon, reward, real, ended, losses)

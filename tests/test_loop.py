@@ -128,9 +128,9 @@ class RecordingAgent(DQNAgent):
         self.learning_rates.append(self.optimizer.param_groups[0]["lr"])
         return super().update(batch)
 
-    def sync_target(self) -> None:
-        self.syncs += 1
-        super().sync_target()
+    def sync_target(self, syncs: int = 1) -> None:
+        self.syncs += syncs
+        super().sync_target(syncs)
 
 
 @dataclass

@@ -129,6 +129,7 @@ class TrainingRun:
     progress: Progress
     checkpoint_step: int | None = None  # the step checkpoint.pt holds now
     last_eval: EvalSummary | None = None
+    solved_stop: bool = False  # stop_when_solved and the last evaluation solved in every episode
 
     def __post_init__(self) -> None:
         # Seconds of training: those before the checkpoint a resumed run starts from, plus this
@@ -253,7 +254,19 @@ class TrainingRun:
             state.first_solved = (state.step, seconds, seconds - state.eval_time_s)
         while state.next_eval_step <= state.step:
             state.next_eval_step += self.config.eval_interval
+        self.solved_stop = self.solved_in_every_episode()
         self.checkpoint()
+
+    def solved_in_every_episode(self) -> bool:
+        """With stop_when_solved: every episode of the last evaluation during training reached
+        solved_threshold (spec/evaluation.md#stopping-once-solved). Read off the metrics rows, so
+        that a run resumed from the checkpoint of the evaluation it stopped at stays stopped."""
+        if not self.config.stop_when_solved:
+            return False
+        evaluations = [row for row in self.metrics.rows if row["kind"] == "eval"]
+        return bool(evaluations) and float(evaluations[-1]["eval_min"]) >= (
+            self.config.solved_threshold
+        )
 
     def stop_if_asked(self, stop: StopCheck | None) -> None:
         """A stop request ends the run here, with a checkpoint `resume` continues from."""
@@ -388,13 +401,17 @@ def train(
         bar,
         checkpoint_step,
     )
+    run.solved_stop = run.solved_in_every_episode()
     try:
         update = make_update(config, agent, replay)
-        for report in dqn_loop(config, agent, envs, replay, state, update):
+        reports = iter(()) if run.solved_stop else dqn_loop(config, agent, envs, replay, state, update)
+        for report in reports:
             run.log_episodes(report)
             run.evaluate_and_checkpoint_when_due()
             bar.advance(int(report.real.sum()), state, report.epsilon, run.last_eval)
             run.stop_if_asked(stop)
+            if run.solved_stop:
+                break  # spec/evaluation.md#stopping-once-solved: the final evaluation follows
         bar.close()
         wall_time = run.seconds()
 

@@ -124,6 +124,7 @@ def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: 
         final_eval_episodes=4,
         buffer_size=2_000,
         solved_threshold=1.0,  # every evaluation counts as solved: the first one sets the times
+        stop_when_solved=False,  # and the run goes on to total_steps all the same
     )
     run_dir = tmp_path / "run"
     result = train_module.train(config, run_dir, "cartpole", progress=False)
@@ -404,3 +405,27 @@ def test_metrics_returns_are_raw_game_scores_while_the_replay_stores_clipped_rew
     # Copy 0's four steps clipped, copy 1's two, then its first step after the reset (reward 0).
     stored = buffers[0].reward[: len(buffers[0])].tolist()
     assert sorted(stored) == [-1.0, 0.0, 0.5, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_stop_when_solved_ends_training_at_an_evaluation_solved_in_every_episode(
+    tmp_path: Path,
+) -> None:
+    """spec/evaluation.md#stopping-once-solved: with a threshold every episode reaches (1: any
+    episode lasts a step), training ends at the first evaluation, the final evaluation still
+    runs, and resuming the stopped run trains no further."""
+    config = short_run(
+        900,
+        eval_interval=300,
+        eval_episodes=2,
+        final_eval_episodes=2,
+        solved_threshold=1.0,
+        stop_when_solved=True,
+    )
+    result = train_module.train(config, tmp_path / "run", progress=False)
+    assert result.steps == 300
+    assert result.stable_solved_step == 300
+    assert result.final_eval is not None
+    resumed = train_module.resume(tmp_path / "run", progress=False)
+    assert resumed.steps == result.steps
+    unreachable = config.replace(solved_threshold=501.0)  # no episode returns more than 500
+    assert train_module.train(unreachable, tmp_path / "full", progress=False).steps == 900
