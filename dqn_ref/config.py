@@ -233,7 +233,7 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "evaluation": (
         "eval_interval", "eval_episodes", "eval_epsilon", "final_eval_episodes",
-        "eval_max_episode_steps", "solved_threshold",
+        "eval_max_episode_steps", "solved_threshold", "stop_when_solved",
     ),
     "Atari only": ("noop_max", "terminal_on_life_loss", "repeat_action_probability"),
     "run management": (

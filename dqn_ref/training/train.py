@@ -404,7 +404,8 @@ def train(
     run.solved_stop = run.solved_in_every_episode()
     try:
         update = make_update(config, agent, replay)
-        reports = iter(()) if run.solved_stop else dqn_loop(config, agent, envs, replay, state, update)
+        loop = dqn_loop(config, agent, envs, replay, state, update)
+        reports = iter(()) if run.solved_stop else loop
         for report in reports:
             run.log_episodes(report)
             run.evaluate_and_checkpoint_when_due()
