@@ -172,3 +172,10 @@ def test_the_network_estimate_counts_parameter_copies_and_activations() -> None:
     """hidden 10-20: parameters 1x10 + 10x20 + 20x1 = 230, six copies; activations 30 units
     x 3 copies x batch 4 = 360; 4 bytes each: 4 x (1380 + 360) = 6960."""
     assert network_bytes_lower_bound("mlp", (10, 20), 4) == 6960
+
+
+def test_every_field_lies_in_exactly_one_help_group() -> None:
+    from dqn_ref.config import FIELD_GROUPS
+
+    grouped = [name for names in FIELD_GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(f.name for f in dataclasses.fields(DQNConfig))

@@ -13,16 +13,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from dqn_ref.config import DQNConfig
+from dqn_ref.config import FIELD_GROUPS, DQNConfig, field_group
 from dqn_ref.errors import DQNRefError
 from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset
+from dqn_ref.training.config_file import read_config_file
 from dqn_ref.training.tensorboard_log import TENSORBOARD_INSTALL, tensorboard_available
 
 PROG = "python -m dqn_ref.run"
 FLAG_ALIASES = {"total_steps": ["--steps"]}
 TASK_HELP = {
-    "cartpole": "train DQN on CartPole-v1 (about 45 s on a 2-core CPU with the default preset)",
-    "pong": "train DQN on Atari Pong (ALE/Pong-v5) from pixels: a GPU job; on a CPU, use --steps",
+    "cartpole": "train DQN on CartPole-v1 (the default preset: about 13 s on 2 CPU cores, "
+    "docs/cartpole/peers.md)",
+    "pong": "train DQN on Atari Pong (ALE/Pong-v5) from pixels: a GPU job (the default preset: "
+    "about 65 min on one H200, docs/results.md); on a CPU, use --steps",
 }
 
 
@@ -91,9 +94,13 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
 def add_config_flags(parser: argparse.ArgumentParser, preset_names: Sequence[str]) -> None:
     """One flag per DQNConfig field; help text from the field, with each preset's value."""
     hints = typing.get_type_hints(DQNConfig)
-    group = parser.add_argument_group("config fields (override the preset)")
+    groups = {
+        name: parser.add_argument_group(f"config fields: {name} (override the preset)")
+        for name in FIELD_GROUPS
+    }
     for config_field in dataclasses.fields(DQNConfig):
         name = config_field.name
+        group = groups[field_group(name)]
         values = ", ".join(f"{preset}: {getattr(PRESETS[preset], name)}" for preset in preset_names)
         group.add_argument(
             f"--{name.replace('_', '-')}",
@@ -114,12 +121,21 @@ def add_task_flags(
 ) -> None:
     """The flags a task takes, whether trained once or as a study: its preset, the output folder
     (`folder` is "run" or "study"), and one flag per config field."""
-    task_parser.add_argument(
+    starting_point = task_parser.add_mutually_exclusive_group()
+    starting_point.add_argument(
         "--preset",
         default=preset_names[0],
         choices=preset_names,
         help=f"starting config (default: {preset_names[0]}); "
         "spec/presets.md gives each value's source",
+    )
+    starting_point.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="start from a run's config.json instead of a preset, to train that run again; "
+        "flags given beside it still override it",
     )
     task_parser.add_argument(
         "--out",
@@ -180,9 +196,14 @@ def add_per_task_command(
 
 
 def config_from_args(args: argparse.Namespace) -> DQNConfig:
-    """The preset with every flag the user gave applied on top, validated."""
+    """The preset (or the --config file) with every flag the user gave applied on top, validated.
+    With --config, args.preset becomes the file's preset name, which the new run records."""
     given = vars(args)
     overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
     if given.get("tensorboard") and not tensorboard_available():
         raise DQNRefError(f"--tensorboard needs the tensorboard package: {TENSORBOARD_INSTALL}")
-    return get_preset(args.preset, args.task).replace(**overrides)
+    if given.get("config") is not None:
+        args.preset, base = read_config_file(args.config)
+    else:
+        base = get_preset(args.preset, args.task)
+    return base.replace(**overrides)

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from dqn_ref.training.atomic import atomic_write
 from dqn_ref.training.metrics import MetricsLog
+from dqn_ref.training.wording import count
 
 MOVING_AVERAGE_EPISODES = 20
 
@@ -67,7 +68,7 @@ def plot_curve(metrics: MetricsLog, path: Path, title: str, solved_threshold: fl
             ms=12,
             color="tab:red",
             capsize=3,
-            label=f"final evaluation ({episodes} episodes, mean and std)",
+            label=f"final evaluation ({count(episodes, 'episode')}, mean and std)",
         )
     axes.axhline(
         solved_threshold, color="gray", ls="--", lw=1, label=f"solved ({solved_threshold:g})"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from dqn_ref.training.metrics import COLUMNS, read_metrics
 from dqn_ref.presets import cartpole
 from dqn_ref.run.main import main
 from dqn_ref.studies.seed_result import episode_return_cap, read_seed_result, success_rate
 from dqn_ref.studies.study import STUDY_FILES, prepare_study_dir
+from dqn_ref.training.metrics import COLUMNS, read_metrics
 
 TIME_LIMIT = 20  # a random policy's CartPole episodes last about 20 steps: some reach the limit
 SOLVED_THRESHOLD = 12.0
