@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import os
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -232,6 +233,7 @@ def run_trial(
             )
         )
     trial.set_user_attr("seeds", [dataclasses.asdict(score) for score in scores])
+    trial.set_user_attr("process", os.getpid())  # which of --workers trained it
     return statistics.fmean(score.score for score in scores)
 
 
@@ -250,8 +252,7 @@ def run_search(
     import optuna
     import sqlalchemy.exc
 
-    if not study.trials:
-        study.enqueue_trial(preset_params(base, settings.space))
+    enqueue_preset(study, base, settings)
     try:
         study.optimize(
             lambda trial: run_trial(trial, base, preset_name, settings),
@@ -265,6 +266,13 @@ def run_search(
             "are kept: once the database (or the disk it is on) is fixed, rerun the command "
             "to continue"
         ) from None
+
+
+def enqueue_preset(study: optuna.Study, base: DQNConfig, settings: TuneSettings) -> None:
+    """In a new search, queue the preset itself as the first trial: the baseline every later
+    trial is scored by."""
+    if not study.trials:
+        study.enqueue_trial(preset_params(base, settings.space))
 
 
 def first_line(error: BaseException) -> str:

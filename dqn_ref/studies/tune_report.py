@@ -18,7 +18,29 @@ if TYPE_CHECKING:
 
 TUNE_FILES = ("tune.md", "tune.csv", "tune.json")
 BEST_SHOWN = 10  # trials in the printed table
-REPORT_COLUMNS = ("trial", "objective", "stable", "median stable step", "median stable s", "params")
+REPORT_COLUMNS = (
+    "trial",
+    "objective",
+    "stable",
+    "median stable step",
+    "median stable s",
+    "worst seed",
+    "params",
+)
+
+
+def worst_seed(seeds: list[dict[str, Any]]) -> str | None:
+    """The trial's seed that scored worst, and what it did: "105: stable at 12,000" or "105: no
+    stable solve (final 390.5)"; None before any seed finished. A robust config is one whose
+    worst seed is still good, which a mean over seeds can hide."""
+    if not seeds:
+        return None
+    worst = max(seeds, key=lambda seed: (seed["score"], seed["seed"]))
+    if worst["stable_step"] is not None:
+        return f"{worst['seed']}: stable at {worst['stable_step']:,}"
+    final = worst["final_eval"]
+    final_text = "no final evaluation" if final is None else f"final {final:,.1f}"
+    return f"{worst['seed']}: no stable solve ({final_text})"
 
 
 def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -31,6 +53,7 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "stable": f"{len(steps)} of {len(seeds)}",
         "median stable step": statistics.median(steps) if steps else None,
         "median stable s": statistics.median(seconds) if seconds else None,
+        "worst seed": worst_seed(seeds),
         "params": trial.params,
     }
 
