@@ -128,7 +128,7 @@ def test_pong_task_runs_end_to_end_on_cpu(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "final evaluation (epsilon 0.05) over 1 episodes" in result.stdout
+    assert "final evaluation (epsilon 0.05) over 1 episode in " in result.stdout
     for name in ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summary.json"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
