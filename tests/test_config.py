@@ -172,3 +172,13 @@ def test_the_network_estimate_counts_parameter_copies_and_activations() -> None:
     """hidden 10-20: parameters 1x10 + 10x20 + 20x1 = 230, six copies; activations 30 units
     x 3 copies x batch 4 = 360; 4 bytes each: 4 x (1380 + 360) = 6960."""
     assert network_bytes_lower_bound("mlp", (10, 20), 4) == 6960
+
+
+def test_a_new_environment_drops_the_threshold_stated_for_the_old_one() -> None:
+    """Pong's 18 means nothing for Breakout: replacing env_id without a threshold goes back to
+    the new environment's own (None), while a stated one, or an unchanged env_id, keeps it."""
+    pong = PRESETS["pong"]
+    assert pong.replace(env_id="ALE/Breakout-v5").solved_threshold is None
+    assert pong.replace(env_id="ALE/Breakout-v5", solved_threshold=30.0).solved_threshold == 30.0
+    assert pong.replace(env_id="ALE/Pong-v5").solved_threshold == 18.0
+    assert pong.replace(total_steps=100).solved_threshold == 18.0

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser
     )
-    for task, preset_names in TASK_PRESETS.items():
+    for task in TASK_PRESETS:
         task_parser = commands.add_parser(
             task,
             help=TASK_HELP[task],
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         task_parser.set_defaults(task=task)
         add_task_flags(
             task_parser,
-            preset_names,
+            task,
             "run",
             "runs/<env>-<preset>-s<seed>-<time>",
             "evaluations are still printed",

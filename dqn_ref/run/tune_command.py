@@ -22,6 +22,7 @@ from dqn_ref.studies.tune import (
     PENALTY_STEPS_PER_S,
     TuneSettings,
     open_search,
+    required_threshold,
     run_search,
 )
 from dqn_ref.studies.tune_report import flags_of, write_report
@@ -158,6 +159,7 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if args.trials < 1 or args.seeds < 1:
             raise DQNRefError("--trials and --seeds must be at least 1")
         config = config_from_args(args)
+        required_threshold(config)  # refused now, in one line, rather than after a trial
         if args.budget is not None:
             config = config.replace(total_steps=args.budget)
         penalty_seconds = args.penalty_seconds

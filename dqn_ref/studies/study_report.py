@@ -81,7 +81,9 @@ def cap_label(return_cap: float | None) -> str:
 
 def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | None) -> str:
     """The one line printed when a seed finishes."""
-    if result.solved:
+    if config.solved_threshold is None:
+        solved = f"no solved threshold (best evaluation {format_number(result.best_eval)})"
+    elif result.solved:
         solved = (
             f"solved (evaluation mean >= {config.solved_threshold:g}) at step "
             f"{result.steps_to_solve:,} after {format_number(result.seconds_to_solve)} s"
@@ -109,6 +111,11 @@ def aggregate_lines(
     aggregate: StudyAggregate, config: DQNConfig, return_cap: float | None
 ) -> list[str]:
     """The study's summary, one measure a line (study.md and the terminal)."""
+    if config.solved_threshold is None:
+        return [
+            f"no solve measured: {config.env_id}'s gymnasium spec gives no reward threshold "
+            "(--solved-threshold X states one)"
+        ]
     lines = [
         f"solved (an evaluation mean >= {config.solved_threshold:g} during training): "
         f"{aggregate.solved} of {aggregate.seeds} seeds",
