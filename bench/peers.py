@@ -367,7 +367,24 @@ def main(argv: list[str] | None = None) -> None:
         "--runs-dir", type=Path, help="dqn_ref's run folders (none: a temporary folder)"
     )
     parser.add_argument("--out", type=Path, help="also write every run and the summary as JSON")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="train nothing: report the runs of earlier --out files together (the same --env, "
+        "lengths and protocol, other seeds), so that a study grows a few seeds at a time",
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        merged = merge_payloads([json.loads(path.read_text()) for path in args.merge])
+        args.env, args.steps, args.sb3_steps, args.eval_interval, args.sb3_preset, args.workers = (
+            merged["args"][key]
+            for key in ("env", "steps", "sb3_steps", "eval_interval", "sb3_preset", "workers")
+        )
+        threshold = threshold_of(protocol_config(args.env, 0, args.steps, args.eval_interval))
+        summarise(merged["runs"], merged["seeds"], threshold, args, merged["machine"])
+        return
     if not sb3_available():
         parser.error("stable-baselines3 is not installed; pip install -e .[peers]")
     seeds = parse_seeds(args.seeds)
@@ -406,7 +423,46 @@ def main(argv: list[str] | None = None) -> None:
                     f"{cell(record['first_solved_step'])}, {record['wall_time_s']:.1f} s",
                     flush=True,
                 )
+    summarise(records, seeds, threshold, args, {**machine(), "torch_threads": 1})
 
+
+# What runs must share to be reported together: the same comparison, seed apart.
+MERGE_KEYS = ("env", "steps", "sb3_steps", "eval_interval", "sb3_preset", "workers")
+
+
+def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runs of several --out files as one, refused when they compare different things, ran
+    on different machines or repeat a seed."""
+    first = payloads[0]
+    for payload in payloads[1:]:
+        for key in MERGE_KEYS:
+            if payload["args"][key] != first["args"][key]:
+                raise SystemExit(
+                    f"bench.peers: --merge files differ in {key}: "
+                    f"{first['args'][key]} and {payload['args'][key]}"
+                )
+        if payload["machine"]["cpu"] != first["machine"]["cpu"]:
+            raise SystemExit("bench.peers: --merge files were measured on different CPUs")
+    seeds = [seed for payload in payloads for seed in payload["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"bench.peers: --merge files repeat a seed: {sorted(seeds)}")
+    runs = [run for payload in payloads for run in payload["runs"]]
+    return {
+        "args": first["args"],
+        "seeds": sorted(seeds),
+        "machine": first["machine"],
+        "runs": runs,
+    }
+
+
+def summarise(
+    records: list[dict[str, Any]],
+    seeds: list[int],
+    threshold: float,
+    args: Any,
+    machine_info: dict[str, Any],
+) -> None:
+    """Print the per-seed table, the aggregates and the ratios; write them to --out if given."""
     by_name = {
         name: [r for r in records if r["implementation"] == name] for name in IMPLEMENTATIONS
     }
@@ -429,9 +485,14 @@ def main(argv: list[str] | None = None) -> None:
     print(report(records, summary, args))
     if args.out:
         payload = {
-            "args": {**vars(args), "runs_dir": str(args.runs_dir), "out": str(args.out)},
+            "args": {
+                **vars(args),
+                "runs_dir": str(args.runs_dir),
+                "out": str(args.out),
+                "merge": [str(path) for path in args.merge or []],
+            },
             "seeds": seeds,
-            "machine": {**machine(), "torch_threads": 1},  # each worker's
+            "machine": machine_info,  # torch_threads: each worker's
             "sb3_kwargs": RL_ZOO[args.env][1] if args.sb3_preset == "zoo" else "matched_kwargs",
             "runs": sorted(records, key=lambda r: (r["seed"], r["implementation"])),
             **summary,

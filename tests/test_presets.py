@@ -215,7 +215,12 @@ def test_rl_zoo_presets_have_the_zoos_numbers_in_our_fields() -> None:
     assert (car.epsilon_end, car.epsilon_duration) == (0.07, 0.2 * 120_000)
     for zoo in (get_preset("control"), car):
         # SB3's DQN: Adam, Huber, norm clip 10, plain one-step targets, no reward clipping.
-        assert (zoo.optimizer, zoo.loss, zoo.max_grad_norm, zoo.n_step) == ("adam", "huber", 10.0, 1)
+        assert (zoo.optimizer, zoo.loss, zoo.max_grad_norm, zoo.n_step) == (
+            "adam",
+            "huber",
+            10.0,
+            1,
+        )
         assert not (zoo.double_q or zoo.dueling or zoo.layer_norm or zoo.reward_clip)
         assert zoo.solved_threshold is None  # the environment's own
 
