@@ -156,7 +156,7 @@ def test_an_environment_of_the_wrong_kind_is_a_one_line_error(
 def test_an_environment_with_image_observations_is_not_a_vector_one() -> None:
     """A discrete-action environment whose observations are images is refused by the control
     kind (registered here for the test: gymnasium ships none without an extra)."""
-    gym.register("ImageObservations-v0", entry_point=ImageObservationsEnv)
+    gym.register("ImageObservations-v0", entry_point=make_image_observations_env)
     try:
         with pytest.raises(DQNRefError, match=re.escape("shape (8, 8, 3), not a vector")):
             check_env_kind("ImageObservations-v0", VECTOR)
@@ -167,6 +167,10 @@ def test_an_environment_with_image_observations_is_not_a_vector_one() -> None:
 class ImageObservationsEnv(gym.Env[Any, Any]):
     observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
     action_space = gym.spaces.Discrete(2)
+
+
+def make_image_observations_env(**kwargs: Any) -> gym.Env[Any, Any]:
+    return ImageObservationsEnv()
 
 
 def test_vector_environments_of_every_kind_pass() -> None:

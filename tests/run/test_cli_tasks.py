@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from dqn_ref.run.flags import config_from_args
@@ -173,5 +174,7 @@ def test_the_solved_line_is_drawn_at_the_threshold_or_not_at_all(
     figure, axes = plt.subplots()
     draw_solved_line(axes, threshold)
     assert [line.get_label() for line in axes.get_lines()] == lines
-    assert [line.get_ydata()[0] for line in axes.get_lines()] == ([threshold] if lines else [])
+    assert [list(np.ravel(line.get_ydata()))[0] for line in axes.get_lines()] == (
+        [threshold] if lines else []
+    )
     plt.close(figure)
