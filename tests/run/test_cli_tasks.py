@@ -174,7 +174,7 @@ def test_the_solved_line_is_drawn_at_the_threshold_or_not_at_all(
     figure, axes = plt.subplots()
     draw_solved_line(axes, threshold)
     assert [line.get_label() for line in axes.get_lines()] == lines
-    assert [list(np.ravel(line.get_ydata()))[0] for line in axes.get_lines()] == (
+    assert [float(np.ravel(line.get_ydata())[0]) for line in axes.get_lines()] == (
         [threshold] if lines else []
     )
     plt.close(figure)
