@@ -112,12 +112,29 @@ def aggregate_lines(
 ) -> list[str]:
     """The study's summary, one measure a line (study.md and the terminal)."""
     if config.solved_threshold is None:
-        return [
+        lines = [
             f"no solve measured: {config.env_id}'s gymnasium spec gives no reward threshold "
             "(--solved-threshold X states one)"
         ]
+    else:
+        lines = solve_lines(aggregate, config, config.solved_threshold)
+    if aggregate.final_eval is not None:
+        lines.append(
+            f"final evaluation ({config.final_eval_episodes} episodes): "
+            f"{format_spread(aggregate.final_eval, 1)}"
+        )
+    if return_cap is not None:
+        lines.append(
+            f"success rate (training episodes reaching {cap_label(return_cap)}), mean over "
+            f"seeds: {format_rate(aggregate.mean_success_rate)}"
+        )
+    return lines
+
+
+def solve_lines(aggregate: StudyAggregate, config: DQNConfig, threshold: float) -> list[str]:
+    """How many seeds solved and stably solved, and how soon."""
     lines = [
-        f"solved (an evaluation mean >= {config.solved_threshold:g} during training): "
+        f"solved (an evaluation mean >= {threshold:g} during training): "
         f"{aggregate.solved} of {aggregate.seeds} seeds",
         f"agent steps to solve: {format_solve_spread(aggregate.steps_to_solve, 0)}",
         f"seconds to solve: {format_solve_spread(aggregate.seconds_to_solve, 1)}",
@@ -129,7 +146,7 @@ def aggregate_lines(
         )
     lines += [
         "stably solved (from one evaluation on, every evaluation mean >= "
-        f"{config.solved_threshold:g}): {aggregate.stably_solved} of {aggregate.seeds} seeds",
+        f"{threshold:g}): {aggregate.stably_solved} of {aggregate.seeds} seeds",
         "agent steps to stable solve: "
         f"{format_solve_spread(aggregate.stable_steps_to_solve, 0, 'stably solved')}",
         "seconds to stable solve: "
@@ -140,15 +157,6 @@ def aggregate_lines(
             "seconds to stable solve, training only (evaluations excluded): "
             + format_solve_spread(aggregate.stable_train_seconds_to_solve, 1, "stably solved")
         )
-    if aggregate.final_eval is not None:
-        lines.append(
-            f"final evaluation ({config.final_eval_episodes} episodes): "
-            f"{format_spread(aggregate.final_eval, 1)}"
-        )
-    lines.append(
-        f"success rate (training episodes reaching {cap_label(return_cap)}), mean over seeds: "
-        f"{format_rate(aggregate.mean_success_rate)}"
-    )
     return lines
 
 
