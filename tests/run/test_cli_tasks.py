@@ -204,3 +204,12 @@ def test_a_control_study_reports_against_the_environments_threshold(tmp_path: Pa
     report = (out / "study.md").read_text()
     assert "evaluation mean >= -110" in report and "- success rate" not in report
     assert "MountainCar-v0, preset mountaincar, 1 seeds" in report
+
+
+def test_control_trains_an_environment_without_a_preset_of_its_own(tmp_path: Path) -> None:
+    """CartPole-v0 has no preset: the control preset trains it, at its spec's threshold, 195."""
+    result = run_cli("control", "--env-id", "CartPole-v0", *SHORT_RUN, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run_dir = only_run_folder(tmp_path / "runs")
+    assert run_dir.name.startswith("CartPole-v0-control-s0-")
+    assert json.loads((run_dir / "summary.json").read_text())["solved_threshold"] == 195.0
