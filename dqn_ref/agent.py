@@ -50,6 +50,19 @@ def make_optimizer(config: DQNConfig, parameters: Any) -> torch.optim.Optimizer:
             foreach=True,
         )
     optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    if config.graphed_update:
+        # A captured update reads its step size and step count from device tensors, so that
+        # set_learning_rate changes them between replays (dqn_ref/graphed_update.py).
+        parameters = list(parameters)
+        return optimizer_class(
+            parameters,
+            lr=learning_rate_tensor(config.learning_rate, parameters[0].device),
+            eps=config.optimizer_eps,
+            weight_decay=config.weight_decay,
+            amsgrad=config.amsgrad,
+            fused=True,
+            capturable=True,
+        )
     return optimizer_class(
         parameters,
         lr=config.learning_rate,
@@ -58,6 +71,14 @@ def make_optimizer(config: DQNConfig, parameters: Any) -> torch.optim.Optimizer:
         amsgrad=config.amsgrad,
         fused=True,
     )
+
+
+def learning_rate_tensor(learning_rate: float, device: torch.device) -> Tensor:
+    """The step size as a tensor that fused Adam reads as it reads a float step size: float64 on
+    the CPU, float32 on CUDA, so the update's bits do not depend on which of the two it is given
+    (tests/test_graphed_update.py checks it on each device)."""
+    dtype = torch.float64 if device.type == "cpu" else torch.float32
+    return torch.tensor(learning_rate, dtype=dtype, device=device)
 
 
 class DQNAgent:
@@ -136,7 +157,10 @@ class DQNAgent:
     def set_learning_rate(self, learning_rate: float) -> None:
         """The step size of the optimiser's next steps (eq-lr-linear)."""
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate
+            if isinstance(group["lr"], Tensor):
+                group["lr"].fill_(learning_rate)  # in place: a captured update reads this tensor
+            else:
+                group["lr"] = learning_rate
 
     def track_mean_q(self) -> None:
         """Start summing the mean Q of the taken actions over updates (for take_mean_q)."""
@@ -153,12 +177,14 @@ class DQNAgent:
         self.q_taken_updates = 0
         return mean
 
-    def sync_target(self) -> None:
-        """Alg. step 8: eq-hard when tau is 1, else eq-soft with the config's tau."""
+    def sync_target(self, syncs: int = 1) -> None:
+        """Alg. step 8, `syncs` times with the same theta: eq-hard when tau is 1, else eq-soft
+        with the config's tau; k soft syncs in a row are one with weight 1 - (1 - tau)^k."""
         if self.config.tau == 1.0:
             hard_update(self.target_parameters, self.online_parameters)
         else:
-            soft_update(self.target_parameters, self.online_parameters, self.config.tau)
+            tau = self.config.tau if syncs == 1 else 1.0 - (1.0 - self.config.tau) ** syncs
+            soft_update(self.target_parameters, self.online_parameters, tau)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a checkpoint needs to rebuild the agent's learning state."""

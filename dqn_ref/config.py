@@ -162,6 +162,31 @@ class DQNConfig:
         "reward_threshold in its gymnasium spec, 475 for CartPole-v1; no solve is measured "
         "where the spec has none).",
     )
+    stop_when_solved: bool = knob(
+        False,
+        "end training at the first evaluation in which every episode reaches solved_threshold; "
+        "the final evaluation then tests that network (spec/evaluation.md#stopping-once-solved); "
+        "no effect when eval_interval is 0.",
+    )
+
+    # --- speed on a GPU (each keeps the algorithm; see its spec section) ------------------------
+    device_replay: bool = knob(
+        False,
+        "Atari: draw minibatches on the learner's device, frames and metadata held there "
+        "(spec/replay.md#eq-replay-device), so that no minibatch crosses the bus.",
+    )
+    graphed_update: bool = knob(
+        False,
+        "capture the update (draw, target, loss, backward, clipping, optimiser step) once as a "
+        "CUDA graph and replay it at every update (spec/algorithm.md#graphed-update); needs "
+        "device_replay and adam or adamw. On a CPU the same update runs uncaptured.",
+    )
+    overlap_env_step: bool = knob(
+        False,
+        "run Alg. step 7's updates while the environments step (ale-py's send/recv), so that "
+        "the updates of a lockstep step do not see its own transitions "
+        "(spec/algorithm.md#overlapped-stepping).",
+    )
 
     # --- logging -------------------------------------------------------------------------------
     tensorboard: bool = knob(
@@ -201,6 +226,37 @@ class DQNConfig:
         if changes.get("env_id", self.env_id) != self.env_id:
             changes.setdefault("solved_threshold", None)
         return dataclasses.replace(self, **changes)
+
+
+# The command line's --help shows the fields in these groups, in this order; a field missing here
+# is shown under "algorithm" (tests/test_config.py checks that none is missing).
+FIELD_GROUPS: dict[str, tuple[str, ...]] = {
+    "common": ("env_id", "num_envs", "total_steps", "total_episodes", "max_episode_steps", "seed"),
+    "algorithm": (
+        "network", "hidden_sizes", "dueling", "layer_norm", "optimizer", "learning_rate",
+        "learning_rate_end", "optimizer_eps", "rmsprop_alpha", "weight_decay", "amsgrad", "loss",
+        "huber_delta", "max_grad_value", "max_grad_norm", "buffer_size", "batch_size",
+        "learning_starts", "train_frequency", "gamma", "n_step", "double_q", "reward_clip",
+        "truncation_as_terminal", "target_update_interval", "tau", "target_hard_copy_episodes",
+        "epsilon_schedule", "epsilon_start", "epsilon_end", "epsilon_duration", "epsilon_decay",
+        "overlap_env_step",
+    ),
+    "evaluation": (
+        "eval_interval", "eval_episodes", "eval_epsilon", "final_eval_episodes",
+        "eval_max_episode_steps", "solved_threshold", "stop_when_solved",
+    ),
+    "Atari only": ("noop_max", "terminal_on_life_loss", "repeat_action_probability"),
+    "run management": (
+        "device", "torch_threads", "precision", "tensorboard", "checkpoint_minutes",
+        "checkpoint_replay", "device_replay", "graphed_update",
+    ),
+}  # fmt: skip
+FALLBACK_GROUP = "algorithm"
+
+
+def field_group(name: str) -> str:
+    """The --help group of a config field."""
+    return next((group for group, names in FIELD_GROUPS.items() if name in names), FALLBACK_GROUP)
 
 
 # Bounds that the libraries underneath impose, or that keep a typo from exhausting the machine.
@@ -382,6 +438,8 @@ def _progress_checks(config: DQNConfig) -> list[tuple[bool, str]]:
     # num_envs agent steps some copy has stored n in a row (or ended an episode); a ring buffer
     # smaller than that overwrites every transition before its successors arrive.
     nstep_window = config.n_step * config.num_envs
+    # Overlapped, an update samples before the num_envs transitions of its own step are stored.
+    overlap_window = nstep_window + config.num_envs
     return [
         (
             config.n_step == 1 or config.learning_starts >= nstep_window,
@@ -394,6 +452,23 @@ def _progress_checks(config: DQNConfig) -> list[tuple[bool, str]]:
             f"buffer_size={config.buffer_size} is below n_step x num_envs = {nstep_window}, so "
             "every transition would be overwritten before its successors are stored; raise "
             f"buffer_size to at least {nstep_window}",
+        ),
+        (
+            not config.graphed_update or config.device_replay,
+            "graphed_update captures the minibatch's draw too, which needs device_replay; add "
+            "--device-replay",
+        ),
+        (
+            not config.graphed_update or config.optimizer in ("adam", "adamw"),
+            f"graphed_update needs a capturable fused optimiser (adam or adamw), not "
+            f"{config.optimizer}; use --optimizer adam or drop --graphed-update",
+        ),
+        (
+            not config.overlap_env_step or config.learning_starts >= overlap_window,
+            f"learning_starts={config.learning_starts} is below (n_step + 1) x num_envs = "
+            f"{overlap_window}: with overlap_env_step the first update samples before its lockstep "
+            f"step's transitions are stored and could find none; raise learning_starts to at "
+            f"least {overlap_window}",
         ),
         (
             not config.layer_norm or config.network == "mlp",

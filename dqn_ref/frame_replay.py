@@ -20,7 +20,12 @@ from numpy.typing import ArrayLike, NDArray
 from dqn_ref.batch import Batch
 from dqn_ref.errors import DQNRefError
 from dqn_ref.memory import check_buffer_fits
-from dqn_ref.nstep import NStepReturn, nstep_return
+from dqn_ref.nstep import (
+    REDRAW_ROUNDS_BEFORE_CHECK,
+    NStepReturn,
+    nstep_return,
+    nstep_sampling_error,
+)
 
 # Bytes of per-slot metadata kept on the host: action (int32), stored reward (float32),
 # terminated, episode end and "this slot starts a transition" (bool each).
@@ -171,6 +176,10 @@ class FrameReplayBuffer:
         obs_np = np.asarray(obs)
         next_np = np.asarray(next_obs)
         columns = self.columns if env_ids is None else np.asarray(env_ids, dtype=np.int64)
+        if len(columns) == 0:
+            # A lockstep step in which every copy autoreset (with one copy, every game's end)
+            # makes no transition: nothing to store, and no frame to write.
+            return
         if obs_np.shape[1:] != self.obs_shape or next_np.shape != obs_np.shape:
             raise ValueError(
                 f"expected observations of shape (n, {self.obs_shape}), got {obs_np.shape}"
@@ -246,7 +255,11 @@ class FrameReplayBuffer:
         slots = np.empty(batch_size, dtype=np.int64)
         columns = np.empty(batch_size, dtype=np.int64)
         todo = np.arange(batch_size)
+        rounds = 0
         while len(todo):
+            rounds += 1
+            if rounds == REDRAW_ROUNDS_BEFORE_CHECK and self.n_step > 1:
+                self._check_some_nstep_transition_is_complete()
             flat = self.rng.integers(0, ends[-1], len(todo))
             column = np.searchsorted(ends, flat, side="right")
             slot = self.written[column] - ends[column] + flat
@@ -256,6 +269,13 @@ class FrameReplayBuffer:
             slots[todo[ok]], columns[todo[ok]] = slot[ok], column[ok]
             todo = todo[~ok]
         return self.gather(slots, columns)
+
+    def _check_some_nstep_transition_is_complete(self) -> None:
+        """Raise rather than redraw forever when no held transition has its n steps (or an
+        episode end sooner); a run's learning_starts >= n_step x num_envs rules that out."""
+        slots, columns = self.held_transitions()
+        if not self._nstep(slots, columns).complete.any():
+            raise ValueError(nstep_sampling_error(len(slots), self.n_step))
 
     def _nstep(self, slots: NDArray[np.int64], columns: NDArray[np.int64]) -> NStepReturn:
         """eq-nstep for transitions starting at these slots: within an episode a copy's next

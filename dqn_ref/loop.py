@@ -7,7 +7,7 @@ evaluates, checkpoints and stops, between two steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import game_over
 from dqn_ref.loop_state import LoopState
+from dqn_ref.overlapped_envs import start_step
 from dqn_ref.preprocessing import clip_reward
 from dqn_ref.replay_interface import Replay
 from dqn_ref.schedule import epsilon_at, learning_rate_at
@@ -45,32 +46,62 @@ def updates_due(config: DQNConfig, step: int) -> int:
     return (step - config.learning_starts) // config.train_frequency + 1
 
 
+def training_done(config: DQNConfig, step: int, episode: int) -> bool:
+    """The loop's end: total_steps agent steps taken, or total_episodes episodes ended."""
+    return step >= config.total_steps or bool(
+        config.total_episodes and episode >= config.total_episodes
+    )
+
+
 def hard_copy_due(config: DQNConfig, episode: int) -> bool:
     """The paper's episodic schedule: theta^- <- theta after 0-based episode e when e % K == 0."""
     episodes = config.target_hard_copy_episodes
     return episodes > 0 and episode % episodes == 0
 
 
+def learn(
+    config: DQNConfig, agent: DQNAgent, state: LoopState, step: int, update: Callable[[], Tensor]
+) -> list[Tensor]:
+    """Alg. step 7's updates due once `step` transitions are counted, at that step's rate."""
+    agent.set_learning_rate(learning_rate_at(config, step))
+    losses = []
+    while state.updates_done < updates_due(config, step):
+        losses.append(update())
+        state.updates_done += 1
+    return losses
+
+
 def dqn_loop(
-    config: DQNConfig, agent: DQNAgent, envs: VectorEnv, replay: Replay, state: LoopState
+    config: DQNConfig,
+    agent: DQNAgent,
+    envs: VectorEnv,
+    replay: Replay,
+    state: LoopState,
+    update: Callable[[], Tensor] | None = None,
 ) -> Iterator[LoopReport]:
     """Run DQN from `state` until total_steps agent steps or total_episodes episodes.
 
     `state` (its obs, resetting, step, episode, updates_done and syncs_done) is advanced in place,
-    so that what the caller checkpoints between two reports resumes exactly.
-    """
-    while state.step < config.total_steps and not (
-        config.total_episodes and state.episode >= config.total_episodes
-    ):
+    so that what the caller checkpoints between two reports resumes exactly. `update` makes one
+    update from the replay (default: agent.update on replay.sample(batch_size))."""
+    if update is None:
+        update = lambda: agent.update(replay.sample(config.batch_size))  # noqa: E731
+    while not training_done(config, state.step, state.episode):
         # Alg. step 2: exploration rate for this step (eq-eps-exp / eq-eps-linear).
         epsilon = epsilon_at(config, state.step)
         # Alg. step 3: epsilon-greedy actions from the online network (eq-eps-greedy).
         actions = agent.act(state.obs, epsilon)
-        # Alg. step 4: step every copy of the environment.
-        next_obs, reward, terminated, truncated, info = envs.step(actions)
+        # Alg. step 4: step every copy of the environment; with overlap_env_step, this step's
+        # updates run while the copies step, before its transitions are stored.
+        real = ~state.resetting
+        finish_step = start_step(envs, actions)
+        overlapped = config.overlap_env_step
+        losses = (
+            learn(config, agent, state, state.step + int(real.sum()), update) if overlapped else []
+        )
+        next_obs, reward, terminated, truncated, info = finish_step()
         ended = game_over(terminated, truncated, info)
         # Alg. step 5: store real transitions (an autoreset step is not one), eq-reward-clip.
-        real = ~state.resetting
         real_ids = slice(None) if real.all() else np.flatnonzero(real)
         stored_reward = clip_reward(reward) if config.reward_clip else reward.astype(np.float32)
         stored_terminated = terminated | truncated if config.truncation_as_terminal else terminated
@@ -91,13 +122,12 @@ def dqn_loop(
             state.episode += 1
         state.resetting, state.obs = ended, next_obs
         # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step (rate: eq-lr-linear).
-        agent.set_learning_rate(learning_rate_at(config, state.step))
-        losses = []
-        while state.updates_done < updates_due(config, state.step):
-            losses.append(agent.update(replay.sample(config.batch_size)))
-            state.updates_done += 1
-        # Alg. step 8: sync the target network every target_update_interval agent steps.
-        while state.syncs_done < state.step // config.target_update_interval:
-            agent.sync_target()
-            state.syncs_done += 1
+        if not overlapped:
+            losses = learn(config, agent, state, state.step, update)
+        # Alg. step 8: sync the target network every target_update_interval agent steps; the
+        # syncs due now all see the same theta, so they are made as one (eq-soft P4).
+        due = state.step // config.target_update_interval - state.syncs_done
+        if due > 0:
+            agent.sync_target(syncs=due)
+            state.syncs_done += due
         yield LoopReport(epsilon, reward, real, ended, losses)

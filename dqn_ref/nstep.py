@@ -58,6 +58,19 @@ def nstep_return(
     return NStepReturn(total.astype(np.float32), steps, terminal, complete)
 
 
+# n-step sampling redraws incomplete transitions; after this many rounds of redraws in one sample
+# it checks, once, that a complete one exists at all (an O(capacity) check, rarely reached).
+REDRAW_ROUNDS_BEFORE_CHECK = 64
+
+
+def nstep_sampling_error(held: int, n_step: int) -> str:
+    """Why an n-step sample cannot be drawn: no held transition is complete (eq-nstep)."""
+    return (
+        f"cannot sample {n_step}-step transitions: none of the {held} held has its {n_step} steps "
+        "stored or an episode end sooner; store more transitions before sampling"
+    )
+
+
 class TransitionLinks:
     """Which row of a ring buffer holds each transition's successor in its copy's episode.
 

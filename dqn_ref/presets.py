@@ -38,6 +38,7 @@ cartpole = DQNConfig(
     epsilon_end=0.01,
     epsilon_duration=9_000,
     eval_interval=1_000,
+    stop_when_solved=True,
 )
 
 # The replication paper (seeds/000), section 8 "CODE", faithfully: same constants, same update

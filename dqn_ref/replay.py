@@ -12,7 +12,12 @@ from torch import Tensor
 from dqn_ref.batch import Batch
 from dqn_ref.errors import DQNRefError
 from dqn_ref.memory import check_buffer_fits
-from dqn_ref.nstep import TransitionLinks, nstep_return
+from dqn_ref.nstep import (
+    REDRAW_ROUNDS_BEFORE_CHECK,
+    TransitionLinks,
+    nstep_return,
+    nstep_sampling_error,
+)
 
 # Bytes stored per transition beside s and s': action int64, reward float32, terminated bool.
 PER_TRANSITION_SCALAR_BYTES = 8 + 4 + 1
@@ -204,6 +209,21 @@ class ReplayBuffer:
             terminated=self.terminated[rows],
         )
 
+    def _check_some_nstep_transition_is_complete(self, links: TransitionLinks) -> None:
+        """Raise rather than redraw forever when no stored transition has its n steps (or an
+        episode end sooner); a run's learning_starts >= n_step x num_envs rules that out, so
+        reaching it means the caller sampled too early."""
+        chain_rows, stored = links.chains(np.arange(self.size), self.n_step)
+        found = nstep_return(
+            links.reward[chain_rows],
+            links.terminated[chain_rows],
+            links.episode_end[chain_rows],
+            stored,
+            self.gamma,
+        )
+        if not found.complete.any():
+            raise ValueError(nstep_sampling_error(self.size, self.n_step))
+
     def _sample_nstep(self, batch_size: int, links: TransitionLinks) -> Batch:
         """eq-nstep transitions: drawn as one-step ones are, redrawn while incomplete."""
         rows = np.empty(batch_size, dtype=np.int64)
@@ -212,7 +232,11 @@ class ReplayBuffer:
         terminated = np.empty(batch_size, bool)
         last_rows = np.empty(batch_size, dtype=np.int64)
         todo = np.arange(batch_size)
+        rounds = 0
         while len(todo):
+            rounds += 1
+            if rounds == REDRAW_ROUNDS_BEFORE_CHECK:
+                self._check_some_nstep_transition_is_complete(links)
             drawn = self.rng.integers(0, self.size, len(todo))
             chain_rows, stored = links.chains(drawn, self.n_step)
             found = nstep_return(

@@ -491,3 +491,19 @@ def test_dueling_and_layer_norm_reach_both_networks(dueling: bool, layer_norm: b
         assert isinstance(output_layer, DuelingHead) is dueling
         norms = [m for m in network.modules() if isinstance(m, torch.nn.LayerNorm)]
         assert len(norms) == (2 if layer_norm else 0)
+
+
+def test_k_soft_syncs_due_at_once_are_one_with_weight_one_minus_the_kth_power() -> None:
+    """eq-soft P4 through the agent (Alg. step 8): sync_target(syncs=k) leaves theta^- where k
+    single syncs towards the same theta would."""
+    torch.manual_seed(0)
+    folded = DQNAgent(cartpole.replace(tau=0.1), (4,), 2, torch.device("cpu"))
+    drift_target_network(folded)
+    single = DQNAgent(cartpole.replace(tau=0.1), (4,), 2, torch.device("cpu"))
+    single.online_net.load_state_dict(folded.online_net.state_dict())
+    single.target_net.load_state_dict(folded.target_net.state_dict())
+    folded.sync_target(syncs=8)
+    for _ in range(8):
+        single.sync_target()
+    for a, b in zip(folded.target_parameters, single.target_parameters, strict=True):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -182,3 +182,10 @@ def test_a_new_environment_drops_the_threshold_stated_for_the_old_one() -> None:
     assert pong.replace(env_id="ALE/Breakout-v5", solved_threshold=30.0).solved_threshold == 30.0
     assert pong.replace(env_id="ALE/Pong-v5").solved_threshold == 18.0
     assert pong.replace(total_steps=100).solved_threshold == 18.0
+
+
+def test_every_field_lies_in_exactly_one_help_group() -> None:
+    from dqn_ref.config import FIELD_GROUPS
+
+    grouped = [name for names in FIELD_GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(f.name for f in dataclasses.fields(DQNConfig))

@@ -20,6 +20,7 @@ from dqn_ref.envs import (
     VECTOR,
     capture_env_state,
     check_env_kind,
+    game_over,
     make_vector_env,
     restore_env_state,
     spec_reward_threshold,
@@ -192,3 +193,30 @@ def test_a_missing_box2d_names_the_extra_that_installs_it(monkeypatch: pytest.Mo
         make_vector_env("LunarLander-v3", 1)
     with pytest.raises(DQNRefError, match=re.escape(expected)):
         check_env_kind("LunarLander-v3", VECTOR)
+
+
+# (terminated, truncated, lives after the step or None when not reported) -> the game is over.
+GAME_OVER_CASES = [
+    (False, False, None, False),
+    (True, False, None, True),
+    (False, True, None, True),
+    (True, True, None, True),
+    (False, False, 3, False),
+    (True, False, 3, False),  # a life lost (terminal_on_life_loss), the game goes on
+    (True, False, 0, True),  # the last life lost
+    (False, True, 3, True),  # the time limit, lives left: every ALE game reports lives
+    (False, True, 0, True),  # the time limit in a game without lives (Pong reports 0)
+    (True, True, 3, True),
+]
+
+
+@pytest.mark.parametrize(("terminated", "truncated", "lives", "over"), GAME_OVER_CASES)
+def test_an_episode_ends_at_a_truncation_or_a_termination_with_no_life_left(
+    terminated: bool, truncated: bool, lives: int | None, over: bool
+) -> None:
+    """game_over: a truncation always ends the episode, lives or not (ale-py's vector env reports
+    lives for every game, and resets a truncated copy on its next step whatever they are); a
+    termination ends it unless lives are reported and some are left."""
+    info = {} if lives is None else {"lives": np.array([lives, 0])}
+    ended = game_over(np.array([terminated, False]), np.array([truncated, False]), info)
+    assert ended.tolist() == [over, False]

@@ -75,9 +75,9 @@ def fill_both(params: dict[str, int]) -> tuple[FrameReplayBuffer, NaiveFrameRepl
     obs = np.stack([first_stack() for _ in range(num_envs)])
     ident = 0
     for _ in range(params["locksteps"]):
+        # A copy skips a step as the loop skips an autoreset step; some steps, as every game's
+        # end with one copy, have no real transition at all and are added empty, as the loop does.
         real = rng.random(num_envs) < 0.8
-        if not real.any():
-            continue
         columns = np.flatnonzero(real)
         new_frames = rng.integers(0, 256, (len(columns), 1, *FRAME_SHAPE), dtype=np.uint8)
         next_obs = np.concatenate([obs[columns, 1:], new_frames], axis=1)
@@ -278,8 +278,65 @@ def test_observations_that_are_not_stacks_of_frames_are_refused() -> None:
         buffer.add(shifted, [0], [0.0], shifted + 1, [False], episode_end=[False])
 
 
+def test_a_step_in_which_no_copy_made_a_transition_stores_nothing() -> None:
+    """eq-replay-frames: with one copy every game's end is followed by an autoreset step, and the
+    loop adds that step's real transitions: none. The buffer is left as it was, for one copy
+    and for several that all reset together, and the next real transition starts a new stack."""
+    for num_envs in (1, 3):
+        buffer = FrameReplayBuffer(40 * num_envs, (2, *FRAME_SHAPE), num_envs)
+        stack = np.zeros((num_envs, 2, *FRAME_SHAPE), dtype=np.uint8)
+        next_stack = np.concatenate([stack[:, 1:], stack[:, :1] + 5], axis=1)
+        ended = np.ones(num_envs, dtype=bool)
+        buffer.add(
+            stack, np.zeros(num_envs), np.ones(num_envs), next_stack, ended, episode_end=ended
+        )
+        before = {
+            name: torch.as_tensor(value)
+            for name, value in buffer.state_dict().items()
+            if name != "rng"
+        }
+        nobody = np.flatnonzero(np.zeros(num_envs, dtype=bool))  # as dqn_loop computes env_ids
+        buffer.add(
+            stack[nobody],
+            np.zeros(num_envs, dtype=np.int64)[nobody],
+            np.zeros(num_envs, dtype=np.float32)[nobody],
+            next_stack[nobody],
+            ended[nobody],
+            episode_end=ended[nobody],
+            env_ids=nobody,
+        )
+        after = buffer.state_dict()
+        for name, value in before.items():
+            assert torch.equal(value, torch.as_tensor(after[name])), name
+        fresh = np.full_like(stack, 9)
+        fresh_next = np.concatenate([fresh[:, 1:], fresh[:, :1] + 1], axis=1)
+        buffer.add(
+            fresh, np.ones(num_envs), np.full(num_envs, 2.0), fresh_next, ~ended, episode_end=~ended
+        )
+        held = buffer.gather(*buffer.held_transitions())
+        assert sorted(held.reward.tolist()) == [1.0] * num_envs + [2.0] * num_envs
+        newest = held.reward == 2.0
+        assert bool((held.obs[newest] == 9).all())
+
+
 def test_sampling_a_buffer_without_transitions_is_refused() -> None:
     with pytest.raises(
         ValueError, match=r"^cannot sample from a replay buffer that holds no transition$"
     ):
         FrameReplayBuffer(40, (2, *FRAME_SHAPE)).sample(1)
+
+
+def test_nstep_sampling_without_a_complete_transition_is_an_error_not_an_endless_redraw() -> None:
+    """eq-nstep: with no held transition complete (two steps of a 3-step episode in progress),
+    sampling says so instead of redrawing forever; one step more, and it samples."""
+    buffer = FrameReplayBuffer(40, (2, *FRAME_SHAPE), 1, n_step=3)
+    frames = np.arange(5 * 6, dtype=np.uint8).reshape(5, *FRAME_SHAPE)
+    for t in range(3):
+        if t == 2:
+            with pytest.raises(
+                ValueError, match=r"^cannot sample 3-step transitions: none of the 2 held"
+            ):
+                buffer.sample(4)
+        stack, next_stack = frames[None, t : t + 2], frames[None, t + 1 : t + 3]
+        buffer.add(stack, [0], [float(t)], next_stack, [False], episode_end=[False])
+    assert buffer.sample(4).reward.tolist() == pytest.approx([0.0 + 0.99 * 1.0 + 0.99**2 * 2.0] * 4)

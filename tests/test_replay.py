@@ -295,3 +295,65 @@ def test_the_path_other_devices_take_stores_what_the_cpu_path_stores() -> None:
         assert torch.equal(getattr(through_torch, name), getattr(through_numpy, name)), name
     for a, b in zip(through_torch.sample(16), through_numpy.sample(16), strict=True):
         assert (a is None and b is None) or (a is not None and b is not None and torch.equal(a, b))
+
+
+@pytest.mark.parametrize("n_step", [1, 3])
+@pytest.mark.parametrize("write_through_numpy", [True, False])
+def test_a_step_in_which_no_copy_made_a_transition_stores_nothing(
+    n_step: int, write_through_numpy: bool
+) -> None:
+    """With one copy every episode's end is followed by an autoreset step, and the loop adds that
+    step's real transitions: none, with empty env_ids. The buffer, its n-step links included, is
+    left as it was, and the next transitions go where they would have gone without it."""
+    with_empty = ReplayBuffer(10, OBS_SHAPE, np.float32, n_step=n_step)
+    without = ReplayBuffer(10, OBS_SHAPE, np.float32, n_step=n_step)
+    with_empty.write_through_numpy = write_through_numpy
+    nobody = np.flatnonzero(np.zeros(2, dtype=bool))  # as dqn_loop computes env_ids
+    for buffer in (with_empty, without):
+        add(buffer, 1, 4)
+    obs, action, reward, next_obs, terminated = transitions(5, 2)
+    with_empty.add(
+        obs[nobody],
+        action[nobody],
+        reward[nobody],
+        next_obs[nobody],
+        terminated[nobody],
+        episode_end=terminated[nobody],
+        env_ids=nobody,
+    )
+    for buffer in (with_empty, without):
+        add(buffer, 5, 3)
+    assert len(with_empty) == len(without) == 7
+    saved, expected = with_empty.state_dict(), without.state_dict()
+    for name in ("obs", "next_obs", "action", "reward", "terminated"):
+        assert torch.equal(saved[name], expected[name]), name
+    if n_step > 1:
+        for name, value in expected["links"].items():
+            assert torch.equal(torch.as_tensor(saved["links"][name]), torch.as_tensor(value))
+
+
+def test_nstep_sampling_without_a_complete_transition_is_an_error_not_an_endless_redraw() -> None:
+    """eq-nstep: a transition whose episode goes on past what is stored is redrawn; when no held
+    transition is complete (two steps of a 3-step episode in progress, as a buffer refilling
+    after a resume holds), sampling says so instead of redrawing forever. One step more and
+    the first transition is complete, and sampling returns it."""
+    buffer = ReplayBuffer(10, OBS_SHAPE, np.float32, n_step=3)
+    obs, action, reward, next_obs, _ = transitions(1, 3)
+    going_on = np.zeros(1, dtype=bool)
+    for t in range(3):
+        if t == 2:
+            with pytest.raises(
+                ValueError, match=r"^cannot sample 3-step transitions: none of the 2 held"
+            ):
+                buffer.sample(4)
+        step = slice(t, t + 1)
+        buffer.add(
+            obs[step],
+            action[step],
+            reward[step],
+            next_obs[step],
+            going_on,
+            episode_end=going_on,
+            env_ids=[0],
+        )
+    assert buffer.sample(4).obs[:, 0].tolist() == [1.0] * 4

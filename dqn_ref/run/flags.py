@@ -13,17 +13,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from dqn_ref.config import DQNConfig
+from dqn_ref.config import FIELD_GROUPS, DQNConfig, field_group
 from dqn_ref.envs import ATARI, VECTOR, check_env_kind, with_env_threshold
 from dqn_ref.errors import DQNRefError
 from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset, preset_for
+from dqn_ref.training.config_file import read_config_file
 from dqn_ref.training.tensorboard_log import TENSORBOARD_INSTALL, tensorboard_available
 
 PROG = "python -m dqn_ref.run"
 FLAG_ALIASES = {"total_steps": ["--steps"]}
 TASK_HELP = {
-    "cartpole": "train DQN on CartPole-v1 (about 45 s on a 2-core CPU with the default preset)",
-    "pong": "train DQN on Atari Pong (ALE/Pong-v5) from pixels: a GPU job; on a CPU, use --steps",
+    "cartpole": "train DQN on CartPole-v1 (the default preset: about 13 s on 2 CPU cores, "
+    "docs/cartpole/peers.md)",
+    "pong": "train DQN on Atari Pong (ALE/Pong-v5) from pixels: a GPU job (the default preset: "
+    "about 65 min on one H200, docs/results.md); on a CPU, use --steps",
     "control": "train DQN on any Gymnasium environment with discrete actions and vector "
     "observations (--env-id Acrobot-v1, MountainCar-v0, LunarLander-v3, ...)",
     "atari": "train DQN on any Atari game from pixels (--env-id ALE/Breakout-v5, ...): a GPU job",
@@ -98,9 +101,13 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
 def add_config_flags(parser: argparse.ArgumentParser, preset_names: Sequence[str]) -> None:
     """One flag per DQNConfig field; help text from the field, with each preset's value."""
     hints = typing.get_type_hints(DQNConfig)
-    group = parser.add_argument_group("config fields (override the preset)")
+    groups = {
+        name: parser.add_argument_group(f"config fields: {name} (override the preset)")
+        for name in FIELD_GROUPS
+    }
     for config_field in dataclasses.fields(DQNConfig):
         name = config_field.name
+        group = groups[field_group(name)]
         values = ", ".join(f"{preset}: {getattr(PRESETS[preset], name)}" for preset in preset_names)
         group.add_argument(
             f"--{name.replace('_', '-')}",
@@ -127,11 +134,20 @@ def add_task_flags(
         if task in TASK_ENV_KIND
         else f"default: {preset_names[0]}"
     )
-    task_parser.add_argument(
+    starting_point = task_parser.add_mutually_exclusive_group()
+    starting_point.add_argument(
         "--preset",
         default=None,
         choices=preset_names,
         help=f"starting config ({default_help}); spec/presets.md gives each value's source",
+    )
+    starting_point.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="start from a run's config.json instead of a preset, to train that run again; "
+        "flags given beside it still override it",
     )
     task_parser.add_argument(
         "--out",
@@ -192,20 +208,25 @@ def add_per_task_command(
 
 
 def config_from_args(args: argparse.Namespace) -> DQNConfig:
-    """The preset with every flag the user gave applied on top, validated, its solved threshold
-    stated (the environment's own unless --solved-threshold gives one).
+    """The preset (or the --config file) with every flag the user gave applied on top, validated,
+    its solved threshold stated (the environment's own unless --solved-threshold gives one).
 
-    Without --preset, the task's default is chosen (for control and atari, the --env-id's own
-    preset where the task has one) and written into args.preset, which names the run's folder.
-    The control and atari tasks refuse an environment of the other kind, in one line.
+    With --config, args.preset becomes the file's preset name, which the new run records. Without
+    either, the task's default preset is chosen (for control and atari, the --env-id's own preset
+    where the task has one) and written into args.preset, which names the run's folder. The
+    control and atari tasks refuse an environment of the other kind, in one line.
     """
     given = vars(args)
     overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
     if given.get("tensorboard") and not tensorboard_available():
         raise DQNRefError(f"--tensorboard needs the tensorboard package: {TENSORBOARD_INSTALL}")
-    if args.preset is None:
-        args.preset = preset_for(args.task, overrides.get("env_id"))
-    config = get_preset(args.preset, args.task).replace(**overrides)
+    if given.get("config") is not None:
+        args.preset, base = read_config_file(args.config)
+    else:
+        if args.preset is None:
+            args.preset = preset_for(args.task, overrides.get("env_id"))
+        base = get_preset(args.preset, args.task)
+    config = base.replace(**overrides)
     if args.task in TASK_ENV_KIND:
         check_env_kind(config.env_id, TASK_ENV_KIND[args.task])
     return with_env_threshold(config)

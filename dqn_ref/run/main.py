@@ -16,19 +16,26 @@ from collections.abc import Sequence
 
 from dqn_ref.presets import TASK_PRESETS
 from dqn_ref.run.flags import PROG, TASK_HELP, OneLineParser, add_task_flags
+from dqn_ref.run.process_io import outputs_that_may_close, set_aside_unknown_mplbackend
 from dqn_ref.run.study_command import add_study_command, study_main
-from dqn_ref.run.train_command import add_run_dir_commands, eval_main, resume_main, train_main
+from dqn_ref.run.train_command import (
+    add_run_dir_commands,
+    add_video_flag,
+    eval_main,
+    resume_main,
+    train_main,
+)
 from dqn_ref.run.tune_command import add_tune_command, tune_main
 
 DESCRIPTION = """\
 Train the reference DQN. Each task has presets; flags named after config fields override them.
 
 examples:
-  python -m dqn_ref.run cartpole                      # the tuned default, CPU, about 45 s
+  python -m dqn_ref.run cartpole                      # the tuned default: 13 s on 2 CPU cores
   python -m dqn_ref.run cartpole --preset paper       # the replication paper's exact settings
   python -m dqn_ref.run cartpole --seed 3 --steps 20000 --learning-rate 5e-4
   python -m dqn_ref.run study cartpole --seeds 10     # seeds 0-9 in parallel, compared
-  python -m dqn_ref.run pong                          # 2M agent steps: GPU, about 30 min
+  python -m dqn_ref.run pong                          # 2M agent steps: 65 min on one H200
   python -m dqn_ref.run pong --steps 20000            # a short CPU run, a few minutes
   python -m dqn_ref.run pong --preset nature          # Mnih et al. (2015), 50M frames
   python -m dqn_ref.run resume runs/NAME              # continue a stopped run
@@ -36,7 +43,8 @@ examples:
 A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metrics.csv,
 checkpoint.pt, curve.png and summary.json. `study --help` says what a study writes.
 Ctrl-C (or SIGTERM) saves a checkpoint and says how to resume; spec/reliability.md says what
-resuming guarantees."""
+resuming guarantees. The times are measured: CartPole's in docs/cartpole/peers.md (2-core Intel
+Xeon), Pong's from the 511 agent steps/s of docs/results.md, "Speed by preset on the H200"."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
             "runs/<env>-<preset>-s<seed>-<time>",
             "evaluations are still printed",
         )
+        add_video_flag(task_parser, "trained agent after the final evaluation")
     add_study_command(commands)
     add_tune_command(commands)
     add_run_dir_commands(commands)
@@ -72,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with outputs_that_may_close():
+        ignored = set_aside_unknown_mplbackend()
+        if ignored is not None:
+            print(
+                f"dqn_ref: MPLBACKEND={ignored!r} is not a backend matplotlib knows, so it is "
+                "ignored here (dqn_ref draws its figures to files with Agg); unset or correct it "
+                "for other programs",
+                file=sys.stderr,
+            )
+        return run_command(argv)
+
+
+def run_command(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "study":
         return study_main(args, sys.argv[1:] if argv is None else argv)

@@ -15,6 +15,7 @@ from dqn_ref.errors import DQNRefError
 from dqn_ref.run.failure import report_failure
 from dqn_ref.run.flags import PROG, add_per_task_command, config_from_args, int_at_least
 from dqn_ref.training.run_folder import folder_lock
+from dqn_ref.training.wording import count
 
 if TYPE_CHECKING:
     from dqn_ref.studies.study import SeedBackend
@@ -124,7 +125,11 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from dqn_ref.studies.study_report import aggregate_lines
         from dqn_ref.training.build import resolve_device
         from dqn_ref.training.interrupt import sigterm_as_ctrl_c
-        from dqn_ref.training.preflight import check_run_can_start, environment_spaces
+        from dqn_ref.training.preflight import (
+            check_run_can_start,
+            environment_spaces,
+            run_warnings,
+        )
 
         if "seed" in vars(args):
             raise DQNRefError(
@@ -168,7 +173,7 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
             prepare_study_dir(study_dir, config, args.preset, args.overwrite)
             limit = f"{config.total_steps} agent steps"
             if config.total_episodes:
-                limit = f"{config.total_episodes} episodes (at most {limit})"
+                limit = f"{count(config.total_episodes, 'episode')} (at most {limit})"
             first, last = seeds[0], seeds[-1]
             seed_range = f"seed {first}" if len(seeds) == 1 else f"seeds {first}-{last}"
             print(
@@ -176,6 +181,8 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 f"{backend.description}, device {device}, {limit} each -> {study_dir}",
                 flush=True,
             )
+            for warning in run_warnings(config):
+                print(f"dqn_ref study: warning: {warning}", flush=True)
             result = run_study(
                 config,
                 args.preset,

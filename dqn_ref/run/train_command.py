@@ -15,9 +15,9 @@ from dqn_ref.training.interrupt import SignalStop, TrainingInterruptedError
 from dqn_ref.training.run_folder import (
     folder_lock,
     prepare_run_dir,
-    remove_leftover_temporaries,
     run_dir_path,
 )
+from dqn_ref.training.wording import count
 
 if TYPE_CHECKING:
     from dqn_ref.training.train import TrainResult
@@ -28,13 +28,54 @@ RESUME_DESCRIPTION = """\
 Continue the run in RUN_DIR from its checkpoint.pt, with the run's own config, until its
 total_steps; metrics.csv is cut back to the checkpoint's rows and appended to. With the replay
 buffer in the checkpoint (--checkpoint-replay when training) the result equals that of a run never
-interrupted, wall-clock columns aside; without it the buffer refills before learning goes on."""
+interrupted, wall-clock columns aside; without it the buffer refills before learning goes on.
+Nothing is changed in RUN_DIR before it is checked: a finished run (summary.json written), a
+config.json edited since the checkpoint, or a checkpoint whose networks do not fit its config is
+refused in one line, every file left as it was."""
 EVAL_HELP = "evaluate a saved run's network as the final evaluation does"
 EVAL_DESCRIPTION = """\
 Evaluate the online network in RUN_DIR/checkpoint.pt under the protocol of spec/evaluation.md:
 fresh environments seeded as the final evaluation's, one episode each, and print the mean, std,
 min and max return. With the run's own --episodes and --epsilon it replays its final evaluation
-exactly, also at an epsilon above 0, on the same kind of device (cpu, cuda) as the run."""
+exactly, also at an epsilon above 0, on the same kind of device (cpu, cuda) as the run.
+With --video it first films one episode, at the same epsilon, from the final evaluation's first
+seed: a looping GIF (the default, RUN_DIR/video.gif) or an MP4 (pip install 'dqn_ref[video]')."""
+VIDEO_NAME = "video.gif"  # in the run folder, where --video is given without a path
+VIDEO_HELP = (
+    "write a video of one episode played by the {agent} at the run's eval_epsilon: .gif or "
+    f".mp4 (default PATH: RUN_DIR/{VIDEO_NAME}); needs pip install 'dqn_ref[video]'"
+)
+
+
+def add_video_flag(parser: argparse.ArgumentParser, agent: str) -> None:
+    """--video [PATH]: given alone, the run folder's video.gif (resolved by video_path)."""
+    parser.add_argument(
+        "--video",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help=VIDEO_HELP.format(agent=agent),
+    )
+
+
+def video_path(video: str | None, run_dir: Path) -> Path | None:
+    """Where --video writes: None without the flag, RUN_DIR/video.gif for the flag alone."""
+    if video is None:
+        return None
+    return run_dir / VIDEO_NAME if video == "" else Path(video)  # "": the flag alone
+
+
+def write_video_of_run(run_dir: Path, path: Path, device: str) -> None:
+    """Film the saved agent of run_dir and say what was filmed."""
+    from dqn_ref.training.saved_agent import load
+
+    episode = load(run_dir, device).save_video(path)
+    print(
+        f"video: 1 episode, return {episode.episode_return:g} in {episode.steps} agent steps, "
+        f"{len(episode.frames)} pictures at {episode.fps:g} per second -> {path}",
+        flush=True,
+    )
 
 
 def add_run_dir_commands(commands: Any) -> None:
@@ -55,7 +96,8 @@ def add_run_dir_commands(commands: Any) -> None:
         help=EVAL_HELP,
         description=EVAL_DESCRIPTION,
         allow_abbrev=False,
-        usage=f"{PROG} eval RUN_DIR [--episodes N] [--epsilon E] [--device DEVICE]",
+        usage=f"{PROG} eval RUN_DIR [--episodes N] [--epsilon E] [--device DEVICE] "
+        "[--video [PATH]]",
     )
     eval_parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's folder")
     eval_parser.add_argument(
@@ -78,6 +120,7 @@ def add_run_dir_commands(commands: Any) -> None:
         default="auto",
         help="where the network runs (default: auto, cuda when present)",
     )
+    add_video_flag(eval_parser, "saved agent")
 
 
 NO_THRESHOLD = (
@@ -111,14 +154,17 @@ def print_result(result: TrainResult) -> None:
     elif result.first_solved_step is not None:
         solved += ", not stably (the last evaluation is below the threshold)"
     print(
-        f"done: {result.steps} agent steps, {result.episodes} episodes, {result.updates} updates "
-        f"in {result.wall_time_s:.1f} s; {solved}"
+        f"done: {count(result.steps, 'agent step')}, {count(result.episodes, 'episode')}, "
+        f"{count(result.updates, 'update')} in {result.wall_time_s:.1f} s; {solved}"
     )
     if result.final_eval is not None:
         final = result.final_eval
+        took = (
+            f" in {result.final_eval_time_s:.1f} s" if result.final_eval_time_s is not None else ""
+        )
         print(
-            f"final evaluation (epsilon {result.eval_epsilon:g}) over {final.episodes} episodes: "
-            f"mean {final.mean:.1f}, "
+            f"final evaluation (epsilon {result.eval_epsilon:g}) over "
+            f"{count(final.episodes, 'episode')}{took}: mean {final.mean:.1f}, "
             f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}"
         )
     print(f"run folder: {result.run_dir}")
@@ -130,12 +176,17 @@ def train_main(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         # Imported here so that --help and argument errors answer without loading torch.
         from dqn_ref.training.build import resolve_device
-        from dqn_ref.training.preflight import check_run_can_start
+        from dqn_ref.training.preflight import check_run_can_start, run_warnings
         from dqn_ref.training.train import train
 
         device = resolve_device(config.device)
         check_run_can_start(config, device)
         run_dir = run_dir_path(args.out, config, args.preset)
+        video = video_path(args.video, run_dir)
+        if video is not None:
+            from dqn_ref.training.video import check_video_path
+
+            check_video_path(video)
         with folder_lock(run_dir):
             prepare_run_dir(run_dir, config, args.preset, args.overwrite)
             print(
@@ -143,6 +194,8 @@ def train_main(args: argparse.Namespace) -> int:
                 f"device {device}, {config.total_steps} agent steps -> {run_dir}",
                 flush=True,
             )
+            for warning in run_warnings(config):
+                print(f"dqn_ref: warning: {warning}", flush=True)
             with SignalStop() as stop:
                 result = train(
                     config, run_dir, args.preset, progress=not args.no_progress, stop=stop
@@ -158,6 +211,11 @@ def train_main(args: argparse.Namespace) -> int:
             "(metrics.csv, and checkpoint.pt from the last evaluation)",
         )
     print_result(result)
+    if video is not None:
+        try:
+            write_video_of_run(run_dir, video, config.device)
+        except (DQNRefError, OSError, KeyboardInterrupt) as error:
+            return report_failure(error, "run", run_dir, "the run's files are complete", "")
     return 0
 
 
@@ -165,13 +223,11 @@ def resume_main(args: argparse.Namespace) -> int:
     try:
         from dqn_ref.training.train import resume
 
-        # A missing folder is reported by resume itself; the lock would create it.
+        # A missing folder is reported by resume itself; the lock would create it. Resume
+        # checks the folder before it changes anything, crash leftovers included.
         lock = folder_lock(args.run_dir) if args.run_dir.is_dir() else contextlib.nullcontext()
-        with lock:
-            if args.run_dir.is_dir():
-                remove_leftover_temporaries(args.run_dir)
-            with SignalStop() as stop:
-                result = resume(args.run_dir, not args.no_progress, stop, args.device)
+        with lock, SignalStop() as stop:
+            result = resume(args.run_dir, not args.no_progress, stop, args.device)
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
@@ -192,11 +248,17 @@ def eval_main(args: argparse.Namespace) -> int:
         from dqn_ref.training.saved_run import evaluate_saved_run
 
         device = resolve_device(args.device)
+        video = video_path(args.video, args.run_dir)
+        if video is not None:
+            from dqn_ref.training.video import check_video_path
+
+            check_video_path(video)
+            write_video_of_run(args.run_dir, video, args.device)
         config, summary = evaluate_saved_run(args.run_dir, args.episodes, args.epsilon, device)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
         return report_failure(error, "run", args.run_dir, "nothing was written", "")
     print(
-        f"evaluation of {args.run_dir} over {summary.episodes} episodes "
+        f"evaluation of {args.run_dir} over {count(summary.episodes, 'episode')} "
         f"(epsilon {config.eval_epsilon:g}, seed {config.seed}): mean {summary.mean:.1f}, "
         f"std {summary.std:.1f}, min {summary.min:.0f}, max {summary.max:.0f}"
     )

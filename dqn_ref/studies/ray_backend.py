@@ -142,6 +142,8 @@ class RayBackend:
             "logging_level": logging.ERROR,
             "log_to_driver": False,  # each task's output goes to its seed's train.log
         }
+        # Ray takes half a minute to start, and the study's bar stands still meanwhile.
+        print(f"dqn_ref study: starting Ray on {self.address or 'a local instance'}...", flush=True)
         try:
             if self.address is None:
                 ray.init(num_cpus=self.workers, include_dashboard=False, **options)

@@ -3,42 +3,18 @@ solve, success rate, returns), and the summary over seeds that study.md reports.
 
 from __future__ import annotations
 
-import argparse
-import csv
-import dataclasses
-import io
 import json
-import multiprocessing
-import os
-import re
-import shlex
-import shutil
-import signal
 import statistics
-import threading
-import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Protocol
 
 import gymnasium as gym
-from tqdm import tqdm
 
-from dqn_ref.config import SEED_LIMIT, DQNConfig
-from dqn_ref.errors import DQNRefError
+from dqn_ref.config import DQNConfig
 from dqn_ref.solve import stable_solve_of_run
-from dqn_ref.training.atomic import atomic_write, atomic_write_json
-from dqn_ref.training.build import resolve_device
-from dqn_ref.training.interrupt import end_with_parent, sigterm_as_ctrl_c
-from dqn_ref.training.metrics import read_metrics
-from dqn_ref.training.preflight import check_run_can_start, environment_spaces
-from dqn_ref.training.run_folder import folder_lock, folder_safe
 from dqn_ref.studies.study_stats import Spread
-
+from dqn_ref.training.metrics import read_metrics
 
 # CartPole pays +1 per step, so an episode that lasts to the time limit returns the limit itself:
 # 500 on CartPole-v1, the paper's "success".

@@ -1,48 +1,28 @@
-"""A study: the same config trained once per seed in parallel worker processes, then compared.
+"""A study: the same config trained once per seed on a backend (worker processes here, or Ray
+tasks), then compared.
 
 This is the seed paper's 10-run experiment as a command (python -m dqn_ref.run study TASK). Every
-seed is an ordinary run folder, seed<S>/, written by dqn_ref.training.train.train; the study reads the seeds'
-results back from those folders (summary.json, metrics.csv) and writes its own files beside them:
-study.csv, study.md, study.json, curves.png and boxplot.png (`study --help` describes each).
+seed is an ordinary run folder, seed<S>/, written by dqn_ref.training.train.train; the study reads
+the seeds' results back from those folders (seed_result.py) and writes its own files beside them
+(study_report.py, study_plots.py): study.csv, study.md, study.json, curves.png and boxplot.png
+(`study --help` describes each).
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import dataclasses
-import io
-import json
-import multiprocessing
-import os
 import re
-import shlex
 import shutil
-import signal
-import statistics
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Protocol
 
-import gymnasium as gym
 from tqdm import tqdm
 
-from dqn_ref.config import SEED_LIMIT, DQNConfig
+from dqn_ref.config import DQNConfig
 from dqn_ref.envs import with_env_threshold
 from dqn_ref.errors import DQNRefError
-from dqn_ref.solve import stable_solve_of_run
-from dqn_ref.training.atomic import atomic_write, atomic_write_json
-from dqn_ref.training.build import resolve_device
-from dqn_ref.training.interrupt import end_with_parent, sigterm_as_ctrl_c
-from dqn_ref.training.metrics import read_metrics
-from dqn_ref.training.preflight import check_run_can_start, environment_spaces
-from dqn_ref.training.run_folder import folder_lock, folder_safe
 from dqn_ref.studies.seed_result import (
     SeedResult,
     StudyAggregate,
@@ -52,7 +32,9 @@ from dqn_ref.studies.seed_result import (
 )
 from dqn_ref.studies.study_plots import plot_boxplot, plot_curves
 from dqn_ref.studies.study_report import describe_seed, write_markdown, write_table_csv
-
+from dqn_ref.training.atomic import atomic_write_json
+from dqn_ref.training.metrics import read_metrics
+from dqn_ref.training.run_folder import folder_safe
 
 STUDY_FILES = ("study.csv", "study.md", "study.json", "curves.png", "boxplot.png")
 SEED_FOLDER = re.compile(r"seed\d+")
@@ -94,8 +76,8 @@ def seed_dir(study_dir: Path, seed: int) -> Path:
 
 
 class SeedBackend(Protocol):
-    """Where a study's seeds train: worker processes here (LocalBackend) or Ray tasks
-    (dqn_ref.studies.ray_backend.RayBackend). Each finished seed's run folder is in the study folder when
+    """Where a study's seeds train: worker processes here (local_backend.LocalBackend) or Ray
+    tasks (ray_backend.RayBackend). Each finished seed's run folder is in the study folder when
     `wait` reports it."""
 
     description: str  # where the seeds train, for the study's first line

@@ -3,42 +3,21 @@ study.md. Numbers come from seed_result.py; nothing here trains or reads a run f
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import io
-import json
-import multiprocessing
-import os
-import re
-import shlex
-import shutil
-import signal
-import statistics
-import threading
-import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Protocol
 
-import gymnasium as gym
-from tqdm import tqdm
-
-from dqn_ref.config import SEED_LIMIT, DQNConfig
-from dqn_ref.errors import DQNRefError
-from dqn_ref.solve import stable_solve_of_run
-from dqn_ref.training.atomic import atomic_write, atomic_write_json
-from dqn_ref.training.build import resolve_device
-from dqn_ref.training.interrupt import end_with_parent, sigterm_as_ctrl_c
-from dqn_ref.training.metrics import read_metrics
-from dqn_ref.training.preflight import check_run_can_start, environment_spaces
-from dqn_ref.training.run_folder import folder_lock, folder_safe
+from dqn_ref.config import DQNConfig
 from dqn_ref.studies.seed_result import TABLE_COLUMNS, SeedResult, StudyAggregate
 from dqn_ref.studies.study_stats import CONFIDENCE_LEVEL, Spread
+from dqn_ref.training.atomic import atomic_write
+from dqn_ref.training.wording import count
+
+# Below this many seeds a bootstrap interval over seeds is rough (Agarwal et al., 2021, use 5 or
+# more runs per task); the report says so beside the interval.
+FEW_SEEDS = 5
 
 
 def format_number(value: float | int | None, digits: int = 1) -> str:
@@ -50,7 +29,8 @@ def format_rate(value: float | None) -> str:
 
 
 def format_iqm(spread: Spread, digits: int) -> str:
-    """The IQM and its interval: "IQM 12.0 (95% CI 10.0 to 14.0)"."""
+    """The IQM and its interval: "IQM 12.0 (95% CI 10.0 to 14.0)", with a caveat when the
+    interval rests on fewer than FEW_SEEDS seeds."""
     if spread.iqm_ci_low is None or spread.iqm_ci_high is None:
         interval = "one seed, no interval"
     else:
@@ -58,6 +38,8 @@ def format_iqm(spread: Spread, digits: int) -> str:
             f"{CONFIDENCE_LEVEL:.0%} CI {format_number(spread.iqm_ci_low, digits)} to "
             f"{format_number(spread.iqm_ci_high, digits)}"
         )
+        if spread.count < FEW_SEEDS:
+            interval += f"; from {count(spread.count, 'seed')} only, a rough interval"
     return f"IQM {format_number(spread.iqm, digits)} ({interval})"
 
 
@@ -72,7 +54,7 @@ def format_spread(spread: Spread, digits: int) -> str:
 def format_solve_spread(spread: Spread | None, digits: int, solved: str = "solved") -> str:
     if spread is None:
         return f"no seed {solved}"
-    return f"{format_spread(spread, digits)}, over the {spread.count} seeds that {solved}"
+    return f"{format_spread(spread, digits)}, over the {count(spread.count, 'seed')} that {solved}"
 
 
 def cap_label(return_cap: float | None) -> str:
@@ -102,7 +84,8 @@ def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | Non
         solved = f"never solved (best evaluation {format_number(result.best_eval)})"
     return (
         f"seed {result.seed}: {solved}; final evaluation {format_number(result.final_eval)}; "
-        f"{format_rate(result.success_rate)} of {result.episodes} training episodes reached "
+        f"{format_rate(result.success_rate)} of {count(result.episodes, 'training episode')} "
+        "reached "
         f"{cap_label(return_cap)}"
     )
 
@@ -120,7 +103,7 @@ def aggregate_lines(
         lines = solve_lines(aggregate, config, config.solved_threshold)
     if aggregate.final_eval is not None:
         lines.append(
-            f"final evaluation ({config.final_eval_episodes} episodes): "
+            f"final evaluation ({count(config.final_eval_episodes, 'episode')}): "
             f"{format_spread(aggregate.final_eval, 1)}"
         )
     if return_cap is not None:
@@ -135,7 +118,7 @@ def solve_lines(aggregate: StudyAggregate, config: DQNConfig, threshold: float) 
     """How many seeds solved and stably solved, and how soon."""
     lines = [
         f"solved (an evaluation mean >= {threshold:g} during training): "
-        f"{aggregate.solved} of {aggregate.seeds} seeds",
+        f"{aggregate.solved} of {count(aggregate.seeds, 'seed')}",
         f"agent steps to solve: {format_solve_spread(aggregate.steps_to_solve, 0)}",
         f"seconds to solve: {format_solve_spread(aggregate.seconds_to_solve, 1)}",
     ]
@@ -146,7 +129,7 @@ def solve_lines(aggregate: StudyAggregate, config: DQNConfig, threshold: float) 
         )
     lines += [
         "stably solved (from one evaluation on, every evaluation mean >= "
-        f"{threshold:g}): {aggregate.stably_solved} of {aggregate.seeds} seeds",
+        f"{threshold:g}): {aggregate.stably_solved} of {count(aggregate.seeds, 'seed')}",
         "agent steps to stable solve: "
         f"{format_solve_spread(aggregate.stable_steps_to_solve, 0, 'stably solved')}",
         "seconds to stable solve: "

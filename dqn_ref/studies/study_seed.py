@@ -7,8 +7,8 @@ import csv
 import os
 from pathlib import Path
 
-from dqn_ref.training.atomic import write_error
 from dqn_ref.config import DQNConfig
+from dqn_ref.training.atomic import write_error
 from dqn_ref.training.interrupt import StopCheck
 from dqn_ref.training.metrics import COLUMNS
 from dqn_ref.training.run_folder import folder_lock

@@ -25,28 +25,22 @@ earlier trials at the same point. A pruned trial's run stops at once and keeps i
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import csv
 import dataclasses
 import io
 import json
-import shlex
 import statistics
-import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.solve import stable_solve_index
-from dqn_ref.training.atomic import atomic_write, atomic_write_json
+from dqn_ref.studies.tune_space import SEARCH_SPACE, preset_params
 from dqn_ref.training.interrupt import TrainingInterruptedError
 from dqn_ref.training.metrics import read_metrics
-from dqn_ref.studies.tune_space import SEARCH_SPACE, preset_params
 
 if TYPE_CHECKING:
     import optuna
@@ -137,8 +131,9 @@ def optimistic_bound(rows: Sequence[dict[str, str]], config: DQNConfig, objectiv
 
 
 class PruneCheck:
-    """The training loop's stop check (dqn_ref.training.interrupt.StopCheck): after each new evaluation,
-    report the trial's optimistic objective to Optuna and stop the run when the pruner says so."""
+    """The training loop's stop check (dqn_ref.training.interrupt.StopCheck): after each new
+    evaluation, report the trial's optimistic objective to Optuna and stop the run when the pruner
+    says so."""
 
     signal_number: int | None = None
 

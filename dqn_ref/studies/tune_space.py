@@ -3,27 +3,10 @@ values written in the space's terms (the first trial is the preset itself)."""
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import csv
-import dataclasses
-import io
-import json
-import shlex
-import statistics
-import sys
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dqn_ref.config import DQNConfig
-from dqn_ref.errors import DQNRefError
-from dqn_ref.solve import stable_solve_index
-from dqn_ref.training.atomic import atomic_write, atomic_write_json
-from dqn_ref.training.interrupt import TrainingInterruptedError
-from dqn_ref.training.metrics import read_metrics
 
 if TYPE_CHECKING:
     import optuna

@@ -1,14 +1,20 @@
-"""Building a run's parts from its config: the device and the replay buffer."""
+"""Building a run's parts from its config: the device, the replay buffer and its update."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
+from torch import Tensor
 
+from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
+from dqn_ref.device_replay import DeviceFrameReplay
 from dqn_ref.envs import EnvSpaces
 from dqn_ref.errors import DQNRefError
 from dqn_ref.frame_replay import FrameReplayBuffer
+from dqn_ref.graphed_update import GraphedUpdate
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.replay_interface import Replay
 
@@ -39,7 +45,8 @@ def make_replay_buffer(config: DQNConfig, spaces: EnvSpaces, device: torch.devic
     """Frame-deduplicated replay for stacked uint8 frames (Atari), the plain buffer otherwise."""
     seed = config.seed + REPLAY_SEED_OFFSET
     if uses_frame_replay(spaces):
-        return FrameReplayBuffer(
+        frame_replay = DeviceFrameReplay if config.device_replay else FrameReplayBuffer
+        return frame_replay(
             config.buffer_size,
             spaces.obs_shape,
             config.num_envs,
@@ -57,3 +64,16 @@ def make_replay_buffer(config: DQNConfig, spaces: EnvSpaces, device: torch.devic
         n_step=config.n_step,
         gamma=config.gamma,
     )
+
+
+def make_update(config: DQNConfig, agent: DQNAgent, replay: Replay) -> Callable[[], Tensor]:
+    """One update from the replay: captured as a CUDA graph with graphed_update, else
+    agent.update on replay.sample(batch_size) (the loop's default)."""
+    if not config.graphed_update:
+        return lambda: agent.update(replay.sample(config.batch_size))
+    if not isinstance(replay, DeviceFrameReplay):
+        raise DQNRefError(
+            "graphed_update draws minibatches with the device replay, which holds stacked Atari "
+            f"frames; {config.env_id} has none, so drop --graphed-update"
+        )
+    return GraphedUpdate(agent, replay, config.batch_size)

@@ -122,17 +122,24 @@ def load_agent_state(agent: DQNAgent, payload: dict[str, Any]) -> None:
     agent.load_state_dict(state)
 
 
-def restore_agent(payload: dict[str, Any], device: torch.device) -> tuple[DQNConfig, DQNAgent]:
-    """Rebuild the config and the agent, weights and optimiser state included, from a payload."""
-    config = config_of(payload)
-    agent = DQNAgent(config, tuple(payload["obs_shape"]), payload["num_actions"], device)
+def load_agent_state_or_refuse(agent: DQNAgent, payload: dict[str, Any]) -> None:
+    """load_agent_state, with a one-line DQNRefError when the saved networks or optimiser do not
+    fit the agent the checkpoint's config builds (torch's own error is a page of size
+    mismatches)."""
     try:
         load_agent_state(agent, payload)
     except (KeyError, RuntimeError, ValueError) as error:
         raise DQNRefError(
             f"the checkpoint's networks do not fit its config ({type(error).__name__}); "
-            "the file may come from another program"
+            "the file may come from another program, or its config was edited"
         ) from error
+
+
+def restore_agent(payload: dict[str, Any], device: torch.device) -> tuple[DQNConfig, DQNAgent]:
+    """Rebuild the config and the agent, weights and optimiser state included, from a payload."""
+    config = config_of(payload)
+    agent = DQNAgent(config, tuple(payload["obs_shape"]), payload["num_actions"], device)
+    load_agent_state_or_refuse(agent, payload)
     return config, agent
 
 
@@ -169,7 +176,7 @@ def restore_run(
         not_exact_because.append(
             f"it ran on {payload['device']}, whose random generators {device.type} cannot continue"
         )
-    load_agent_state(agent, payload)
+    load_agent_state_or_refuse(agent, payload)
     loop = LoopState.from_state_dict(payload["loop"], device)
     if payload["replay"] is not None:
         buffer.load_state_dict(payload["replay"])
@@ -182,6 +189,7 @@ def restore_run(
         not_exact_because.append("the replay buffer was not saved (--checkpoint-replay)")
         # The buffer starts empty: the updates due before it holds as many transitions as at the
         # start are skipped, rather than made later in a burst on the few transitions it holds.
+        # Those the run ends before are not made either; TrainingRun.result leaves them out.
         refilled_at = loop.step + max(config.learning_starts, config.batch_size)
         skipped = max(0, updates_due(config, refilled_at - 1) - loop.updates_done)
         loop.updates_done += skipped

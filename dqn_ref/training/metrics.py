@@ -61,12 +61,7 @@ class MetricsLog:
     def continued(cls, path: Path, rows_kept: int) -> MetricsLog:
         """A resumed run's log: metrics.csv cut back to its first `rows_kept` rows, those written
         before the checkpoint (an interrupted run may have written more), then appended to."""
-        lines = path.read_text().splitlines(keepends=True) if path.is_file() else []
-        if len(lines) < rows_kept + 1 or lines[0].rstrip("\r\n") != ",".join(COLUMNS):
-            raise DQNRefError(
-                f"{path} does not hold the {rows_kept} rows the checkpoint recorded; "
-                "resume needs the run folder's metrics.csv as the run left it"
-            )
+        lines = check_metrics_rows(path, rows_kept)
         kept_lines = lines[: rows_kept + 1]
         # A crash (or a full disk) while a row was written leaves it cut short: no newline, or
         # fewer cells than COLUMNS. Rows after the checkpoint are dropped whole anyway; a cut row
@@ -129,6 +124,21 @@ class MetricsLog:
 
     def column(self, kind: str, name: str) -> list[float]:
         return [float(row[name]) for row in self.rows if row["kind"] == kind]
+
+
+def check_metrics_rows(path: Path, rows_kept: int) -> list[str]:
+    """metrics.csv's lines, or a one-line DQNRefError when it lacks the header or the rows a
+    checkpoint counted (a file replaced or cut by hand: nothing a crash leaves)."""
+    try:
+        lines = path.read_text().splitlines(keepends=True) if path.is_file() else []
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    if len(lines) < rows_kept + 1 or lines[0].rstrip("\r\n") != ",".join(COLUMNS):
+        raise DQNRefError(
+            f"{path} does not hold the {rows_kept} rows the checkpoint recorded; "
+            "resume needs the run folder's metrics.csv as the run left it"
+        )
+    return lines
 
 
 def _whole_row(line: str) -> bool:

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from dqn_ref.training.atomic import atomic_write
 from dqn_ref.training.metrics import MetricsLog
+from dqn_ref.training.wording import count
 
 MOVING_AVERAGE_EPISODES = 20
 
@@ -69,7 +70,7 @@ def plot_curve(metrics: MetricsLog, path: Path, title: str, solved_threshold: fl
             ms=12,
             color="tab:red",
             capsize=3,
-            label=f"final evaluation ({episodes} episodes, mean and std)",
+            label=f"final evaluation ({count(episodes, 'episode')}, mean and std)",
         )
     draw_solved_line(axes, solved_threshold)
     axes.set_xlabel("agent steps")

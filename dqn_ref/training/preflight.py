@@ -21,6 +21,7 @@ from dqn_ref.envs import (
     make_env,
 )
 from dqn_ref.errors import DQNRefError
+from dqn_ref.loop import updates_due
 from dqn_ref.memory import check_networks_fit
 from dqn_ref.training.build import uses_frame_replay
 
@@ -78,3 +79,15 @@ def check_run_can_start(config: DQNConfig, device: torch.device) -> None:
     """Everything a run needs from this environment and this machine, checked before it starts."""
     check_config_suits(config, environment_spaces(config))
     check_networks_fit(config.network, config.hidden_sizes, config.batch_size, device)
+
+
+def run_warnings(config: DQNConfig) -> list[str]:
+    """What a config allows but a user would not want, each a line said before the run starts."""
+    warnings = []
+    if updates_due(config, config.total_steps) == 0:
+        warnings.append(
+            f"total_steps={config.total_steps} ends before learning_starts="
+            f"{config.learning_starts}, so this run makes no update and its network stays as "
+            "initialised; raise --steps or lower --learning-starts"
+        )
+    return warnings

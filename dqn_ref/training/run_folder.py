@@ -65,7 +65,15 @@ def remove_leftover_temporaries(folder: Path) -> None:
             )
 
 
-RUN_FILES = ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summary.json")
+# The default video (--video) counts too: a replaced run's video must not stay beside the new run.
+RUN_FILES = (
+    "config.json",
+    "metrics.csv",
+    "checkpoint.pt",
+    "curve.png",
+    "summary.json",
+    "video.gif",
+)
 
 
 def folder_safe(env_id: str) -> str:
@@ -90,8 +98,8 @@ def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite:
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if existing and not overwrite:
         raise DQNRefError(
-            f"{out} already holds a run ({existing[0]}); pass --overwrite to replace "
-            "it or choose another --out"
+            f"{out} already holds a run ({existing[0]}); pass --overwrite (overwrite=True in "
+            "Python) to replace it or choose another --out"
         )
     for name in existing:
         (out / name).unlink()

@@ -10,6 +10,9 @@ Every row that metrics.csv gets is also written here, keyed by agent step (the r
 | speed/steps_per_s, speed/updates_per_s | over at least RATE_WINDOW_S, and at every evaluation |
 | eval/mean, eval/std (and final/mean, final/std) | each evaluation's row |
 
+and, once at the start, every config field in TensorBoard's HPARAMS tab (its hparams plugin), with
+eval/mean and final/mean as the metrics, so that runs can be compared by their settings.
+
 Optional: `pip install 'dqn_ref[tensorboard]'`; without it runs write everything else as before.
 View with `tensorboard --logdir runs`.
 """
@@ -26,6 +29,20 @@ TENSORBOARD_INSTALL = "pip install 'dqn_ref[tensorboard]'"
 EVENT_FILE_PREFIX = "events.out.tfevents."  # TensorBoard's own file name, then time and host
 RATE_WINDOW_S = 1.0  # steps/s and updates/s are measured over at least this much wall-clock
 FLUSH_S = 10  # seconds between writes of the event file to disk
+HPARAM_METRICS = ("eval/mean", "final/mean")  # the HPARAMS tab's columns beside the config
+
+
+def hparam_value(value: Any) -> int | float | str:
+    """A config value as the hparams plugin takes it."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):  # torch's hparams would take it for the number 0 or 1
+        return str(value).lower()
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(part) for part in value)
+    if isinstance(value, (int, float, str)):
+        return value
+    return str(value)
 
 
 def tensorboard_available() -> bool:
@@ -52,6 +69,17 @@ class TensorBoardLog:
         self.take_mean_q = take_mean_q
         self.updates_done = updates_done
         self.rate_start: tuple[int, float, int] | None = None  # step, wall_time_s, updates
+
+    def hparams(self, config: Mapping[str, Any]) -> None:
+        """The run's config in the HPARAMS tab: numbers and strings as they are, the others as
+        text (hidden_sizes (128, 128) as "128,128", None as "none", True as "true")."""
+        from torch.utils.tensorboard.summary import hparams
+
+        values = {name: hparam_value(value) for name, value in config.items()}
+        metrics = {tag: math.nan for tag in HPARAM_METRICS}  # only the tags are written
+        file_writer = self.writer._get_file_writer()
+        for summary in hparams(values, metrics):
+            file_writer.add_summary(summary)
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         """One point; a NaN (no loss before the first update) is left out."""
@@ -99,10 +127,15 @@ def open_tensorboard(
     run_dir: Path,
     agent: Any,
     updates_done: Callable[[], int],
+    config: Mapping[str, Any] | None = None,
 ) -> TensorBoardLog | None:
-    """The run's TensorBoard log when `enabled` (config.tensorboard) and tensorboard is installed;
-    the agent then starts summing the Q of its taken actions."""
+    """The run's TensorBoard log when `enabled` (config.tensorboard) and tensorboard is installed,
+    with `config`'s fields as its hyperparameters; the agent then starts summing the Q of its
+    taken actions."""
     if not enabled or not tensorboard_available():
         return None
     agent.track_mean_q()
-    return TensorBoardLog(run_dir, agent.take_mean_q, updates_done)
+    log = TensorBoardLog(run_dir, agent.take_mean_q, updates_done)
+    if config is not None:
+        log.hparams(config)
+    return log

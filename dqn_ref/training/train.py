@@ -34,13 +34,13 @@ from dqn_ref.evaluate import (
     evaluation_envs,
     final_evaluation_generator,
 )
-from dqn_ref.loop import LoopReport, dqn_loop
+from dqn_ref.loop import LoopReport, dqn_loop, updates_due
 from dqn_ref.loop_state import LoopState
 from dqn_ref.memory import format_bytes
 from dqn_ref.replay_interface import Replay
 from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.training.atomic import atomic_write_json
-from dqn_ref.training.build import make_replay_buffer, resolve_device
+from dqn_ref.training.build import make_replay_buffer, make_update, resolve_device
 from dqn_ref.training.checkpoint import (
     Resumable,
     config_of,
@@ -51,12 +51,15 @@ from dqn_ref.training.checkpoint import (
 from dqn_ref.training.checkpoint_timer import CheckpointTimer
 from dqn_ref.training.estimate import print_cpu_estimate
 from dqn_ref.training.interrupt import StopCheck, TrainingInterruptedError
-from dqn_ref.training.metrics import MetricsLog
+from dqn_ref.training.metrics import MetricsLog, check_metrics_rows
 from dqn_ref.training.numerical_guard import all_finite, non_finite_error
 from dqn_ref.training.plot import plot_curve
 from dqn_ref.training.progress import Progress
+from dqn_ref.training.resume_checks import check_config_json_matches, check_run_not_finished
+from dqn_ref.training.run_folder import remove_leftover_temporaries
 from dqn_ref.training.seeding import seed_everything
 from dqn_ref.training.tensorboard_log import open_tensorboard
+from dqn_ref.training.wording import count
 
 EVAL_LABELS = {"eval": "evaluation", "final": "final evaluation"}
 Clock = Callable[[], float]
@@ -84,6 +87,7 @@ class TrainResult:
     stable_solved_time_s: float | None  # wall-clock at that evaluation, evaluations included
     stable_solved_train_time_s: float | None  # stable_solved_time_s less the evaluations' time
     final_eval: EvalSummary | None
+    final_eval_time_s: float | None = None  # after wall_time_s, the final evaluation's seconds
 
 
 def resume(
@@ -99,6 +103,8 @@ def resume(
     """
     payload = load_checkpoint(run_dir / "checkpoint.pt")
     config = config_of(payload)
+    check_run_not_finished(run_dir, config, payload["counters"])
+    check_config_json_matches(run_dir, config)
     if device is not None:
         config = config.replace(device=device)
     return train(config, run_dir, payload.get("preset", "custom"), progress, stop, payload)
@@ -123,6 +129,7 @@ class TrainingRun:
     progress: Progress
     checkpoint_step: int | None = None  # the step checkpoint.pt holds now
     last_eval: EvalSummary | None = None
+    solved_stop: bool = False  # stop_when_solved and the last evaluation solved in every episode
 
     def __post_init__(self) -> None:
         # Seconds of training: those before the checkpoint a resumed run starts from, plus this
@@ -220,7 +227,7 @@ class TrainingRun:
         self.progress.write(
             f"{EVAL_LABELS[kind]} at step {self.state.step}: mean {summary.mean:.1f} "
             f"+- {summary.std:.1f} (min {summary.min:.0f}, max {summary.max:.0f}, "
-            f"{summary.episodes} episodes)"
+            f"{count(summary.episodes, 'episode')})"
         )
         return summary
 
@@ -249,7 +256,18 @@ class TrainingRun:
             state.first_solved = (state.step, seconds, seconds - state.eval_time_s)
         while state.next_eval_step <= state.step:
             state.next_eval_step += self.config.eval_interval
+        self.solved_stop = self.solved_in_every_episode()
         self.checkpoint()
+
+    def solved_in_every_episode(self) -> bool:
+        """With stop_when_solved: every episode of the last evaluation during training reached
+        solved_threshold (spec/evaluation.md#stopping-once-solved). Read off the metrics rows, so
+        that a run resumed from the checkpoint of the evaluation it stopped at stays stopped."""
+        threshold = self.config.solved_threshold
+        if not self.config.stop_when_solved or threshold is None:  # None: nothing to stop at
+            return False
+        evaluations = [row for row in self.metrics.rows if row["kind"] == "eval"]
+        return bool(evaluations) and float(evaluations[-1]["eval_min"]) >= threshold
 
     def stop_if_asked(self, stop: StopCheck | None) -> None:
         """A stop request ends the run here, with a checkpoint `resume` continues from."""
@@ -261,16 +279,21 @@ class TrainingRun:
             self.run_dir, self.state.step, self.config.checkpoint_replay, stop.signal_number
         )
 
-    def result(self, wall_time: float, final_eval: EvalSummary | None) -> TrainResult:
+    def result(
+        self, wall_time: float, final_eval: EvalSummary | None, final_eval_time: float | None
+    ) -> TrainResult:
         state = self.state
         first_solved = state.first_solved
         stable_solved = stable_solve_of_run(self.metrics.rows, self.config.solved_threshold)
+        # A resume without the buffer counts the updates of its refill as skipped in advance;
+        # those the run ended before were never due, so neither made nor skipped.
+        never_due = max(0, state.updates_done - updates_due(self.config, state.step))
         return TrainResult(
             run_dir=self.run_dir,
             steps=state.step,
             episodes=state.episode,
-            updates=state.updates_done,
-            updates_skipped=state.updates_skipped,
+            updates=state.updates_done - never_due,
+            updates_skipped=state.updates_skipped - never_due,
             wall_time_s=wall_time,
             eval_time_s=state.eval_time_s,
             solved_threshold=self.config.solved_threshold,
@@ -282,6 +305,7 @@ class TrainingRun:
             stable_solved_time_s=stable_solved[1] if stable_solved else None,
             stable_solved_train_time_s=stable_solved[2] if stable_solved else None,
             final_eval=final_eval,
+            final_eval_time_s=final_eval_time,
         )
 
 
@@ -322,19 +346,27 @@ def train(
     eval_generator = torch.Generator(device=device)
     eval_generator.manual_seed(config.seed + EVAL_SEED_OFFSET)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(
-        run_dir / "config.json", {"preset": preset_name, "config": dataclasses.asdict(config)}
-    )
+    def write_config() -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(
+            run_dir / "config.json", {"preset": preset_name, "config": dataclasses.asdict(config)}
+        )
+
     checkpoint_step = None
     if resume_from is None:
+        write_config()
         metrics = MetricsLog(run_dir / "metrics.csv")
         obs, _ = envs.reset(seed=config.seed)
         state = LoopState.start(obs, device, config.eval_interval)
     else:
-        metrics = MetricsLog.continued(run_dir / "metrics.csv", resume_from["metrics_rows"])
+        # Everything that can refuse the checkpoint (its networks, its buffer, its environments,
+        # metrics.csv's rows) before a file is touched: a refused resume changes nothing.
         restored = restore_run(resume_from, agent, replay, envs, eval_envs, eval_generator, device)
         state, envs, eval_envs = restored.loop, restored.envs, restored.eval_envs
+        check_metrics_rows(run_dir / "metrics.csv", resume_from["metrics_rows"])
+        remove_leftover_temporaries(run_dir)
+        metrics = MetricsLog.continued(run_dir / "metrics.csv", resume_from["metrics_rows"])
+        write_config()
         checkpoint_step = state.step
         exactness = (
             "bit-exact"
@@ -348,7 +380,7 @@ def train(
             flush=True,
         )
     metrics.listener = open_tensorboard(
-        config.tensorboard, run_dir, agent, lambda: state.updates_done
+        config.tensorboard, run_dir, agent, lambda: state.updates_done, dataclasses.asdict(config)
     )
     bar = Progress(
         config.total_steps,
@@ -372,12 +404,18 @@ def train(
         bar,
         checkpoint_step,
     )
+    run.solved_stop = run.solved_in_every_episode()
     try:
-        for report in dqn_loop(config, agent, envs, replay, state):
+        update = make_update(config, agent, replay)
+        loop = dqn_loop(config, agent, envs, replay, state, update)
+        reports = iter(()) if run.solved_stop else loop
+        for report in reports:
             run.log_episodes(report)
             run.evaluate_and_checkpoint_when_due()
             bar.advance(int(report.real.sum()), state, report.epsilon, run.last_eval)
             run.stop_if_asked(stop)
+            if run.solved_stop:
+                break  # spec/evaluation.md#stopping-once-solved: the final evaluation follows
         bar.close()
         wall_time = run.seconds()
 
@@ -387,12 +425,19 @@ def train(
             raise TrainingInterruptedError(
                 run_dir, state.step, config.checkpoint_replay, stop.signal_number
             )
-        final_eval = None
+        final_eval, final_eval_time = None, None
         if config.final_eval_episodes:
+            # Said before it starts: 30 Pong games take about a minute, with no bar moving.
+            bar.write(
+                f"final evaluation: {count(config.final_eval_episodes, 'episode')} at epsilon "
+                f"{config.eval_epsilon:g}..."
+            )
+            final_start = clock()
             final_envs = evaluation_envs(config, final=True)
             generator = final_evaluation_generator(config, device)
             final_eval = run.evaluate(final_envs, "final", generator)
             final_envs.close()
+            final_eval_time = clock() - final_start
     finally:
         bar.close()
         metrics.close()
@@ -406,9 +451,9 @@ def train(
         f"{config.env_id}, preset {preset_name}, seed {config.seed}",
         config.solved_threshold,
     )
-    result = run.result(wall_time, final_eval)
+    result = run.result(wall_time, final_eval, final_eval_time)
     summary = dataclasses.asdict(result)
-    summary["run_dir"] = str(run_dir)
+    summary["run_dir"] = str(run_dir.resolve())  # the same folder, whatever the working folder
     summary["steps_per_s"] = state.step / wall_time if wall_time > 0 else None
     atomic_write_json(run_dir / "summary.json", summary)
     return result

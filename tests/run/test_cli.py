@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -310,15 +311,24 @@ def test_eval_prints_mean_std_min_and_max_and_replays_the_final_evaluation(
     assert status == 0 and "over 5 episodes (epsilon 1, seed 0)" in out
 
 
-def test_resume_of_a_finished_run_redoes_only_its_final_evaluation(
-    capsys: pytest.CaptureFixture[str], finished_run: Path
+def test_resume_of_a_run_killed_before_its_summary_redoes_only_its_final_evaluation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], finished_run: Path
 ) -> None:
+    """A run killed after its loop's last checkpoint and before summary.json: resume makes no
+    step and no update, redoes the final evaluation and writes the summary the run would have
+    written."""
+    finished_run = Path(shutil.copytree(finished_run, tmp_path / "run"))
     before = read_metrics(finished_run / "metrics.csv")
+    summary = json.loads((finished_run / "summary.json").read_text())
+    (finished_run / "summary.json").unlink()
     status, out, _ = run_main(capsys, "resume", str(finished_run), "--no-progress")
     assert status == 0
     assert f"resuming {finished_run} at step 300 (bit-exact)" in out
     after = read_metrics(finished_run / "metrics.csv")
     assert [row["kind"] for row in after] == [row["kind"] for row in before]
+    again = json.loads((finished_run / "summary.json").read_text())
+    counts = ("steps", "episodes", "updates", "updates_skipped", "final_eval")
+    assert {name: again[name] for name in counts} == {name: summary[name] for name in counts}
 
 
 @pytest.mark.parametrize(("n_step", "size"), [("1", "45.0 TB"), ("5", "67.0 TB")])
@@ -349,3 +359,25 @@ def test_eval_on_a_missing_gpu_is_a_one_line_error(
 ) -> None:
     status, _, err = run_main(capsys, "eval", str(finished_run), "--device", "cuda")
     assert status == 2 and "--device cuda asked for" in err and len(err.splitlines()) == 1
+
+
+def test_video_flags_film_the_trained_and_the_saved_agent(tmp_path: Path) -> None:
+    """TASK --video films the agent after training (RUN_DIR/video.gif by default); eval --video
+    PATH films a saved run; a path of another kind is refused in one line before anything runs."""
+    run_dir = tmp_path / "run"
+    short = ["--steps", "300", "--num-envs", "1", "--learning-starts", "100"]
+    short += ["--eval-interval", "0", "--final-eval-episodes", "2", "--no-progress"]
+    trained = run_cli("cartpole", *short, "--out", str(run_dir), "--video")
+    assert trained.returncode == 0, trained.stderr
+    assert f"-> {run_dir / 'video.gif'}" in trained.stdout
+    assert (run_dir / "video.gif").stat().st_size > 0
+    filmed = run_cli("eval", str(run_dir), "--episodes", "2", "--video", str(tmp_path / "a.mp4"))
+    assert filmed.returncode == 0, filmed.stderr
+    assert "video: 1 episode, return" in filmed.stdout and (tmp_path / "a.mp4").is_file()
+    assert_one_line_error(
+        run_cli("eval", str(run_dir), "--video", str(tmp_path / "a.avi")),
+        "name a .gif or an .mp4 file",
+    )
+    refused = run_cli("cartpole", *short, "--out", str(tmp_path / "new"), "--video", "x.png")
+    assert_one_line_error(refused, "name a .gif or an .mp4 file")
+    assert not (tmp_path / "new" / "config.json").exists()

@@ -15,7 +15,9 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
+import time
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +37,7 @@ from dqn_ref.training.run_folder import folder_lock
 
 STOP_AFTER_STEPS = 32  # agent steps a started run makes before its stop request
 HANG_SECONDS = 60  # one example, from parsing to exit; a hang fails the test instead of CI
+MOMENT_S = 0.01
 
 # Small, fast defaults that generated flags override (argparse keeps the last value given).
 BASE = [
@@ -171,9 +174,15 @@ def command_lines(draw: st.DrawFn) -> tuple[list[str], str]:
 
 @contextlib.contextmanager
 def one_example() -> Iterator[tuple[io.StringIO, io.StringIO]]:
-    """Captured output, the hang alarm, the stop request, and torch's thread count restored."""
+    """Captured output, the hang alarm, the stop request, and torch's thread count restored.
+
+    The alarm shares the process's one real-time timer with the suite's per-test time limit
+    (pytest-timeout's signal method, pyproject.toml): that limit's timer is set again, less the
+    time this example took, once the example ends."""
     threads = torch.get_num_threads()
     out, err = io.StringIO(), io.StringIO()
+    outer_remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+    started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, hang)
     signal.alarm(HANG_SECONDS)
     try:
@@ -186,6 +195,9 @@ def one_example() -> Iterator[tuple[io.StringIO, io.StringIO]]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_remaining > 0:  # at least a moment, so that a limit already spent still fires
+            left = outer_remaining - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, MOMENT_S))
         torch.set_num_threads(threads)
 
 
@@ -243,3 +255,21 @@ def test_every_command_line_starts_a_run_or_is_refused_in_one_line(
         status, lines = run_command_line(argv)
         event(f"{argv[0]}, {state}: exit {status}")
         assert_started_or_refused(argv, status, lines)
+
+
+def test_an_examples_hang_alarm_fires_and_the_per_test_time_limit_survives_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hanging example ends with HangError at its own alarm, also under the suite's per-test
+    time limit (pytest-timeout's signal method: a SIGALRM timer too), and once the example is
+    over that limit's timer runs again, less the time the example took."""
+    monkeypatch.setattr(sys.modules[__name__], "HANG_SECONDS", 1)
+    outer_before, _ = signal.getitimer(signal.ITIMER_REAL)
+    with pytest.raises(HangError), one_example():
+        while True:
+            time.sleep(0.05)
+    outer_after, _ = signal.getitimer(signal.ITIMER_REAL)
+    if outer_before > 0:  # run under the suite's time limit
+        assert 0 < outer_after <= outer_before - 1
+    else:
+        assert outer_after == 0

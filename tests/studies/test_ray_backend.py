@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from dqn_ref.config import DQNConfig
-from dqn_ref.training.metrics import read_metrics
 from dqn_ref.run.main import main
+from dqn_ref.training.metrics import read_metrics
 from dqn_ref.training.tensorboard_log import EVENT_FILE_PREFIX
 from tests.studies.test_study import TINY_STUDY, one_line_error
 

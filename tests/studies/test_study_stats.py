@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import statistics
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats
 
 from dqn_ref.studies.study_stats import Spread, interquartile_mean, iqm_confidence_interval
 
@@ -75,3 +77,25 @@ def test_iqm_interval_needs_two_seeds_and_narrows_with_more() -> None:
     narrow = iqm_confidence_interval([100.0] * 20 + [500.0] * 20)
     assert wide == (100.0, 500.0)
     assert narrow is not None and 100.0 < narrow[0] < narrow[1] < 500.0
+
+
+def test_iqm_interval_spans_the_middle_95_percent_of_the_bootstrapped_iqms() -> None:
+    """eq-iqm P3, against an oracle: the interval's ends are the 2.5th and 97.5th percentiles of
+    the IQMs of resampled seeds, drawn here with another generator. Twenty unevenly spaced seeds
+    make the IQM's bootstrap distribution smooth (no lattice of equal means): its 2.5th and 97.5th
+    percentiles lie about 6 from the 1.25th and 98.75th (a 97.5% interval) and from the 5th and
+    95th (a 90% one), and two bootstraps of this size differ by under 1."""
+    values = [100 + 7.3 * v + 0.37 * v * v for v in range(20)]
+    resamples = np.random.default_rng(12345).choice(values, size=(50_000, len(values)))
+    iqms = stats.trim_mean(resamples, 0.25, axis=1)
+    interval = iqm_confidence_interval(values)
+    assert interval is not None
+    low, high = np.percentile(iqms, [2.5, 97.5])
+    wider_low, wider_high = np.percentile(iqms, [1.25, 98.75])
+    narrower_low, narrower_high = np.percentile(iqms, [5, 95])
+    tolerance = 0.25 * min(
+        low - wider_low, narrower_low - low, wider_high - high, high - narrower_high
+    )
+    assert tolerance > 1.0  # the levels are told apart by more than Monte Carlo noise
+    assert interval[0] == pytest.approx(low, abs=tolerance)
+    assert interval[1] == pytest.approx(high, abs=tolerance)

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import torch
 
+import dqn_ref.training.build as build
 import dqn_ref.training.train as train_module
+from dqn_ref.batch import Batch
 from dqn_ref.config import DQNConfig
 from dqn_ref.loop import updates_due
 from dqn_ref.presets import cartpole
@@ -187,3 +189,33 @@ def test_a_checkpoint_whose_replay_sampler_is_an_older_torch_generator_resumes(
     assert "not bit-exact: its replay buffer was saved with an older dqn_ref's sampler" in out
     assert result.steps >= TOTAL_STEPS
     assert result.updates_skipped == 0  # the rows were kept, so no update waited for a refill
+
+
+@pytest.mark.parametrize("n_step", [1, 5])
+def test_after_a_resume_without_the_buffer_the_first_update_waits_for_the_refill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_step: int
+) -> None:
+    """spec/reliability.md#resume: the emptied buffer refills to max(learning_starts,
+    batch_size) transitions before the next update, as a new run's does: the first update after
+    the resume is the first one the schedule (every train_frequency steps) has once the buffer
+    holds that many. One update sooner would sample a handful of transitions (with n-step returns
+    none of them complete, so that sampling could never finish)."""
+    config = tiny_run(1, checkpoint_replay=False, n_step=n_step, eval_interval=0)
+    run_dir = tmp_path / "run"
+    with pytest.raises(TrainingInterruptedError):
+        train_module.train(config, run_dir, "cartpole", progress=False, stop=StopAt(STOP_AT))
+    held_at_each_sample: list[int] = []
+
+    class RecordedReplayBuffer(ReplayBuffer):
+        def sample(self, batch_size: int) -> Batch:
+            held_at_each_sample.append(len(self))
+            return super().sample(batch_size)
+
+    monkeypatch.setattr(build, "ReplayBuffer", RecordedReplayBuffer)
+    result = train_module.resume(run_dir, progress=False)
+    refilled = max(config.learning_starts, config.batch_size)
+    assert refilled <= held_at_each_sample[0] < refilled + config.train_frequency
+    assert result.updates == updates_due(config, TOTAL_STEPS)
+    assert result.updates_skipped + len(held_at_each_sample) == (
+        updates_due(config, TOTAL_STEPS) - updates_due(config, STOP_AT)
+    )

@@ -54,6 +54,14 @@ def finished_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     return run_dir
 
 
+@pytest.fixture
+def killed_run(finished_run: Path) -> Path:
+    """A run killed after its final checkpoint, before it wrote summary.json: what is left to do
+    is the final evaluation and the summary, and resume does it (a finished run is refused)."""
+    (finished_run / "summary.json").unlink()
+    return finished_run
+
+
 def test_a_second_process_on_a_live_run_folder_is_refused_until_the_first_is_killed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], finished_run: Path
 ) -> None:
@@ -80,6 +88,7 @@ def test_a_second_process_on_a_live_run_folder_is_refused_until_the_first_is_kil
     finally:
         holder.kill()  # SIGKILL: no handler runs, no cleanup; the OS releases the lock
         holder.wait()
+    (finished_run / "summary.json").unlink()  # as if killed before its summary: resumable
     status, _, err = run_main(capsys, "resume", str(finished_run), "--no-progress")
     assert status == 0, err
 
@@ -104,11 +113,11 @@ def test_a_refused_run_leaves_no_folder_behind(tmp_path: Path) -> None:
 
 
 def test_resume_removes_a_temporary_file_left_by_a_killed_save_and_says_so(
-    capsys: pytest.CaptureFixture[str], finished_run: Path
+    capsys: pytest.CaptureFixture[str], killed_run: Path
 ) -> None:
-    leftover = finished_run / ".checkpoint.pt.k1ll3d.tmp"
+    leftover = killed_run / ".checkpoint.pt.k1ll3d.tmp"
     leftover.write_bytes(b"half a checkpoint")
-    status, out, err = run_main(capsys, "resume", str(finished_run), "--no-progress")
+    status, out, err = run_main(capsys, "resume", str(killed_run), "--no-progress")
     assert status == 0, err
     assert (
         f"dqn_ref: removed {leftover}, the temporary file of a save that was interrupted"
@@ -118,14 +127,14 @@ def test_resume_removes_a_temporary_file_left_by_a_killed_save_and_says_so(
 
 
 def test_resume_drops_a_metrics_row_cut_short_by_a_crash_and_says_so(
-    capsys: pytest.CaptureFixture[str], finished_run: Path
+    capsys: pytest.CaptureFixture[str], killed_run: Path
 ) -> None:
-    metrics = finished_run / "metrics.csv"
-    rows_kept = load_checkpoint(finished_run / "checkpoint.pt")["metrics_rows"]
+    metrics = killed_run / "metrics.csv"
+    rows_kept = load_checkpoint(killed_run / "checkpoint.pt")["metrics_rows"]
     lines = metrics.read_text().splitlines(keepends=True)
     # After the checkpoint: the final evaluation's row, and half a row that a kill cut short.
     metrics.write_text("".join(lines) + "train,201,9,0.5,1")
-    status, out, err = run_main(capsys, "resume", str(finished_run), "--no-progress")
+    status, out, err = run_main(capsys, "resume", str(killed_run), "--no-progress")
     assert status == 0, err
     after = len(lines) - 1 - rows_kept + 1
     assert (
@@ -136,14 +145,14 @@ def test_resume_drops_a_metrics_row_cut_short_by_a_crash_and_says_so(
 
 
 def test_resume_drops_a_checkpointed_row_cut_short_and_says_so(
-    capsys: pytest.CaptureFixture[str], finished_run: Path
+    capsys: pytest.CaptureFixture[str], killed_run: Path
 ) -> None:
     """A power cut can lose the end of a row the checkpoint counted (flushed, not yet on disk)."""
-    metrics = finished_run / "metrics.csv"
-    rows_kept = load_checkpoint(finished_run / "checkpoint.pt")["metrics_rows"]
+    metrics = killed_run / "metrics.csv"
+    rows_kept = load_checkpoint(killed_run / "checkpoint.pt")["metrics_rows"]
     lines = metrics.read_text().splitlines(keepends=True)
     metrics.write_text("".join(lines[:rows_kept]) + lines[rows_kept][:5])
-    status, out, err = run_main(capsys, "resume", str(finished_run), "--no-progress")
+    status, out, err = run_main(capsys, "resume", str(killed_run), "--no-progress")
     assert status == 0, err
     assert (
         f"dqn_ref: {metrics}: dropped its last checkpointed row, cut short by a crash"

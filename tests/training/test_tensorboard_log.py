@@ -4,6 +4,7 @@ writes none; without the package, --tensorboard is a one-line error."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -107,3 +108,34 @@ def test_tensorboard_flag_without_the_package_says_what_to_install(
     assert main(["cartpole", "--steps", "100", "--tensorboard", "--out", str(out)]) == 2
     one_line_error(capsys.readouterr().err, "--tensorboard", "pip install 'dqn_ref[tensorboard]'")
     assert not out.exists()
+
+
+def hparams_in(run_dir: Path) -> dict[str, object]:
+    """The hparams plugin's session start (the HPARAMS tab's row) from the event file."""
+    from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    (event_file,) = run_dir.glob(f"{EVENT_FILE_PREFIX}*")
+    for event in EventFileLoader(str(event_file)).Load():
+        for value in event.summary.value:
+            if value.metadata.plugin_data.plugin_name != "hparams":
+                continue
+            data = HParamsPluginData.FromString(value.metadata.plugin_data.content)
+            if data.HasField("session_start_info"):
+                hparams = MessageToDict(data.session_start_info)["hparams"]
+                return dict(hparams)
+    raise AssertionError("no hparams in the event file")
+
+
+def test_the_event_file_holds_the_config_as_hyperparameters(tmp_path: Path) -> None:
+    """Every field, with its value: numbers as numbers, tuples and None as text."""
+    config = TINY_RUN.replace(total_steps=150, eval_interval=0, learning_rate_end=None)
+    train(config, tmp_path / "run", progress=False)
+    hparams = hparams_in(tmp_path / "run")
+    assert set(hparams) == set(dataclasses.asdict(config))
+    assert hparams["learning_rate"] == config.learning_rate
+    assert hparams["total_steps"] == 150 and hparams["env_id"] == "CartPole-v1"
+    assert hparams["hidden_sizes"] == ",".join(map(str, config.hidden_sizes))
+    assert hparams["learning_rate_end"] == "none"
+    assert hparams["double_q"] == str(config.double_q).lower()

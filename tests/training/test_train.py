@@ -24,6 +24,7 @@ from dqn_ref.replay import ReplayBuffer
 from dqn_ref.training.checkpoint import load_checkpoint, restore_agent
 from dqn_ref.training.metrics import read_metrics
 from dqn_ref.training.saved_run import evaluate_saved_run
+from tests.scripted_env import ScriptedStep, ScriptedVectorEnv
 
 TIME_LIMIT = 8  # short enough that most random-policy episodes end by truncation
 
@@ -123,6 +124,7 @@ def test_run_folder_holds_config_metrics_checkpoint_curve_and_summary(tmp_path: 
         final_eval_episodes=4,
         buffer_size=2_000,
         solved_threshold=1.0,  # every evaluation counts as solved: the first one sets the times
+        stop_when_solved=False,  # and the run goes on to total_steps all the same
     )
     run_dir = tmp_path / "run"
     result = train_module.train(config, run_dir, "cartpole", progress=False)
@@ -391,3 +393,64 @@ def test_a_run_is_judged_by_its_environments_threshold_unless_one_is_stated(
         assert saved["solved_threshold"] == expected
     # An untrained car never reaches the top in 200 steps (-200), which -250 counts as solved.
     assert result.first_solved_step == 25
+
+
+def test_metrics_returns_are_raw_game_scores_while_the_replay_stores_clipped_rewards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eq-reward-clip clips what is stored, never what is logged: a metrics row's return is the
+    sum of the episode's raw rewards. Rewards of +-1 (CartPole, Pong) cannot tell the two apart;
+    scripted rewards of 5 and -3 can: raw 5 - 3 + 0.5 + 2 = 4.5 and 7 + 5 = 12, where the
+    clipped sums would be 1.5 and 2."""
+    scripts = [
+        [ScriptedStep(5.0), ScriptedStep(-3.0), ScriptedStep(0.5), ScriptedStep(2.0, True)],
+        [ScriptedStep(7.0), ScriptedStep(5.0, truncated=True)],
+    ]
+    monkeypatch.setattr(train_module, "make_env", lambda *_: ScriptedVectorEnv(scripts))
+    buffers: list[ReplayBuffer] = []
+
+    class RecordedReplayBuffer(ReplayBuffer):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            buffers.append(self)
+
+    monkeypatch.setattr(build, "ReplayBuffer", RecordedReplayBuffer)
+    config = cartpole.replace(
+        num_envs=2,
+        n_step=1,
+        total_steps=6,
+        learning_starts=1_000,
+        eval_interval=0,
+        final_eval_episodes=0,
+        reward_clip=True,
+    )
+    train_module.train(config, tmp_path / "run", progress=False)
+    rows = read_metrics(tmp_path / "run" / "metrics.csv")
+    assert sorted(float(row["return"]) for row in rows) == [4.5, 12.0]
+    # Copy 0's four steps clipped, copy 1's two, then its first step after the reset (reward 0).
+    stored = buffers[0].reward[: len(buffers[0])].tolist()
+    assert sorted(stored) == [-1.0, 0.0, 0.5, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_stop_when_solved_ends_training_at_an_evaluation_solved_in_every_episode(
+    tmp_path: Path,
+) -> None:
+    """spec/evaluation.md#stopping-once-solved: with a threshold every episode reaches (1: any
+    episode lasts a step), training ends at the first evaluation, the final evaluation still
+    runs, and resuming the stopped run trains no further."""
+    config = short_run(
+        900,
+        eval_interval=300,
+        eval_episodes=2,
+        final_eval_episodes=2,
+        solved_threshold=1.0,
+        stop_when_solved=True,
+    )
+    result = train_module.train(config, tmp_path / "run", progress=False)
+    assert result.steps == 300
+    assert result.stable_solved_step == 300
+    assert result.final_eval is not None
+    resumed = train_module.resume(tmp_path / "run", progress=False)
+    assert resumed.steps == result.steps
+    unreachable = config.replace(solved_threshold=501.0)  # no episode returns more than 500
+    assert train_module.train(unreachable, tmp_path / "full", progress=False).steps == 900

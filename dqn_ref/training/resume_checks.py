@@ -1,0 +1,68 @@
+"""What `resume` checks before it touches a run folder (spec/reliability.md#resume): that the run
+has not finished, and that config.json still says what the checkpoint was trained with.
+
+A refusal is one line and leaves every file as it was. The checks that need the run built (the
+checkpoint's networks fit its config, metrics.csv holds the rows the checkpoint counted) come
+in dqn_ref/training/train.py, also before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from dqn_ref.config import DQNConfig
+from dqn_ref.errors import DQNRefError
+from dqn_ref.loop import training_done
+
+# Fields `resume` may change on purpose: --device finishes a GPU run on a CPU.
+FIELDS_RESUME_MAY_CHANGE = ("device",)
+
+
+def check_run_not_finished(run_dir: Path, config: DQNConfig, counters: dict[str, Any]) -> None:
+    """Refuse to resume a run that has finished: its loop is done and summary.json is written.
+
+    A run killed after its loop but before summary.json (a crash, a full disk) is not finished:
+    resume then redoes its final evaluation and writes the summary."""
+    if not (run_dir / "summary.json").is_file():
+        return
+    if not training_done(config, counters["step"], counters["episode"]):
+        return
+    raise DQNRefError(
+        f"{run_dir} holds a finished run ({counters['step']} agent steps, summary.json written), "
+        f"so there is nothing to resume; evaluate it with: python -m dqn_ref.run eval {run_dir}, "
+        "or train a longer run in another folder"
+    )
+
+
+def check_config_json_matches(run_dir: Path, config: DQNConfig) -> None:
+    """Refuse to resume when config.json, edited since, no longer says what the checkpoint was
+    trained with: resume continues the checkpoint's own config, and would overwrite the edit.
+
+    A missing config.json is written again from the checkpoint."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return
+    try:
+        written = json.loads(path.read_text())
+        on_disk = written["config"]
+        if not isinstance(on_disk, dict):
+            raise TypeError(type(on_disk).__name__)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise DQNRefError(
+            f"{path} is not the config a run writes ({type(error).__name__}); put back the "
+            "run's own config.json, or remove it and resume writes it again from the checkpoint"
+        ) from error
+    # Through JSON, so that tuples and lists, and ints and floats, compare as written.
+    saved = json.loads(json.dumps(dataclasses.asdict(config)))
+    for name in sorted(set(saved) | set(on_disk)):
+        if name in FIELDS_RESUME_MAY_CHANGE or on_disk.get(name) == saved.get(name):
+            continue
+        raise DQNRefError(
+            f"{path} says {name}={on_disk.get(name, '(missing)')!r} but checkpoint.pt was "
+            f"trained with {name}={saved.get(name, '(missing)')!r}; resume continues the "
+            "checkpoint's run, so put config.json's value back (or remove config.json), or train "
+            "a new run with the new value"
+        )

@@ -1,0 +1,102 @@
+"""The Python API of dqn_ref/__init__.py: the README's example runs as written, and the names it
+promises load without torch until used."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dqn_ref
+from dqn_ref.errors import DQNRefError
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+TINY = {
+    "num_envs": 1,
+    "total_steps": 300,
+    "learning_starts": 100,
+    "buffer_size": 1_000,
+    "eval_interval": 0,
+    "final_eval_episodes": 3,
+    "tensorboard": False,
+}
+
+
+def readme_block(heading: str) -> str:
+    """The first ```python block under `heading` in README.md."""
+    text = README.read_text()
+    section = text[text.index(heading) :]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match is not None, f"no python block under {heading}"
+    return match.group(1)
+
+
+def test_the_readme_example_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In a fresh folder, with get_preset's config cut to 300 steps: a run folder, a trained
+    agent's action and Q-values, an evaluation and a GIF come out."""
+    real_get_preset = dqn_ref.get_preset
+    monkeypatch.setattr(
+        dqn_ref, "get_preset", lambda *args: real_get_preset(*args).replace(**TINY)
+    )
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_block("### From Python"), "README.md", "exec"), {})
+    run_dir = tmp_path / "runs" / "from-python"
+    assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "video.gif").stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "EvalSummary(mean=" in printed and "episodes=10)" in printed
+
+
+def test_an_agent_acts_on_one_observation_as_its_network_ranks_the_actions(
+    tmp_path: Path,
+) -> None:
+    config = dqn_ref.get_preset("cartpole").replace(**TINY)
+    dqn_ref.train(config, tmp_path / "run")
+    agent = dqn_ref.load(tmp_path / "run", device="cpu")
+    assert agent.config == config and agent.num_actions == 2
+    for observation in np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32):
+        assert agent.act(observation) == int(np.argmax(agent.q_values(observation)))
+    # At epsilon 1 every action is random: both come up in 200 draws.
+    assert {agent.act(np.zeros(4, np.float32), epsilon=1.0) for _ in range(200)} == {0, 1}
+    with pytest.raises(DQNRefError, match=r"shape \(1, 4\) given; .* shape \(4,\)"):
+        agent.act(np.zeros((1, 4), np.float32))
+    with pytest.raises(DQNRefError, match="epsilon=2"):
+        agent.act(np.zeros(4, np.float32), epsilon=2)
+
+
+def test_train_refuses_a_folder_that_holds_a_run_unless_told_to_overwrite(tmp_path: Path) -> None:
+    config = dqn_ref.get_preset("cartpole").replace(**TINY)
+    dqn_ref.train(config, tmp_path / "run")
+    with pytest.raises(DQNRefError, match=r"already holds a run .*overwrite=True"):
+        dqn_ref.train(config.replace(seed=1), tmp_path / "run")
+    result = dqn_ref.train(config.replace(seed=1), tmp_path / "run", overwrite=True)
+    assert dqn_ref.load(result.run_dir).config.seed == 1
+
+
+def test_loading_a_folder_without_a_run_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(DQNRefError, match="does not exist"):
+        dqn_ref.load(tmp_path / "absent")
+    with pytest.raises(DQNRefError, match="no checkpoint"):
+        dqn_ref.load(tmp_path)
+
+
+def test_importing_the_package_leaves_torch_unloaded_until_train_or_load() -> None:
+    code = (
+        "import sys, dqn_ref; "
+        "assert dqn_ref.get_preset('cartpole').env_id == 'CartPole-v1'; "
+        "assert 'torch' not in sys.modules, 'torch loaded by import dqn_ref'; "
+        "dqn_ref.load; assert 'torch' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_every_promised_name_is_there() -> None:
+    for name in dqn_ref.__all__:
+        assert getattr(dqn_ref, name) is not None
+    with pytest.raises(AttributeError):
+        dqn_ref.no_such_name  # noqa: B018
