@@ -52,7 +52,10 @@ class OutputThatMayClose(io.TextIOBase):
                 self._reader_gone()
 
     def isatty(self) -> bool:
-        return not self.closed_by_reader and self.stream.isatty()
+        # Asked of a stream that its owner (pytest's capture, a library at exit) has closed too.
+        if self.closed_by_reader or self.stream.closed:
+            return False
+        return self.stream.isatty()
 
     def fileno(self) -> int:  # the terminal's width, for the progress bar
         return self.stream.fileno()

@@ -14,6 +14,7 @@ from dqn_ref.config import SEED_LIMIT
 from dqn_ref.errors import DQNRefError
 from dqn_ref.run.failure import report_failure
 from dqn_ref.run.flags import PROG, add_per_task_command, config_from_args, int_at_least
+from dqn_ref.studies.ray_address import CONNECT_TIMEOUT_S
 from dqn_ref.training.run_folder import folder_lock
 from dqn_ref.training.wording import count
 
@@ -94,7 +95,8 @@ def add_study_flags(study_parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ADDR",
         help="with --backend ray, the cluster to connect to: host:port of its head, "
-        "ray://host:10001, or auto (default: start a local Ray instance)",
+        "ray://host:10001 (a Ray client server), or auto (default: RAY_ADDRESS if set, else a new "
+        f"local Ray instance); refused if nothing answers there within {CONNECT_TIMEOUT_S:g} s",
     )
 
 
@@ -156,8 +158,8 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
             backend = RayBackend(args.address, workers, config)
             details: dict[str, object] = {
                 "backend": "ray",
-                "workers": workers if args.address is None else None,
-                "address": args.address,
+                "workers": workers if backend.address is None else None,
+                "address": backend.address,
             }
         else:
             if args.address is not None:

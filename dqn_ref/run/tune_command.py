@@ -12,21 +12,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dqn_ref.config import DQNConfig
+from dqn_ref.config import MAX_TORCH_THREADS, SEED_LIMIT, DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.run.failure import report_failure
-from dqn_ref.run.flags import PROG, add_per_task_command, config_from_args
+from dqn_ref.run.flags import PROG, add_per_task_command, config_from_args, int_at_least
+from dqn_ref.run.study_command import MAX_STUDY_SEEDS
 from dqn_ref.studies.tune import (
     INSTALL_HINT,
     PENALTY_FACTOR,
     PENALTY_STEPS_PER_S,
     TuneSettings,
-    open_search,
     required_threshold,
     run_search,
 )
-from dqn_ref.studies.tune_report import flags_of, write_report
-from dqn_ref.studies.tune_space import SEARCH_SPACE
+from dqn_ref.studies.tune_report import flags_of, worst_seed, write_report
+from dqn_ref.studies.tune_space import search_space
+from dqn_ref.studies.tune_storage import check_same_space, open_search, shown_storage
 
 if TYPE_CHECKING:
     import optuna
@@ -34,46 +35,74 @@ if TYPE_CHECKING:
 
 TUNE_HELP = "search hyperparameters with Optuna for the fastest stable solve (needs dqn_ref[tune])"
 TUNE_DESCRIPTION = """\
-Search the task's hyperparameters with Optuna (pip install 'dqn_ref[tune]'). Each trial samples a
-config around the preset (flags you give are held fixed and not searched), trains it on --seeds
-seeds, and scores it by the mean agent steps to a stable solve (spec/evaluation.md#eq-stable-solve;
-a seed without one scores twice the budget); hopeless trials are pruned after any evaluation. The
-study is kept in --storage, so rerunning the command continues it, and processes or machines given
-the same --storage and --study-name search together. dqn_ref/studies/tune.py states the objective,
+Search the task's hyperparameters with Optuna (pip install 'dqn_ref[tune]'). The first trial is the
+preset itself; each later one samples a config from a space built around it (flags you give are
+held fixed and not searched), trains it on --seeds seeds, and scores it by the mean agent steps to
+a stable solve (spec/evaluation.md#eq-stable-solve; a seed without one scores twice the budget);
+hopeless trials are pruned after any evaluation. The study is kept in --storage, so rerunning the
+command continues it with new trials, and processes or machines given the same --storage and
+--study-name search together (--workers N starts N such processes here). Each trial's worst seed is
+reported beside its score. dqn_ref/studies/tune.py states the objective,
 dqn_ref/studies/tune_space.py the search space; docs/cartpole-search.md reports a search.
 
 examples:
   python -m dqn_ref.run tune cartpole --trials 30 --budget 20000
   python -m dqn_ref.run tune cartpole --storage sqlite:///tune.db --study-name cp  # in 2 shells
   python -m dqn_ref.run tune cartpole --layer-norm --trials 10   # layer_norm fixed, rest searched
+  python -m dqn_ref.run tune pong --device cuda --budget 500000  # the pong preset's space
 
 A search writes runs/tune-<study>/ (or --out): study.db (the default storage), trial<N>/seed<S>/
 (each trial's run folders), and tune.md, tune.csv and tune.json: the best trials, their per-seed
 results and the study command that reruns the best one on ten seeds."""
 
 
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0, or a one-line usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive, finite number of seconds")
+    return value
+
+
 def add_tune_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tune")
     group.add_argument(
-        "--trials", type=int, default=20, metavar="N", help="trials this process runs (default 20)"
+        "--trials",
+        type=int_at_least(1),
+        default=20,
+        metavar="N",
+        help="trials this command runs, over its --workers (default 20)",
+    )
+    group.add_argument(
+        "--workers",
+        type=int_at_least(1, MAX_TORCH_THREADS),
+        default=1,
+        metavar="N",
+        help="trials trained at once, one process each, sharing the search's --storage "
+        "(default 1); each process uses --torch-threads threads",
     )
     group.add_argument(
         "--seeds",
-        type=int,
-        default=3,
+        type=int_at_least(1, MAX_STUDY_SEEDS),
+        default=8,
         metavar="K",
-        help="seeds each trial trains, one after another (default 3)",
+        help="seeds each trial trains, one after another (default 8: one seed in eight that "
+        "never stabilises moves the objective by a quarter of the budget, so a config that holds "
+        "on 8 of 8 is told from one that fails 1 in 10)",
     )
     group.add_argument(
         "--first-seed",
-        type=int,
+        type=int_at_least(0, SEED_LIMIT - 1),
         default=100,
         metavar="S",
         help="trials train seeds S..S+K-1 (default 100: apart from the 0-9 a study reports)",
     )
     group.add_argument(
         "--budget",
-        type=int,
+        type=int_at_least(1),
         default=None,
         metavar="STEPS",
         help="agent steps per seed (default: the preset's total_steps); stability is judged "
@@ -88,7 +117,7 @@ def add_tune_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--penalty-seconds",
-        type=float,
+        type=positive_seconds,
         default=None,
         metavar="S",
         help="--objective seconds: what a seed without a stable solve scores, the same for "
@@ -110,14 +139,16 @@ def add_tune_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--sampler-seed",
-        type=int,
+        type=int_at_least(0),
         default=0,
         metavar="N",
-        help="seed of the TPE sampler (default 0); with one process the search is repeatable",
+        help="seed of the TPE sampler (default 0), mixed with each trial's number: a search run "
+        "in one process is repeatable, and one continued or shared by other processes samples "
+        "new trials",
     )
     group.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help="start no trial after this many seconds (default: none; --trials alone ends it)",
@@ -145,19 +176,45 @@ def add_tune_command(commands: Any) -> None:
     )
 
 
+def print_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """The line each finished trial prints: its objective (or how it ended), its worst seed and
+    the flags that reproduce it. Module-level, so that a worker process can run it."""
+    import optuna
+
+    result = (
+        f"objective {trial.value:,.1f}"
+        if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None
+        else trial.state.name.lower()
+    )
+    worst = worst_seed(trial.user_attrs.get("seeds", []))
+    details = [trial.user_attrs.get("pruned_at", ""), f"worst seed {worst}" if worst else ""]
+    shown = "; ".join(detail for detail in details if detail)
+    print(
+        f"trial {trial.number}: {result}{f' ({shown})' if shown else ''} {flags_of(trial.params)}",
+        flush=True,
+    )
+
+
 def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """python -m dqn_ref.run tune TASK ...: one-line errors with status 2, as for a run."""
     try:
-        import optuna
+        import optuna  # noqa: F401 - its absence is a one-line error here, not in a trial
     except ImportError:
         print(f"dqn_ref: error: {INSTALL_HINT}", file=sys.stderr)
         return 2
     out: Path | None = None
     try:
+        from dqn_ref.training.interrupt import sigterm_as_ctrl_c
+
+        # Every flag is checked before anything is opened or written.
         if "seed" in vars(args):
             raise DQNRefError("--seed sets a single run's seed; tune trains --first-seed S..S+K-1")
-        if args.trials < 1 or args.seeds < 1:
-            raise DQNRefError("--trials and --seeds must be at least 1")
+        last_seed = args.first_seed + args.seeds - 1
+        if last_seed >= SEED_LIMIT:
+            raise DQNRefError(
+                f"--first-seed {args.first_seed} with --seeds {args.seeds} reaches seed "
+                f"{last_seed}, beyond the largest, {SEED_LIMIT - 1}; lower --first-seed or --seeds"
+            )
         config = config_from_args(args)
         required_threshold(config)  # refused now, in one line, rather than after a trial
         if args.budget is not None:
@@ -165,47 +222,63 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         penalty_seconds = args.penalty_seconds
         if penalty_seconds is None:
             penalty_seconds = PENALTY_FACTOR * config.total_steps / PENALTY_STEPS_PER_S
-        elif not 0 < penalty_seconds < float("inf"):
-            raise DQNRefError(f"--penalty-seconds {penalty_seconds} must be a positive number")
         fixed = frozenset(
             name for name in vars(args) if name in {f.name for f in dataclasses.fields(DQNConfig)}
         )
+        space = search_space(config, fixed)
         name = args.study_name or f"{args.task}-{args.preset}-{args.objective}"
         out = args.out or Path("runs") / f"tune-{name}"
-        out.mkdir(parents=True, exist_ok=True)
-        storage = args.storage or f"sqlite:///{out / 'study.db'}"
+        if out.exists() and not out.is_dir():
+            raise DQNRefError(f"--out {out} is a file; give a folder path")
         settings = TuneSettings(
             seeds=list(range(args.first_seed, args.first_seed + args.seeds)),
             objective=args.objective,
             penalty_seconds=penalty_seconds,
             prune=not args.no_pruning,
-            fixed=fixed,
+            space=space,
             out=out,
         )
-        study = open_search(name, storage, args.sampler_seed)
-        searched = [field for field in SEARCH_SPACE if field not in fixed]
+        # A storage given is opened and checked before the folder is made, so that a bad one
+        # writes nothing; the default storage lives in the folder.
+        storage = args.storage or f"sqlite:///{out / 'study.db'}"
+        if args.storage:
+            study = open_search(name, storage, args.sampler_seed)
+            check_same_space(study, space)
+        out.mkdir(parents=True, exist_ok=True)
+        if not args.storage:
+            study = open_search(name, storage, args.sampler_seed)
+            check_same_space(study, space)
         command = shlex.join([*PROG.split(), *argv])
         print(
-            f"dqn_ref tune: {args.task}, preset {args.preset}, study {name!r} in {storage}; "
-            f"{args.trials} trials of seeds {settings.seeds[0]}-{settings.seeds[-1]}, "
-            f"{config.total_steps} agent steps each; searching {', '.join(searched)} -> {out}",
+            f"dqn_ref tune: {args.task}, preset {args.preset}, study {name!r} in "
+            f"{shown_storage(storage)}; {args.trials} trials of seeds {settings.seeds[0]}-"
+            f"{settings.seeds[-1]}, {config.total_steps} agent steps each; searching "
+            f"{', '.join(space) or 'nothing (every field is fixed)'} -> {out}",
             flush=True,
         )
 
-        def report_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            result = (
-                f"objective {trial.value:,.1f}"
-                if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None
-                else trial.state.name.lower()
-            )
-            print(
-                f"trial {trial.number}: {result} ({trial.user_attrs.get('pruned_at', '')}) "
-                f"{flags_of(trial.params)}".replace(" () ", " "),
-                flush=True,
-            )
-
         start = time.perf_counter()
-        run_search(study, config, args.preset, settings, args.trials, args.timeout, report_trial)
+        with sigterm_as_ctrl_c():
+            if args.workers == 1:
+                run_search(
+                    study, config, args.preset, settings, args.trials, args.timeout, print_trial
+                )
+            else:
+                # Imported here: the worker pool loads torch, which --help need not wait for.
+                from dqn_ref.studies.tune_workers import search_in_workers
+
+                search_in_workers(
+                    study,
+                    storage,
+                    args.sampler_seed,
+                    config,
+                    args.preset,
+                    settings,
+                    args.trials,
+                    args.timeout,
+                    args.workers,
+                    print_trial,
+                )
         table = write_report(study, settings, command, f"{PROG} study {args.task}")
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
         return report_failure(

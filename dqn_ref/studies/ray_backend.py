@@ -6,8 +6,15 @@ that run folder as bytes; the driver writes them into the study folder. The clus
 therefore need not share the driver's disk, and the study folder, its table and figures are those
 of the local backend. Progress comes back the same way it is read locally, from the seed's
 metrics.csv, which each task reports to a small Ray actor about once a second. The driver's copy of
-dqn_ref is shipped to the workers (Ray's runtime_env py_modules), so they run the same code; the
-packages it needs (torch, gymnasium, ale-py, ...) must be installed there.
+dqn_ref is shipped to the workers (Ray's runtime_env py_modules, as a folder: a module object cannot
+be sent through a Ray client's ray:// connection), so they run the same code; the packages it needs
+(torch, gymnasium, ale-py, ...) must be installed there.
+
+The cluster is the one ray_address.py finds (--address, else RAY_ADDRESS), checked there before
+anything is written, else a new local instance, started as address "local" so that a cluster left
+by an earlier `ray start` on this machine is not joined instead. ray.init installs a SIGTERM
+handler of its own that exits at once; the study's handler is put back after it, so that SIGTERM
+stops a Ray study as it stops a local one.
 
 A task whose worker process or node dies is run again from its start, up to MAX_RETRIES times;
 beyond that, or when training itself fails, the study stops and says which seed failed and why.
@@ -17,17 +24,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 import dqn_ref
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
+from dqn_ref.studies.ray_address import check_reachable, cluster_address
 from dqn_ref.studies.study_seed import logged_count, train_seed
+from dqn_ref.training.interrupt import TerminatedError
 
 RAY_INSTALL = "pip install 'dqn_ref[ray]'"
 MAX_RETRIES = 2  # a seed whose worker dies trains again from its start, at most this many times
@@ -104,9 +114,10 @@ def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:
 
 
 class RayBackend:
-    """One Ray task per seed (study.SeedBackend). Connects on the first submit: to the cluster at
-    `address`, or to a new local Ray instance of `workers` CPUs when `address` is None. Each task
-    asks for one CPU, and one GPU when the config's device is cuda."""
+    """One Ray task per seed (study.SeedBackend). Checks the cluster's address at once (a one-line
+    DQNRefError where nothing answers) and connects on the first submit: to the cluster at
+    `address` (or RAY_ADDRESS), or to a new local Ray instance of `workers` CPUs. Each task asks
+    for one CPU, and one GPU when the config's device is cuda."""
 
     def __init__(
         self,
@@ -117,18 +128,22 @@ class RayBackend:
         max_retries: int = MAX_RETRIES,
     ):
         self.ray = import_ray()
-        self.address = address
+        self.address, self.named_by = cluster_address(address)
+        if self.address is not None:
+            check_reachable(self.address, self.named_by)
         self.workers = workers
         self.unit = "episode" if config.total_episodes else "step"
         self.num_gpus = 1 if config.device == "cuda" else 0
         self.task = task  # None: train_seed_task
         self.max_retries = max_retries
         self.description = (
-            f"one Ray task each on the cluster at {address}"
-            if address is not None
+            f"one Ray task each on the cluster at {self.address}"
+            + (f" ({self.named_by})" if self.named_by != "--address" else "")
+            if self.address is not None
             else f"one Ray task each on a local Ray instance of {workers} CPUs"
         )
         self.connected = False
+        self.terminated = False  # SIGTERM came (noting_sigterm)
         self.board: Any = None
         self.remote_task: Any = None
         self.pending: dict[Any, tuple[int, Path]] = {}  # ObjectRef -> seed, run folder
@@ -138,25 +153,46 @@ class RayBackend:
     def connect(self) -> None:
         ray = self.ray
         options: dict[str, Any] = {
-            "runtime_env": {"py_modules": [dqn_ref]},  # the driver's dqn_ref, on every worker
+            # The driver's dqn_ref, on every worker; a folder, which a ray:// client can send.
+            "runtime_env": {"py_modules": [str(Path(dqn_ref.__file__).parent)]},
             "logging_level": logging.ERROR,
             "log_to_driver": False,  # each task's output goes to its seed's train.log
         }
         # Ray takes half a minute to start, and the study's bar stands still meanwhile.
         print(f"dqn_ref study: starting Ray on {self.address or 'a local instance'}...", flush=True)
+        study_sigterm = signal.getsignal(signal.SIGTERM)
         try:
             if self.address is None:
-                ray.init(num_cpus=self.workers, include_dashboard=False, **options)
+                ray.init(
+                    address="local", num_cpus=self.workers, include_dashboard=False, **options
+                )
             else:
                 ray.init(address=self.address, **options)
         except (ConnectionError, RuntimeError, ValueError) as error:
-            where = self.address or "a new local instance"
-            raise DQNRefError(f"cannot start Ray on {where}: {error}") from None
+            where = f"{self.address} ({self.named_by})" if self.address else "a new local instance"
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise DQNRefError(f"cannot start Ray on {where}: {reason}") from None
+        finally:
+            # ray.init's handler exits at once, leaving the workers and the study's line behind.
+            signal.signal(signal.SIGTERM, self.noting_sigterm(study_sigterm))
         self.connected = True
         self.board = ray.remote(num_cpus=0)(ProgressBoard).remote()
         self.remote_task = ray.remote(
             num_cpus=1, num_gpus=self.num_gpus, max_retries=self.max_retries
         )(self.task or train_seed_task)
+
+    def noting_sigterm(self, handler: Any) -> Any:
+        """The study's SIGTERM handler, noting that SIGTERM came: an exception it raises inside
+        ray.wait or ray.get reaches the study as a plain KeyboardInterrupt (Ray's native code
+        reraises it so), which wait() turns back into TerminatedError."""
+        if not callable(handler):
+            return handler
+
+        def note_then_handle(signal_number: int, frame: FrameType | None) -> None:
+            self.terminated = True
+            handler(signal_number, frame)
+
+        return note_then_handle
 
     def submit(self, config: DQNConfig, run_dir: Path, preset_name: str) -> None:
         if not self.connected:
@@ -165,6 +201,14 @@ class RayBackend:
         self.pending[ref] = (config.seed, run_dir)
 
     def wait(self, timeout_s: float) -> list[int]:
+        try:
+            return self.wait_for_tasks(timeout_s)
+        except KeyboardInterrupt as interrupt:
+            if self.terminated and not isinstance(interrupt, TerminatedError):
+                raise TerminatedError from None
+            raise
+
+    def wait_for_tasks(self, timeout_s: float) -> list[int]:
         ray = self.ray
         refs = list(self.pending)
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)

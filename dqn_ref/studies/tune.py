@@ -1,9 +1,10 @@
 """A hyperparameter search anyone can rerun: python -m dqn_ref.run tune TASK [...], on Optuna.
 
-Each trial samples a config from SEARCH_SPACE (fields given as flags are held fixed and left out),
-trains it once per seed, and scores it by the objective below; the study lives in an Optuna
-storage (an SQLite file by default), so the search can be stopped and continued, and several
-processes or machines given the same --storage and --study-name share one search.
+Each trial samples a config from the space around the preset (dqn_ref/studies/tune_space.py; fields
+given as flags are held fixed and left out), trains it once per seed, and scores it by the objective
+below; the study lives in an Optuna storage (an SQLite file by default), so the search can be
+stopped and continued, and several processes or machines given the same --storage and
+--study-name share one search (each trial's sampler is seeded by its number: tune_sampler.py).
 
 Objective (minimised): the mean over the trial's seeds of the agent steps to a *stable* solve
 (spec/evaluation.md#eq-stable-solve: the first evaluation from which every later one, to the end of
@@ -29,8 +30,9 @@ import contextlib
 import dataclasses
 import io
 import json
+import os
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +40,7 @@ from typing import TYPE_CHECKING
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.solve import stable_solve_index
-from dqn_ref.studies.tune_space import SEARCH_SPACE, preset_params
+from dqn_ref.studies.tune_space import Dimension, preset_params, sample_config
 from dqn_ref.training.interrupt import TrainingInterruptedError
 from dqn_ref.training.metrics import read_metrics
 
@@ -132,8 +134,8 @@ def optimistic_bound(rows: Sequence[dict[str, str]], config: DQNConfig, objectiv
 
 class PruneCheck:
     """The training loop's stop check (dqn_ref.training.interrupt.StopCheck): after each new
-    evaluation, report the trial's optimistic objective to Optuna and stop the run when the pruner
-    says so."""
+    evaluation, report the trial's optimistic objective to Optuna and stop the run when the
+    pruner says so."""
 
     signal_number: int | None = None
 
@@ -180,13 +182,8 @@ class TuneSettings:
     objective: str
     penalty_seconds: float  # --objective seconds: the score of a seed without a stable solve
     prune: bool
-    fixed: frozenset[str]  # config fields given as flags: held fixed, not searched
+    space: Mapping[str, Dimension]  # tune_space.search_space: what each trial samples
     out: Path
-
-
-def trial_config(trial: optuna.Trial, base: DQNConfig, fixed: frozenset[str]) -> DQNConfig:
-    sampled = {name: suggest(trial) for name, suggest in SEARCH_SPACE.items() if name not in fixed}
-    return base.replace(**sampled)
 
 
 def run_trial(
@@ -198,7 +195,7 @@ def run_trial(
 
     from dqn_ref.training.train import train
 
-    config = trial_config(trial, base, settings.fixed)
+    config = sample_config(trial, base, settings.space)
     evals_per_seed = (
         max(1, config.total_steps // config.eval_interval) if config.eval_interval else 1
     )
@@ -225,12 +222,18 @@ def run_trial(
                     stop=check if settings.prune else None,
                 )
         except TrainingInterruptedError:
+            (run_dir / "train.log").write_text(log.getvalue())
             if not check.pruned:
                 raise
             trial.set_user_attr("pruned_at", f"seed {seed}, step {check.next_check}")
             raise optuna.TrialPruned() from None
-        finally:
-            (run_dir / "train.log").write_text(log.getvalue())
+        except BaseException:
+            # The error that ended the run is the one to report, not a log that the same full
+            # disk refuses too.
+            with contextlib.suppress(OSError):
+                (run_dir / "train.log").write_text(log.getvalue())
+            raise
+        (run_dir / "train.log").write_text(log.getvalue())
         scores.append(
             score_seed(
                 run_dir,
@@ -241,6 +244,7 @@ def run_trial(
             )
         )
     trial.set_user_attr("seeds", [dataclasses.asdict(score) for score in scores])
+    trial.set_user_attr("process", os.getpid())  # which of --workers trained it
     return statistics.fmean(score.score for score in scores)
 
 
@@ -256,31 +260,34 @@ def run_search(
     """Run `trials` more trials of `study` (none started after `timeout_s`), the preset itself
     first in a new study: the baseline every later trial is scored by. `on_trial` hears of each
     trial as it ends."""
-    if not study.trials:
-        searched = [field for field in SEARCH_SPACE if field not in settings.fixed]
-        study.enqueue_trial(preset_params(base, searched))
-    study.optimize(
-        lambda trial: run_trial(trial, base, preset_name, settings),
-        n_trials=trials,
-        timeout=timeout_s,
-        callbacks=[on_trial],
-    )
-
-
-def open_search(name: str, storage: str, sampler_seed: int) -> optuna.Study:
-    """The search `name` in `storage`, created or continued; TPE sampling, percentile pruning."""
     import optuna
+    import sqlalchemy.exc
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(
-        study_name=name,
-        storage=storage,
-        direction="minimize",
-        load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=sampler_seed),
-        pruner=optuna.pruners.PercentilePruner(
-            PRUNE_PERCENTILE,
-            n_startup_trials=PRUNE_STARTUP_TRIALS,
-            n_warmup_steps=PRUNE_WARMUP_EVALUATIONS,
-        ),
-    )
+    enqueue_preset(study, base, settings)
+    try:
+        study.optimize(
+            lambda trial: run_trial(trial, base, preset_name, settings),
+            n_trials=trials,
+            timeout=timeout_s,
+            callbacks=[on_trial],
+        )
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
+        raise DQNRefError(
+            f"the search's storage failed: {first_line(error)}; the trials it recorded before "
+            "are kept: once the database (or the disk it is on) is fixed, rerun the command "
+            "to continue"
+        ) from None
+
+
+def enqueue_preset(study: optuna.Study, base: DQNConfig, settings: TuneSettings) -> None:
+    """In a new search, queue the preset itself as the first trial: the baseline every later
+    trial is scored by."""
+    if not study.trials:
+        study.enqueue_trial(preset_params(base, settings.space))
+
+
+def first_line(error: BaseException) -> str:
+    """An error's reason without the SQL statement and links SQLAlchemy appends."""
+    original = getattr(error, "orig", None)  # the database driver's own error, if any
+    text = str(original if original is not None else error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -18,7 +18,29 @@ if TYPE_CHECKING:
 
 TUNE_FILES = ("tune.md", "tune.csv", "tune.json")
 BEST_SHOWN = 10  # trials in the printed table
-REPORT_COLUMNS = ("trial", "objective", "stable", "median stable step", "median stable s", "params")
+REPORT_COLUMNS = (
+    "trial",
+    "objective",
+    "stable",
+    "median stable step",
+    "median stable s",
+    "worst seed",
+    "params",
+)
+
+
+def worst_seed(seeds: list[dict[str, Any]]) -> str | None:
+    """The trial's seed that scored worst, and what it did: "105: stable at 12,000" or "105: no
+    stable solve (final 390.5)"; None before any seed finished. A robust config is one whose
+    worst seed is still good, which a mean over seeds can hide."""
+    if not seeds:
+        return None
+    worst = max(seeds, key=lambda seed: (seed["score"], seed["seed"]))
+    if worst["stable_step"] is not None:
+        return f"{worst['seed']}: stable at {worst['stable_step']:,}"
+    final = worst["final_eval"]
+    final_text = "no final evaluation" if final is None else f"final {final:,.1f}"
+    return f"{worst['seed']}: no stable solve ({final_text})"
 
 
 def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -31,6 +53,7 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "stable": f"{len(steps)} of {len(seeds)}",
         "median stable step": statistics.median(steps) if steps else None,
         "median stable s": statistics.median(seconds) if seconds else None,
+        "worst seed": worst_seed(seeds),
         "params": trial.params,
     }
 
@@ -89,8 +112,15 @@ def write_report(
         f"{pruned} pruned; objective: mean {unit} to a stable solve over {seeds} "
         f"({penalty} for a seed without one), lower is better"
     )
+    # Every objective is then the penalty: the ranking is a tie broken by noise, not a best trial.
+    stabilised = any(row["median stable step"] is not None for row in rows)
+    if complete and not stabilised:
+        summary += (
+            "\n\nNo trial reached a stable solve on any seed, so there is no best trial: each "
+            "scored the penalty. Raise --budget, or hold fewer flags fixed, and search again."
+        )
     lines = [f"# Tune: {study.study_name}", "", f"Command: `{command}`", "", summary, "", *table]
-    if best:
+    if best and stabilised:
         lines += [
             "",
             "Rerun the best trial on ten seeds:",
@@ -113,6 +143,7 @@ def write_report(
             "study_name": study.study_name,
             "objective": settings.objective,
             "seeds": settings.seeds,
+            "best_trial": best[0].number if best and stabilised else None,
             "trials": [
                 {
                     "number": t.number,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dqn_ref.presets import cartpole
+from dqn_ref.presets import cartpole, paper, pong
 from dqn_ref.run.main import main
 from dqn_ref.studies.tune import PENALTY_FACTOR, PENALTY_STEPS_PER_S, optimistic_bound
 
@@ -68,9 +68,12 @@ def test_tiny_search_writes_its_report_and_a_second_run_continues_the_study(
     printed = capsys.readouterr().out
     assert "trial 0:" in printed and "tune folder:" in printed
 
-    # The default storage is a file in --out: the same command adds trials to the same study.
+    # The default storage is a file in --out: the same command adds trials to the same study,
+    # and samples a new one (a sampler seeded once per process would replay trial 1).
     assert main([*TINY_TUNE, "--out", str(out), "--trials", "1", "--no-pruning"]) == 0
-    assert len(json.loads((out / "tune.json").read_text())["trials"]) == 3
+    continued = json.loads((out / "tune.json").read_text())["trials"]
+    assert len(continued) == 3
+    assert continued[2]["params"] not in (continued[0]["params"], continued[1]["params"])
 
 
 def test_optimistic_bound_is_the_earliest_stable_solve_still_possible() -> None:
@@ -122,7 +125,7 @@ def test_tune_refuses_a_single_seed_flag(capsys: pytest.CaptureFixture[str]) -> 
     [([], PENALTY_FACTOR * 400 / PENALTY_STEPS_PER_S), (["--penalty-seconds", "99"], 99.0)],
 )
 def test_seconds_objective_scores_every_unstable_seed_the_same_fixed_penalty(
-    tmp_path: Path, penalty_flags: list[str], penalty: float
+    tmp_path: Path, penalty_flags: list[str], penalty: float, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--objective seconds with a threshold no run reaches: every seed of every trial scores the
     search's one penalty (twice the budget at PENALTY_STEPS_PER_S, or --penalty-seconds), not a
@@ -134,4 +137,39 @@ def test_seconds_objective_scores_every_unstable_seed_the_same_fixed_penalty(
     assert main([*TINY_TUNE, *unreachable, "--no-pruning", "--out", str(out)]) == 0
     trials = json.loads((out / "tune.json").read_text())["trials"]
     assert [trial["value"] for trial in trials] == [penalty, penalty]
-    assert f"{penalty:g} s for a seed without one" in (out / "tune.md").read_text()
+    report = (out / "tune.md").read_text()
+    assert f"{penalty:g} s for a seed without one" in report
+    # No trial stabilised: the report names no best trial, in tune.md, tune.json and the terminal.
+    assert "no best trial" in report and "Rerun the best trial" not in report
+    assert json.loads((out / "tune.json").read_text())["best_trial"] is None
+    assert "no best trial" in capsys.readouterr().out
+
+
+# Pong's and the paper's own values lie outside the CartPole space (learning_starts 10,000, gamma
+# 0.95) and the CNN takes no layer_norm: each preset must still run as the first trial. Flags keep
+# the runs tiny; the fields they fix (buffer, evaluation) are not searched.
+PRESET_SEARCHES = {
+    "cartpole paper": ["cartpole", "--preset", "paper", "--budget", "300"],
+    "pong": [
+        "pong", "--budget", "100", "--buffer-size", "2000", "--eval-interval", "0",
+        "--final-eval-episodes", "0",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("search", list(PRESET_SEARCHES))
+def test_each_documented_preset_runs_its_first_trial_end_to_end(
+    search: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("optuna")
+    out = tmp_path / "tune"
+    flags = ["--trials", "1", "--seeds", "1", "--out", str(out)]
+    assert main(["tune", *PRESET_SEARCHES[search], *flags]) == 0
+    (trial,) = json.loads((out / "tune.json").read_text())["trials"]
+    assert trial["state"] == "COMPLETE"
+    config = json.loads((out / "trial0" / "seed100" / "config.json").read_text())["config"]
+    preset = paper if search == "cartpole paper" else pong
+    for name in ("gamma", "learning_starts", "learning_rate", "num_envs", "network"):
+        assert config[name] == getattr(preset, name), name
+    assert "trial 0: objective" in capsys.readouterr().out
