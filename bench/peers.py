@@ -1,5 +1,6 @@
-"""dqn_ref's default preset against Stable-Baselines3's DQN with RL-Zoo's CartPole-v1 preset, on the
-same seeds and under one evaluation protocol: steps to solve, wall-clock to solve, and their ratios.
+"""A dqn_ref preset against Stable-Baselines3's DQN with RL-Zoo's preset for the same environment
+(CartPole-v1, Acrobot-v1, MountainCar-v0 or LunarLander-v3), on the same seeds and under one
+evaluation protocol: steps to solve, wall-clock to solve, and their ratios.
 
 Both sides are judged by dqn_ref's protocol (spec/evaluation.md), through the same code
 (dqn_ref.evaluate): every eval_interval agent steps, eval_episodes greedy episodes on environments
@@ -11,15 +12,18 @@ episodes. dqn_ref runs it inside dqn_ref.training.train.train; SB3 runs it from 
 evaluations up to the solve (what a user waits) and excluding them (the training alone, so that
 neither side pays for evaluation cost).
 
-python -m bench.peers --seeds 0-4 [--workers 2] [--steps N] [--sb3-steps N] [--out peers.json]
+python -m bench.peers [--env cartpole|acrobot|mountaincar|lunarlander] --seeds 0-4 [--workers 2]
+    [--steps N] [--sb3-steps N] [--out peers.json]
 
-Each side trains for its own preset's length unless told otherwise: dqn_ref the default preset's
-total_steps, SB3 RL-Zoo's n_timesteps (50,000; its exploration is a fraction of that).
+--env names dqn_ref's preset (cartpole, the default, or the RL-Zoo presets acrobot, mountaincar,
+lunarlander); the protocol is that preset's evaluation settings and solved threshold (the
+environment's reward_threshold). Each side trains for its own preset's length: dqn_ref the
+preset's total_steps, SB3 RL-Zoo's n_timesteps (its exploration is a fraction of that).
 
 Each seed's two runs go to a pool of --workers processes, one torch thread each, both on the CPU.
-Needs stable-baselines3 (`pip install -e .[peers]`). RL-Zoo's preset is bench/sb3_dqn.py's
-RL_ZOO_CARTPOLE (its exploration_fraction is a fraction of --steps, as in RL-Zoo);
-`--sb3-preset matched` runs SB3 at dqn_ref's own settings instead.
+Needs stable-baselines3 (`pip install -e .[peers]`; LunarLander also `.[box2d]`). RL-Zoo's presets
+are bench/sb3_dqn.py's RL_ZOO (each exploration_fraction is a fraction of --sb3-steps, as in
+RL-Zoo); `--sb3-preset matched` runs SB3 at dqn_ref's own settings instead.
 """
 
 from __future__ import annotations
@@ -39,17 +43,13 @@ from typing import Any
 
 import torch
 
-from bench.sb3_dqn import (
-    RL_ZOO_CARTPOLE,
-    RL_ZOO_CARTPOLE_STEPS,
-    make_dqn,
-    matched_kwargs,
-    sb3_available,
-)
+from bench.sb3_dqn import RL_ZOO, make_dqn, matched_kwargs, sb3_available
 from bench.speed_ratios import machine
 from dqn_ref.config import DQNConfig
+from dqn_ref.envs import with_env_threshold
+from dqn_ref.errors import DQNRefError
 from dqn_ref.evaluate import EVAL_SEED_OFFSET, evaluate, evaluation_envs
-from dqn_ref.presets import cartpole
+from dqn_ref.presets import PRESETS
 from dqn_ref.solve import stable_solve_index
 from dqn_ref.training.train import train
 
@@ -66,24 +66,35 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def protocol_config(seed: int, steps: int, eval_interval: int) -> DQNConfig:
-    """The default preset for this seed and length, on the CPU: dqn_ref's run, and the evaluation
-    protocol both sides are judged by."""
-    return cartpole.replace(
-        seed=seed,
-        total_steps=steps,
-        eval_interval=eval_interval,
-        device="cpu",
-        torch_threads=1,
-        tensorboard=False,  # SB3 writes no TensorBoard file here either
+def protocol_config(preset: str, seed: int, steps: int, eval_interval: int) -> DQNConfig:
+    """The preset for this seed and length, on the CPU: dqn_ref's run, and the evaluation
+    protocol both sides are judged by (its solved threshold the environment's own)."""
+    return with_env_threshold(
+        PRESETS[preset].replace(
+            seed=seed,
+            total_steps=steps,
+            eval_interval=eval_interval,
+            device="cpu",
+            torch_threads=1,
+            tensorboard=False,  # SB3 writes no TensorBoard file here either
+        )
     )
 
 
-def run_dqn_ref(seed: int, steps: int, eval_interval: int, runs_dir: Path) -> dict[str, Any]:
-    """dqn_ref.training.train.train with the default preset; the run folder goes under runs_dir."""
-    config = protocol_config(seed, steps, eval_interval)
-    run_dir = runs_dir / f"dqn_ref-s{seed}"
-    result = train(config, run_dir, preset_name="cartpole", progress=False)
+def threshold_of(config: DQNConfig) -> float:
+    """The protocol's solved threshold; every environment compared here has one."""
+    if config.solved_threshold is None:
+        raise DQNRefError(f"{config.env_id} has no solved threshold to compare solves by")
+    return config.solved_threshold
+
+
+def run_dqn_ref(
+    preset: str, seed: int, steps: int, eval_interval: int, runs_dir: Path
+) -> dict[str, Any]:
+    """dqn_ref.training.train.train with the preset; the run folder goes under runs_dir."""
+    config = protocol_config(preset, seed, steps, eval_interval)
+    run_dir = runs_dir / f"dqn_ref-{preset}-s{seed}"
+    result = train(config, run_dir, preset_name=preset, progress=False)
     evals: list[tuple[int, float, float]] = []  # step, mean return, training seconds before it
     metrics = run_dir / "metrics.csv"
     if metrics.exists():
@@ -143,7 +154,7 @@ class ProtocolCallback:
         mean = float(returns.mean())
         self.evals.append((step, mean, train_s))
         self.eval_end_s.append(after - self.start)
-        if self.first_solved is None and mean >= self.config.solved_threshold:
+        if self.first_solved is None and mean >= threshold_of(self.config):
             elapsed = after - self.start
             self.first_solved = (step, elapsed, elapsed - self.eval_time_s)
         while self.next_eval_step <= step:
@@ -155,10 +166,13 @@ class ProtocolCallback:
             self.envs.close()
 
 
-def run_sb3(seed: int, steps: int, eval_interval: int, preset: str) -> dict[str, Any]:
-    """SB3's DQN (RL-Zoo's preset, or matched to dqn_ref's), judged by dqn_ref's protocol."""
-    config = protocol_config(seed, steps, eval_interval)
-    kwargs = RL_ZOO_CARTPOLE if preset == "zoo" else matched_kwargs(config, steps)
+def run_sb3(
+    preset: str, seed: int, steps: int, eval_interval: int, sb3_preset: str
+) -> dict[str, Any]:
+    """SB3's DQN (RL-Zoo's preset for the environment of dqn_ref's `preset`, or matched to
+    dqn_ref's), judged by dqn_ref's protocol."""
+    config = protocol_config(preset, seed, steps, eval_interval)
+    kwargs = RL_ZOO[preset][1] if sb3_preset == "zoo" else matched_kwargs(config, steps)
     torch.set_num_threads(1)
     model = make_dqn(kwargs, config.env_id, seed)
     callback = ProtocolCallback(model, config)
@@ -175,7 +189,7 @@ def run_sb3(seed: int, steps: int, eval_interval: int, preset: str) -> dict[str,
         final_envs.close()
         final = {"mean": float(returns.mean()), "min": float(returns.min())}
     solved = callback.first_solved
-    stable = stable_solve_index([mean for _, mean, _ in callback.evals], config.solved_threshold)
+    stable = stable_solve_index([mean for _, mean, _ in callback.evals], threshold_of(config))
     return {
         "implementation": "sb3",
         "seed": seed,
@@ -195,7 +209,13 @@ def run_sb3(seed: int, steps: int, eval_interval: int, preset: str) -> dict[str,
 
 
 def run_job(
-    implementation: str, seed: int, steps: int, eval_interval: int, runs_dir: str, preset: str
+    implementation: str,
+    preset: str,
+    seed: int,
+    steps: int,
+    eval_interval: int,
+    runs_dir: str,
+    sb3_preset: str,
 ) -> dict[str, Any]:
     """One run in a worker process, with one torch thread."""
     torch.set_num_threads(1)
@@ -203,8 +223,8 @@ def run_job(
         # train() writes a line per evaluation even without its progress bar; keep the log to
         # one line per finished run.
         with contextlib.redirect_stdout(io.StringIO()):
-            return run_dqn_ref(seed, steps, eval_interval, Path(runs_dir))
-    return run_sb3(seed, steps, eval_interval, preset)
+            return run_dqn_ref(preset, seed, steps, eval_interval, Path(runs_dir))
+    return run_sb3(preset, seed, steps, eval_interval, sb3_preset)
 
 
 def median(values: list[float | None]) -> float | None:
@@ -212,7 +232,7 @@ def median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
+def aggregate(records: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     """Solved counts and medians; each to-solve median is over the seeds that solved so."""
     solved = [r for r in records if r["first_solved_step"] is not None]
     stable = [r for r in records if r["stable_solved_step"] is not None]
@@ -228,7 +248,7 @@ def aggregate(records: list[dict[str, Any]]) -> dict[str, Any]:
         "median_s_to_stable_solve": median([r["stable_solved_time_s"] for r in stable]),
         "median_train_s_to_stable_solve": median([r["stable_solved_train_time_s"] for r in stable]),
         "median_final_eval": median(finals),
-        "final_eval_at_threshold": sum(mean >= cartpole.solved_threshold for mean in finals),
+        "final_eval_at_threshold": sum(mean >= threshold for mean in finals),
         "median_wall_time_s": median([r["wall_time_s"] for r in records]),
         "median_train_time_s": median([r["train_time_s"] for r in records]),
     }
@@ -242,11 +262,12 @@ def cell(value: Any, spec: str = ".1f") -> str:
 
 def report(records: list[dict[str, Any]], summary: dict[str, Any], args: Any) -> str:
     sb3_name = f"sb3 ({args.sb3_preset})"
+    config = protocol_config(args.env, 0, args.steps, args.eval_interval)
     lines = [
-        f"{args.steps:,} agent steps per dqn_ref run, {args.sb3_steps:,} per SB3 "
-        f"run; protocol: {cartpole.eval_episodes} greedy episodes "
-        f"every {args.eval_interval:,} steps, solved at mean >= {cartpole.solved_threshold:g}, "
-        f"final {cartpole.final_eval_episodes} episodes; {args.workers} worker(s)",
+        f"{config.env_id}: dqn_ref's {args.env} preset, {args.steps:,} agent steps per dqn_ref "
+        f"run, {args.sb3_steps:,} per SB3 run; protocol: {config.eval_episodes} greedy episodes "
+        f"every {args.eval_interval:,} steps, solved at mean >= {threshold_of(config):g}, "
+        f"final {config.final_eval_episodes} episodes; {args.workers} worker(s)",
         "",
         "| seed | implementation | solved at step | s to solve (with eval) | s to solve (training) "
         "| stably solved at step | s to stable solve (with eval) | s to stable solve (training) "
@@ -308,42 +329,72 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument(
+        "--env",
+        choices=sorted(RL_ZOO),
+        default="cartpole",
+        help="dqn_ref's preset, compared with RL-Zoo's for the same environment",
+    )
     parser.add_argument("--seeds", default="0-4", help="e.g. 0-4, or 0,3,7, or 0-2,9")
     parser.add_argument("--workers", type=int, default=2, help="processes running side by side")
     parser.add_argument(
-        "--steps", type=int, default=cartpole.total_steps, help="agent steps per dqn_ref run"
+        "--steps",
+        type=int,
+        default=None,
+        help="agent steps per dqn_ref run (default: the preset's)",
     )
     parser.add_argument(
         "--sb3-steps",
         type=int,
         default=None,
-        help="agent steps per SB3 run (default: RL-Zoo's n_timesteps for CartPole-v1, 50,000, "
+        help="agent steps per SB3 run (default: RL-Zoo's n_timesteps for the environment "
         "with --sb3-preset zoo; --steps with matched)",
     )
     parser.add_argument(
         "--eval-interval",
         type=int,
-        default=cartpole.eval_interval,
-        help="agent steps between evaluations: the preset's; change it for smoke tests only",
+        default=None,
+        help="agent steps between evaluations (default: the preset's); change it for smoke "
+        "tests only",
     )
     parser.add_argument(
         "--sb3-preset",
         choices=("zoo", "matched"),
         default="zoo",
-        help="SB3's hyperparameters: RL-Zoo's CartPole-v1 preset, or matched to dqn_ref's",
+        help="SB3's hyperparameters: RL-Zoo's preset for the environment, or matched to dqn_ref's",
     )
     parser.add_argument(
         "--runs-dir", type=Path, help="dqn_ref's run folders (none: a temporary folder)"
     )
     parser.add_argument("--out", type=Path, help="also write every run and the summary as JSON")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="train nothing: report the runs of earlier --out files together (the same --env, "
+        "lengths and protocol, other seeds), so that a study grows a few seeds at a time",
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        merged = merge_payloads([json.loads(path.read_text()) for path in args.merge])
+        args.env, args.steps, args.sb3_steps, args.eval_interval, args.sb3_preset, args.workers = (
+            merged["args"][key]
+            for key in ("env", "steps", "sb3_steps", "eval_interval", "sb3_preset", "workers")
+        )
+        threshold = threshold_of(protocol_config(args.env, 0, args.steps, args.eval_interval))
+        summarise(merged["runs"], merged["seeds"], threshold, args, merged["machine"])
+        return
     if not sb3_available():
         parser.error("stable-baselines3 is not installed; pip install -e .[peers]")
     seeds = parse_seeds(args.seeds)
     # Each side trains for its own preset's length: dqn_ref's total_steps, RL-Zoo's n_timesteps.
+    args.steps = args.steps or PRESETS[args.env].total_steps
+    args.eval_interval = args.eval_interval or PRESETS[args.env].eval_interval
     args.sb3_steps = args.sb3_steps or (
-        RL_ZOO_CARTPOLE_STEPS if args.sb3_preset == "zoo" else args.steps
+        RL_ZOO[args.env][0] if args.sb3_preset == "zoo" else args.steps
     )
+    threshold = threshold_of(protocol_config(args.env, 0, args.steps, args.eval_interval))
 
     with tempfile.TemporaryDirectory() as temporary:
         runs_dir = args.runs_dir or Path(temporary)
@@ -355,6 +406,7 @@ def main(argv: list[str] | None = None) -> None:
                 pool.submit(
                     run_job,
                     name,
+                    args.env,
                     seed,
                     args.steps if name == "dqn_ref" else args.sb3_steps,
                     args.eval_interval,
@@ -371,11 +423,50 @@ def main(argv: list[str] | None = None) -> None:
                     f"{cell(record['first_solved_step'])}, {record['wall_time_s']:.1f} s",
                     flush=True,
                 )
+    summarise(records, seeds, threshold, args, {**machine(), "torch_threads": 1})
 
+
+# What runs must share to be reported together: the same comparison, seed apart.
+MERGE_KEYS = ("env", "steps", "sb3_steps", "eval_interval", "sb3_preset", "workers")
+
+
+def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """The runs of several --out files as one, refused when they compare different things, ran
+    on different machines or repeat a seed."""
+    first = payloads[0]
+    for payload in payloads[1:]:
+        for key in MERGE_KEYS:
+            if payload["args"][key] != first["args"][key]:
+                raise SystemExit(
+                    f"bench.peers: --merge files differ in {key}: "
+                    f"{first['args'][key]} and {payload['args'][key]}"
+                )
+        if payload["machine"]["cpu"] != first["machine"]["cpu"]:
+            raise SystemExit("bench.peers: --merge files were measured on different CPUs")
+    seeds = [seed for payload in payloads for seed in payload["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"bench.peers: --merge files repeat a seed: {sorted(seeds)}")
+    runs = [run for payload in payloads for run in payload["runs"]]
+    return {
+        "args": first["args"],
+        "seeds": sorted(seeds),
+        "machine": first["machine"],
+        "runs": runs,
+    }
+
+
+def summarise(
+    records: list[dict[str, Any]],
+    seeds: list[int],
+    threshold: float,
+    args: Any,
+    machine_info: dict[str, Any],
+) -> None:
+    """Print the per-seed table, the aggregates and the ratios; write them to --out if given."""
     by_name = {
         name: [r for r in records if r["implementation"] == name] for name in IMPLEMENTATIONS
     }
-    aggregates = {name: aggregate(by_name[name]) for name in IMPLEMENTATIONS}
+    aggregates = {name: aggregate(by_name[name], threshold) for name in IMPLEMENTATIONS}
     summary = {
         "aggregate": aggregates,
         "ratios_sb3_over_dqn_ref": {
@@ -394,10 +485,15 @@ def main(argv: list[str] | None = None) -> None:
     print(report(records, summary, args))
     if args.out:
         payload = {
-            "args": {**vars(args), "runs_dir": str(args.runs_dir), "out": str(args.out)},
+            "args": {
+                **vars(args),
+                "runs_dir": str(args.runs_dir),
+                "out": str(args.out),
+                "merge": [str(path) for path in args.merge or []],
+            },
             "seeds": seeds,
-            "machine": {**machine(), "torch_threads": 1},  # each worker's
-            "sb3_kwargs": RL_ZOO_CARTPOLE if args.sb3_preset == "zoo" else "matched_kwargs",
+            "machine": machine_info,  # torch_threads: each worker's
+            "sb3_kwargs": RL_ZOO[args.env][1] if args.sb3_preset == "zoo" else "matched_kwargs",
             "runs": sorted(records, key=lambda r: (r["seed"], r["implementation"])),
             **summary,
         }

@@ -1,5 +1,6 @@
 """Stable-Baselines3's DQN, built two ways for the comparisons in bench/: matched to a dqn_ref
-config (the speed benchmarks) and with RL-Zoo's CartPole-v1 preset (bench/peers.py).
+config (the speed benchmarks) and with RL-Zoo's presets for CartPole-v1, Acrobot-v1, MountainCar-v0
+and LunarLander-v3 (bench/peers.py).
 
 stable-baselines3 is an optional extra (`pip install -e .[peers]`); it is imported only inside the
 functions here, so importing this module never needs it. Not part of the dqn_ref package.
@@ -60,6 +61,45 @@ RL_ZOO_CARTPOLE: dict[str, Any] = {
     "exploration_fraction": 0.16,
     "exploration_final_eps": 0.04,
     "policy_kwargs": {"net_arch": [256, 256]},
+}
+
+# RL Zoo's "Tuned" Acrobot-v1 and LunarLander-v3 presets (the same numbers for both) and its
+# "Tuned" MountainCar-v0 preset, from the same file; dqn_ref's acrobot, lunarlander and
+# mountaincar presets are these in dqn_ref's fields (spec/presets.md#control).
+RL_ZOO_ACROBOT_STEPS = 100_000  # n_timesteps: 1e5
+RL_ZOO_ACROBOT: dict[str, Any] = {
+    "learning_rate": 6.3e-4,
+    "batch_size": 128,
+    "buffer_size": 50_000,
+    "learning_starts": 0,
+    "gamma": 0.99,
+    "target_update_interval": 250,
+    "train_freq": 4,
+    "gradient_steps": -1,
+    "exploration_fraction": 0.12,
+    "exploration_final_eps": 0.1,
+    "policy_kwargs": {"net_arch": [256, 256]},
+}
+RL_ZOO_MOUNTAINCAR_STEPS = 120_000  # n_timesteps: 1.2e5
+RL_ZOO_MOUNTAINCAR: dict[str, Any] = {
+    "learning_rate": 4e-3,
+    "batch_size": 128,
+    "buffer_size": 10_000,
+    "learning_starts": 1_000,
+    "gamma": 0.98,
+    "target_update_interval": 600,
+    "train_freq": 16,
+    "gradient_steps": 8,
+    "exploration_fraction": 0.2,
+    "exploration_final_eps": 0.07,
+    "policy_kwargs": {"net_arch": [256, 256]},
+}
+# dqn_ref's preset name -> RL Zoo's (n_timesteps, hyperparameters) for the same environment.
+RL_ZOO: dict[str, tuple[int, dict[str, Any]]] = {
+    "cartpole": (RL_ZOO_CARTPOLE_STEPS, RL_ZOO_CARTPOLE),
+    "acrobot": (RL_ZOO_ACROBOT_STEPS, RL_ZOO_ACROBOT),
+    "lunarlander": (RL_ZOO_ACROBOT_STEPS, RL_ZOO_ACROBOT),
+    "mountaincar": (RL_ZOO_MOUNTAINCAR_STEPS, RL_ZOO_MOUNTAINCAR),
 }
 
 

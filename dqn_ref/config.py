@@ -156,8 +156,11 @@ class DQNConfig:
     eval_max_episode_steps: int = knob(
         0, "time limit of evaluation episodes in agent steps (0: max_episode_steps)."
     )
-    solved_threshold: float = knob(
-        475.0, "evaluation mean return at which the task counts as solved."
+    solved_threshold: float | None = knob(
+        None,
+        "evaluation mean return at which the task counts as solved (none: the environment's "
+        "reward_threshold in its gymnasium spec, 475 for CartPole-v1; no solve is measured "
+        "where the spec has none).",
     )
     stop_when_solved: bool = knob(
         False,
@@ -211,10 +214,17 @@ class DQNConfig:
             raise DQNRefError(f"invalid config: {problems[0]}")
 
     def replace(self, **changes: Any) -> DQNConfig:
-        """A copy with some fields changed, validated again."""
+        """A copy with some fields changed, validated again.
+
+        A stated solved_threshold belongs to its environment (Pong's 18 means nothing for
+        Breakout), so changing env_id without stating a threshold goes back to the new
+        environment's own (solved_threshold None).
+        """
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise DQNRefError(f"unknown config field {unknown[0]!r}; see --help for the fields")
+        if changes.get("env_id", self.env_id) != self.env_id:
+            changes.setdefault("solved_threshold", None)
         return dataclasses.replace(self, **changes)
 
 

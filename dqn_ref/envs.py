@@ -53,6 +53,56 @@ def check_env_id(env_id: str) -> None:
     raise DQNRefError(f"unknown environment id {env_id!r}{hint}")
 
 
+def spec_reward_threshold(env_id: str) -> float | None:
+    """The return at which gymnasium's spec of env_id counts the task solved (475 for
+    CartPole-v1, -100 for Acrobot-v1), or None where the spec gives none (the Atari games)."""
+    check_env_id(env_id)
+    threshold = gym.spec(env_id).reward_threshold
+    return None if threshold is None else float(threshold)
+
+
+def with_env_threshold(config: DQNConfig) -> DQNConfig:
+    """config with its solved_threshold stated: the config's own, else the environment's
+    (spec_reward_threshold); still None where neither gives one, and then no solve is measured."""
+    if config.solved_threshold is not None:
+        return config
+    threshold = spec_reward_threshold(config.env_id)
+    return config if threshold is None else config.replace(solved_threshold=threshold)
+
+
+# What each kind of task trains: the command line's control and atari tasks accept only theirs.
+VECTOR = "vector"  # a Gymnasium environment with discrete actions and flat vector observations
+ATARI = "atari"  # an ale-py game, seen through the Nature frame pipeline
+
+
+def check_env_kind(env_id: str, kind: str) -> None:
+    """Refuse, in one line, an environment that is not of `kind` (VECTOR or ATARI): continuous
+    actions, pixels or images under VECTOR, a non-Atari id under ATARI, a missing extra."""
+    check_env_id(env_id)
+    if kind == ATARI:
+        if not is_atari(env_id):
+            raise DQNRefError(
+                f"{env_id} is not an Atari game; the atari task takes ale-py ids such as "
+                "ALE/Breakout-v5 (vector observations: use the control task)"
+            )
+        return
+    if is_atari(env_id):
+        raise DQNRefError(
+            f"{env_id} is an Atari game, seen as pixels; train it with the atari task "
+            f"(atari --env-id {env_id})"
+        )
+    envs = make_vector_env(env_id, 1)  # refuses continuous actions and non-Box observations
+    try:
+        shape = tuple(envs.single_observation_space.shape or ())
+    finally:
+        envs.close()
+    if len(shape) != 1:
+        raise DQNRefError(
+            f"{env_id} gives observations of shape {shape}, not a vector; the control task "
+            "takes environments with flat vector observations (Atari games: the atari task)"
+        )
+
+
 @dataclass(frozen=True)
 class AtariOptions:
     """What the Atari frame pipeline takes from a config (spec/preprocessing.md)."""
@@ -165,7 +215,9 @@ def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> g
                 [functools.partial(gym.make, env_id, **time_limit)] * num_envs,
                 autoreset_mode=AutoresetMode.NEXT_STEP,
             )
-    except gym.error.Error as error:  # a missing extra (Box2D, MuJoCo), a bad env argument, ...
+    except gym.error.DependencyNotInstalled as error:
+        raise DQNRefError(missing_dependency_message(env_id, error)) from error
+    except gym.error.Error as error:  # a bad env argument, ...
         raise DQNRefError(f"cannot make {env_id}: {error}") from error
     autoreset_mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if autoreset_mode != AutoresetMode.NEXT_STEP:
@@ -174,6 +226,21 @@ def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> g
         )
     env_spaces(envs, env_id)  # fail now, with a clear message, on a space DQN cannot handle
     return envs
+
+
+# Gymnasium's environment families that need an extra package, and the dqn_ref extra that
+# installs it (pyproject.toml's optional dependencies).
+EXTRA_OF_FAMILY = {"box2d": "box2d"}
+
+
+def missing_dependency_message(env_id: str, error: Exception) -> str:
+    """One line naming what env_id lacks and, where dqn_ref has one, the extra that installs it."""
+    family = str(gym.spec(env_id).entry_point).split(".")[2:3]  # gymnasium.envs.<family>...
+    extra = EXTRA_OF_FAMILY.get(family[0]) if family else None
+    if extra is not None:
+        return f'{env_id} needs {extra} (not installed here): pip install -e ".[{extra}]"'
+    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"cannot make {env_id}: {first_line}"
 
 
 def env_spaces(envs: gym.vector.VectorEnv, env_id: str) -> EnvSpaces:

@@ -75,10 +75,11 @@ paper = DQNConfig(
     epsilon_decay=10.0,
 )
 
-# The default Pong preset: the Nature pipeline and network with a smaller replay, a faster
-# exploration decay and more updates per step, aimed at one GPU (spec/presets.md#pong).
-# Evaluation follows Nature's protocol (spec/evaluation.md#atari): epsilon 0.05, 5-minute cap.
-pong = DQNConfig(
+# Any Atari game (spec/presets.md#atari): the Nature pipeline and network with a smaller replay,
+# a faster exploration decay and more updates per step, aimed at one GPU; tuned on Pong, whose
+# preset below is this one with Pong's solved threshold. Evaluation follows Nature's protocol
+# (spec/evaluation.md#atari): epsilon 0.05, 5-minute cap.
+atari = DQNConfig(
     env_id="ALE/Pong-v5",
     num_envs=8,
     total_steps=2_000_000,
@@ -107,8 +108,11 @@ pong = DQNConfig(
     eval_epsilon=0.05,
     final_eval_episodes=30,
     eval_max_episode_steps=4_500,  # 18,000 frames: Nature's 5 minutes at 60 Hz
-    solved_threshold=18.0,
 )
+
+# The default Pong preset (spec/presets.md#pong): the atari preset on Pong, which gymnasium gives
+# no reward threshold; 18 is a won game by a margin of 18 points of 21.
+pong = atari.replace(solved_threshold=18.0)
 
 # Pong on a laptop CPU (spec/presets.md#pong-cpu): the pong preset with the update made cheap
 # (bf16 autocast, one torch thread, which stays fast when the machine is busy) and spent where it
@@ -175,6 +179,56 @@ nature = pong.replace(
     eval_interval=250_000,
 )
 
+# Any Gymnasium environment with discrete actions and vector observations
+# (spec/presets.md#control): RL Baselines3 Zoo's DQN hyperparameters for Acrobot-v1, which are
+# also its LunarLander-v3 ones (hyperparams/dqn.yml, "Tuned"), with SB3's defaults for what the
+# Zoo leaves out (Adam, Huber, gradient norm 10, hard target copies, epsilon from 1, no reward
+# clipping). The Zoo's 4 updates after every 4 steps (train_freq 4, gradient_steps -1) become one
+# update per step; its exploration_fraction 0.12 of 100,000 steps becomes 12,000 steps.
+control = DQNConfig(
+    env_id="Acrobot-v1",
+    num_envs=1,
+    total_steps=100_000,
+    hidden_sizes=(256, 256),
+    optimizer="adam",
+    learning_rate=6.3e-4,
+    loss="huber",
+    max_grad_norm=10.0,
+    buffer_size=50_000,
+    batch_size=128,
+    learning_starts=0,
+    train_frequency=1,
+    gamma=0.99,
+    reward_clip=False,
+    target_update_interval=250,
+    tau=1.0,
+    epsilon_schedule="linear",
+    epsilon_start=1.0,
+    epsilon_end=0.1,
+    epsilon_duration=12_000,
+    eval_interval=5_000,
+)
+
+# RL Zoo's Acrobot-v1 and LunarLander-v3 presets are the control preset (spec/presets.md#control).
+acrobot = control
+lunarlander = control.replace(env_id="LunarLander-v3")
+
+# RL Zoo's MountainCar-v0 preset (hyperparams/dqn.yml, "Tuned"): 8 updates after every 16 steps
+# become one update per 2 steps; exploration_fraction 0.2 of 120,000 steps is 24,000 steps.
+mountaincar = control.replace(
+    env_id="MountainCar-v0",
+    total_steps=120_000,
+    learning_rate=4e-3,
+    buffer_size=10_000,
+    batch_size=128,
+    learning_starts=1_000,
+    train_frequency=2,
+    gamma=0.98,
+    target_update_interval=600,
+    epsilon_end=0.07,
+    epsilon_duration=24_000,
+)
+
 PRESETS: dict[str, DQNConfig] = {
     "cartpole": cartpole,
     "paper": paper,
@@ -182,13 +236,39 @@ PRESETS: dict[str, DQNConfig] = {
     "pong-cpu": pong_cpu,
     "book": book,
     "nature": nature,
+    "atari": atari,
+    "control": control,
+    "acrobot": acrobot,
+    "mountaincar": mountaincar,
+    "lunarlander": lunarlander,
 }
 
-# Which presets each CLI task accepts, the first being the task's default.
+# Which presets each CLI task accepts, the first being the task's default. The control and atari
+# tasks train any environment of their kind (--env-id); without --preset, an environment with a
+# preset of its own (ENV_PRESETS) in the task gets it, any other the task's first (preset_for).
 TASK_PRESETS: dict[str, tuple[str, ...]] = {
     "cartpole": ("cartpole", "paper"),
     "pong": ("pong", "pong-cpu", "book", "nature"),
+    "control": ("control", "acrobot", "mountaincar", "lunarlander", "cartpole", "paper"),
+    "atari": ("atari", "pong", "pong-cpu", "book", "nature"),
 }
+
+
+# Each environment's own preset: the one a task picks for it when no --preset is named.
+ENV_PRESETS: dict[str, str] = {
+    "CartPole-v1": "cartpole",
+    "Acrobot-v1": "acrobot",
+    "MountainCar-v0": "mountaincar",
+    "LunarLander-v3": "lunarlander",
+    "ALE/Pong-v5": "pong",
+}
+
+
+def preset_for(task: str, env_id: str | None) -> str:
+    """The preset a task uses when none is named: env_id's own preset where the task has it
+    (acrobot for Acrobot-v1 under control), else the task's default (its first)."""
+    own = ENV_PRESETS.get(env_id or "")
+    return own if own in TASK_PRESETS[task] else TASK_PRESETS[task][0]
 
 
 def get_preset(name: str, task: str | None = None) -> DQNConfig:

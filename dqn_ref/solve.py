@@ -26,14 +26,16 @@ def stable_solve_index(eval_means: Sequence[float], threshold: float) -> int | N
 
 
 def stable_solve_of_run(
-    rows: Sequence[Mapping[str, float | str]], threshold: float
+    rows: Sequence[Mapping[str, float | str]], threshold: float | None
 ) -> tuple[int, float, float | None] | None:
     """A run's stable solve read off its metrics.csv rows (kind "eval", in order): the agent step,
     the training wall-clock with evaluations and without them (None in runs older than the
-    train_time_s column) of that evaluation, or None.
+    train_time_s column) of that evaluation, or None (always None without a threshold).
 
     Implements: spec/evaluation.md#eq-stable-solve (through stable_solve_index)
     """
+    if threshold is None:
+        return None
     evaluations = [row for row in rows if row["kind"] == "eval"]
     index = stable_solve_index([float(row["return"]) for row in evaluations], threshold)
     if index is None:

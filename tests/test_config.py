@@ -174,6 +174,16 @@ def test_the_network_estimate_counts_parameter_copies_and_activations() -> None:
     assert network_bytes_lower_bound("mlp", (10, 20), 4) == 6960
 
 
+def test_a_new_environment_drops_the_threshold_stated_for_the_old_one() -> None:
+    """Pong's 18 means nothing for Breakout: replacing env_id without a threshold goes back to
+    the new environment's own (None), while a stated one, or an unchanged env_id, keeps it."""
+    pong = PRESETS["pong"]
+    assert pong.replace(env_id="ALE/Breakout-v5").solved_threshold is None
+    assert pong.replace(env_id="ALE/Breakout-v5", solved_threshold=30.0).solved_threshold == 30.0
+    assert pong.replace(env_id="ALE/Pong-v5").solved_threshold == 18.0
+    assert pong.replace(total_steps=100).solved_threshold == 18.0
+
+
 def test_every_field_lies_in_exactly_one_help_group() -> None:
     from dqn_ref.config import FIELD_GROUPS
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import gymnasium as gym
@@ -12,12 +13,18 @@ from gymnasium.vector import SyncVectorEnv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dqn_ref.config import DQNConfig
 from dqn_ref.envs import (
+    ATARI,
     NATIVE_VECTOR_MIN_ENVS,
+    VECTOR,
     capture_env_state,
+    check_env_kind,
     game_over,
     make_vector_env,
     restore_env_state,
+    spec_reward_threshold,
+    with_env_threshold,
 )
 from dqn_ref.errors import DQNRefError
 
@@ -110,6 +117,82 @@ def test_an_env_that_cannot_be_pickled_is_reported_not_raised() -> None:
 def test_garbage_env_state_is_a_one_line_error() -> None:
     with pytest.raises(DQNRefError, match="environment state does not load"):
         restore_env_state(b"not a pickle")
+
+
+@pytest.mark.parametrize(
+    ("env_id", "threshold"),
+    [("CartPole-v1", 475.0), ("Acrobot-v1", -100.0), ("MountainCar-v0", -110.0)],
+)
+def test_the_threshold_comes_from_the_environments_spec(env_id: str, threshold: float) -> None:
+    assert spec_reward_threshold(env_id) == threshold
+    config = DQNConfig(env_id=env_id)
+    assert with_env_threshold(config).solved_threshold == threshold
+    # A stated threshold wins over the spec's.
+    assert with_env_threshold(config.replace(solved_threshold=7.0)).solved_threshold == 7.0
+
+
+def test_an_environment_without_a_threshold_measures_no_solve() -> None:
+    assert spec_reward_threshold("ALE/Breakout-v5") is None
+    config = DQNConfig(env_id="ALE/Breakout-v5", network="nature_cnn")
+    assert with_env_threshold(config).solved_threshold is None
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kind", "message"),
+    [
+        ("Pendulum-v1", VECTOR, "DQN needs a discrete action space, but Pendulum-v1 has Box"),
+        ("ALE/Breakout-v5", VECTOR, "ALE/Breakout-v5 is an Atari game, seen as pixels; train it"),
+        ("CartPole-v1", ATARI, "CartPole-v1 is not an Atari game; the atari task takes"),
+        ("CartPol-v1", VECTOR, "unknown environment id 'CartPol-v1'"),
+    ],
+)
+def test_an_environment_of_the_wrong_kind_is_a_one_line_error(
+    env_id: str, kind: str, message: str
+) -> None:
+    with pytest.raises(DQNRefError, match=re.escape(message)) as error:
+        check_env_kind(env_id, kind)
+    assert "\n" not in str(error.value)
+
+
+def test_an_environment_with_image_observations_is_not_a_vector_one() -> None:
+    """A discrete-action environment whose observations are images is refused by the control
+    kind (registered here for the test: gymnasium ships none without an extra)."""
+    gym.register("ImageObservations-v0", entry_point=make_image_observations_env)
+    try:
+        with pytest.raises(DQNRefError, match=re.escape("shape (8, 8, 3), not a vector")):
+            check_env_kind("ImageObservations-v0", VECTOR)
+    finally:
+        gym.registry.pop("ImageObservations-v0")
+
+
+class ImageObservationsEnv(gym.Env[Any, Any]):
+    observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+
+def make_image_observations_env(**kwargs: Any) -> gym.Env[Any, Any]:
+    return ImageObservationsEnv()
+
+
+def test_vector_environments_of_every_kind_pass() -> None:
+    for env_id in ("CartPole-v1", "Acrobot-v1", "MountainCar-v0"):
+        check_env_kind(env_id, VECTOR)
+    check_env_kind("ALE/Breakout-v5", ATARI)
+
+
+def test_a_missing_box2d_names_the_extra_that_installs_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Box2D, gymnasium raises DependencyNotInstalled on making LunarLander; dqn_ref says
+    which of its extras installs it, in one line."""
+
+    def no_box2d(*args: Any, **kwargs: Any) -> gym.Env[Any, Any]:
+        raise gym.error.DependencyNotInstalled('Box2D is not installed, run `pip install "box2d"`')
+
+    monkeypatch.setattr(gym, "make", no_box2d)
+    expected = 'LunarLander-v3 needs box2d (not installed here): pip install -e ".[box2d]"'
+    with pytest.raises(DQNRefError, match=re.escape(expected)):
+        make_vector_env("LunarLander-v3", 1)
+    with pytest.raises(DQNRefError, match=re.escape(expected)):
+        check_env_kind("LunarLander-v3", VECTOR)
 
 
 # (terminated, truncated, lives after the step or None when not reported) -> the game is over.

@@ -10,7 +10,7 @@ import pytest
 
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
-from dqn_ref.presets import PRESETS, get_preset, paper
+from dqn_ref.presets import ENV_PRESETS, PRESETS, get_preset, paper, preset_for
 
 PRESETS_PAGE = Path(__file__).resolve().parent.parent / "spec" / "presets.md"
 
@@ -177,3 +177,82 @@ def test_nature_preset_has_extended_data_table_1() -> None:
     )
     assert nature.total_steps * 4 == 50_000_000 and nature.terminal_on_life_loss
     assert (nature.eval_epsilon, nature.eval_max_episode_steps * 4) == (0.05, 18_000)
+
+
+def test_rl_zoo_presets_have_the_zoos_numbers_in_our_fields() -> None:
+    """RL Zoo's hyperparams/dqn.yml, Acrobot-v1 and LunarLander-v3 (the same numbers): n_timesteps
+    1e5, lr 6.3e-4, batch 128, buffer 50000, learning_starts 0, gamma 0.99, target every 250,
+    train_freq 4 with gradient_steps -1 (one update a step), exploration 0.12 of the run to 0.1,
+    net_arch [256, 256]. MountainCar-v0: 1.2e5 steps, lr 4e-3, batch 128, buffer 10000, starts
+    1000, gamma 0.98, target every 600, 8 updates every 16 steps, 0.2 of the run to 0.07."""
+    for name, env_id in [("acrobot", "Acrobot-v1"), ("lunarlander", "LunarLander-v3")]:
+        zoo = get_preset(name, "control")
+        assert zoo.env_id == env_id and zoo.hidden_sizes == (256, 256)
+        assert (zoo.total_steps, zoo.learning_rate, zoo.batch_size, zoo.buffer_size) == (
+            100_000,
+            6.3e-4,
+            128,
+            50_000,
+        )
+        assert (zoo.learning_starts, zoo.gamma, zoo.target_update_interval, zoo.tau) == (
+            0,
+            0.99,
+            250,
+            1.0,
+        )
+        assert zoo.train_frequency == 1  # 4 updates after every 4 steps
+        assert (zoo.epsilon_end, zoo.epsilon_duration) == (0.1, 0.12 * 100_000)
+    car = get_preset("mountaincar", "control")
+    assert car.env_id == "MountainCar-v0" and car.hidden_sizes == (256, 256)
+    assert (car.total_steps, car.learning_rate, car.batch_size, car.buffer_size) == (
+        120_000,
+        4e-3,
+        128,
+        10_000,
+    )
+    assert (car.learning_starts, car.gamma, car.target_update_interval) == (1_000, 0.98, 600)
+    assert car.train_frequency == 16 // 8  # 8 updates after every 16 steps
+    assert (car.epsilon_end, car.epsilon_duration) == (0.07, 0.2 * 120_000)
+    for zoo in (get_preset("control"), car):
+        # SB3's DQN: Adam, Huber, norm clip 10, plain one-step targets, no reward clipping.
+        assert (zoo.optimizer, zoo.loss, zoo.max_grad_norm, zoo.n_step) == (
+            "adam",
+            "huber",
+            10.0,
+            1,
+        )
+        assert not (zoo.double_q or zoo.dueling or zoo.layer_norm or zoo.reward_clip)
+        assert zoo.solved_threshold is None  # the environment's own
+
+
+def test_each_environments_own_preset_trains_that_environment() -> None:
+    for env_id, name in ENV_PRESETS.items():
+        assert PRESETS[name].env_id == env_id
+
+
+@pytest.mark.parametrize(
+    ("task", "env_id", "preset"),
+    [
+        ("control", "Acrobot-v1", "acrobot"),
+        ("control", "MountainCar-v0", "mountaincar"),
+        ("control", "LunarLander-v3", "lunarlander"),
+        ("control", "CartPole-v1", "cartpole"),
+        ("control", "CartPole-v0", "control"),
+        ("control", None, "control"),
+        ("atari", "ALE/Breakout-v5", "atari"),
+        ("atari", "ALE/Pong-v5", "pong"),
+        ("cartpole", "Acrobot-v1", "cartpole"),
+        ("cartpole", None, "cartpole"),
+        ("pong", "ALE/Breakout-v5", "pong"),
+    ],
+)
+def test_a_task_picks_the_environments_own_preset_else_its_default(
+    task: str, env_id: str | None, preset: str
+) -> None:
+    assert preset_for(task, env_id) == preset
+
+
+def test_the_atari_preset_is_pong_without_pongs_threshold() -> None:
+    atari = get_preset("atari", "atari")
+    assert atari.solved_threshold is None and get_preset("pong").solved_threshold == 18.0
+    assert atari.replace(solved_threshold=18.0) == get_preset("pong")

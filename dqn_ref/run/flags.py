@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 from dqn_ref.config import FIELD_GROUPS, DQNConfig, field_group
+from dqn_ref.envs import ATARI, VECTOR, check_env_kind, with_env_threshold
 from dqn_ref.errors import DQNRefError
-from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset
+from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset, preset_for
 from dqn_ref.training.config_file import read_config_file
 from dqn_ref.training.tensorboard_log import TENSORBOARD_INSTALL, tensorboard_available
 
@@ -26,7 +27,13 @@ TASK_HELP = {
     "docs/cartpole/peers.md)",
     "pong": "train DQN on Atari Pong (ALE/Pong-v5) from pixels: a GPU job (the default preset: "
     "about 65 min on one H200, docs/results.md); on a CPU, use --steps",
+    "control": "train DQN on any Gymnasium environment with discrete actions and vector "
+    "observations (--env-id Acrobot-v1, MountainCar-v0, LunarLander-v3, ...)",
+    "atari": "train DQN on any Atari game from pixels (--env-id ALE/Breakout-v5, ...): a GPU job",
 }
+# The tasks that train any environment of one kind, chosen by --env-id; the others (cartpole,
+# pong) are flagship tasks with a default environment of their own.
+TASK_ENV_KIND = {"control": VECTOR, "atari": ATARI}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -114,20 +121,25 @@ def add_config_flags(parser: argparse.ArgumentParser, preset_names: Sequence[str
 
 def add_task_flags(
     task_parser: argparse.ArgumentParser,
-    preset_names: Sequence[str],
+    task: str,
     folder: str,
     default_folder: str,
     progress_note: str,
 ) -> None:
     """The flags a task takes, whether trained once or as a study: its preset, the output folder
     (`folder` is "run" or "study"), and one flag per config field."""
+    preset_names = TASK_PRESETS[task]
+    default_help = (
+        f"default: the --env-id's own preset if it has one here, else {preset_names[0]}"
+        if task in TASK_ENV_KIND
+        else f"default: {preset_names[0]}"
+    )
     starting_point = task_parser.add_mutually_exclusive_group()
     starting_point.add_argument(
         "--preset",
-        default=preset_names[0],
+        default=None,
         choices=preset_names,
-        help=f"starting config (default: {preset_names[0]}); "
-        "spec/presets.md gives each value's source",
+        help=f"starting config ({default_help}); spec/presets.md gives each value's source",
     )
     starting_point.add_argument(
         "--config",
@@ -182,7 +194,7 @@ def add_per_task_command(
     tasks = command_parser.add_subparsers(
         dest="task", metavar="TASK", required=True, parser_class=OneLineParser
     )
-    for task, preset_names in TASK_PRESETS.items():
+    for task in TASK_PRESETS:
         task_parser = tasks.add_parser(
             task,
             help=f"{task_help}: {TASK_HELP[task]}",
@@ -192,12 +204,18 @@ def add_per_task_command(
             usage=f"{PROG} {command} {task} {task_usage}",
         )
         add_own_flags(task_parser)
-        add_task_flags(task_parser, preset_names, command, out_default, no_progress_note)
+        add_task_flags(task_parser, task, command, out_default, no_progress_note)
 
 
 def config_from_args(args: argparse.Namespace) -> DQNConfig:
-    """The preset (or the --config file) with every flag the user gave applied on top, validated.
-    With --config, args.preset becomes the file's preset name, which the new run records."""
+    """The preset (or the --config file) with every flag the user gave applied on top, validated,
+    its solved threshold stated (the environment's own unless --solved-threshold gives one).
+
+    With --config, args.preset becomes the file's preset name, which the new run records. Without
+    either, the task's default preset is chosen (for control and atari, the --env-id's own preset
+    where the task has one) and written into args.preset, which names the run's folder. The
+    control and atari tasks refuse an environment of the other kind, in one line.
+    """
     given = vars(args)
     overrides = {f.name: given[f.name] for f in dataclasses.fields(DQNConfig) if f.name in given}
     if given.get("tensorboard") and not tensorboard_available():
@@ -205,5 +223,10 @@ def config_from_args(args: argparse.Namespace) -> DQNConfig:
     if given.get("config") is not None:
         args.preset, base = read_config_file(args.config)
     else:
+        if args.preset is None:
+            args.preset = preset_for(args.task, overrides.get("env_id"))
         base = get_preset(args.preset, args.task)
-    return base.replace(**overrides)
+    config = base.replace(**overrides)
+    if args.task in TASK_ENV_KIND:
+        check_env_kind(config.env_id, TASK_ENV_KIND[args.task])
+    return with_env_threshold(config)

@@ -38,6 +38,8 @@ examples:
   python -m dqn_ref.run pong                          # 2M agent steps: 65 min on one H200
   python -m dqn_ref.run pong --steps 20000            # a short CPU run, a few minutes
   python -m dqn_ref.run pong --preset nature          # Mnih et al. (2015), 50M frames
+  python -m dqn_ref.run control --env-id Acrobot-v1   # any discrete-action vector env
+  python -m dqn_ref.run atari --env-id ALE/Breakout-v5  # any Atari game (a GPU job)
   python -m dqn_ref.run resume runs/NAME              # continue a stopped run
   python -m dqn_ref.run eval runs/NAME --episodes 20  # evaluate a saved run
 A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metrics.csv,
@@ -57,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser
     )
-    for task, preset_names in TASK_PRESETS.items():
+    for task in TASK_PRESETS:
         task_parser = commands.add_parser(
             task,
             help=TASK_HELP[task],
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         task_parser.set_defaults(task=task)
         add_task_flags(
             task_parser,
-            preset_names,
+            task,
             "run",
             "runs/<env>-<preset>-s<seed>-<time>",
             "evaluations are still printed",

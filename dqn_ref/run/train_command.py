@@ -123,6 +123,12 @@ def add_run_dir_commands(commands: Any) -> None:
     add_video_flag(eval_parser, "saved agent")
 
 
+NO_THRESHOLD = (
+    "no solve measured (the environment's spec gives no reward threshold; "
+    "--solved-threshold X states one)"
+)
+
+
 def after(seconds: float | None, train_seconds: float | None) -> str:
     """ "after 5.2 s (4.0 s training only)": wall-clock, then without the evaluations' time."""
     text = f"after {seconds or 0.0:.1f} s"
@@ -130,13 +136,16 @@ def after(seconds: float | None, train_seconds: float | None) -> str:
 
 
 def print_result(result: TrainResult) -> None:
-    solved = (
-        f"first solved (eval mean >= {result.solved_threshold:g}) at step "
-        f"{result.first_solved_step} "
-        f"{after(result.first_solved_time_s, result.first_solved_train_time_s)}"
-        if result.first_solved_step is not None
-        else "never solved during training"
-    )
+    if result.solved_threshold is None:
+        solved = NO_THRESHOLD
+    elif result.first_solved_step is not None:
+        solved = (
+            f"first solved (eval mean >= {result.solved_threshold:g}) at step "
+            f"{result.first_solved_step} "
+            f"{after(result.first_solved_time_s, result.first_solved_train_time_s)}"
+        )
+    else:
+        solved = f"never solved during training (threshold {result.solved_threshold:g})"
     if result.stable_solved_step is not None:
         solved += (
             f", stably (every later evaluation too) from step {result.stable_solved_step} "

@@ -22,6 +22,7 @@ from dqn_ref.studies.tune import (
     PENALTY_FACTOR,
     PENALTY_STEPS_PER_S,
     TuneSettings,
+    required_threshold,
     run_search,
 )
 from dqn_ref.studies.tune_report import flags_of, worst_seed, write_report
@@ -215,6 +216,7 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 f"{last_seed}, beyond the largest, {SEED_LIMIT - 1}; lower --first-seed or --seeds"
             )
         config = config_from_args(args)
+        required_threshold(config)  # refused now, in one line, rather than after a trial
         if args.budget is not None:
             config = config.replace(total_steps=args.budget)
         penalty_seconds = args.penalty_seconds

@@ -105,9 +105,18 @@ class StudyResult:
     return_cap: float | None
 
 
+# Environments that pay +1 for every step, where an episode lasting to the time limit returns the
+# limit itself (the paper's success); elsewhere (Acrobot's -1 a step, LunarLander's shaped
+# rewards) the limit says nothing about the return.
+PLUS_ONE_PER_STEP = ("CartPole-v0", "CartPole-v1")
+
+
 def episode_return_cap(config: DQNConfig) -> float | None:
     """The return of an episode that lasts to the time limit (500 on CartPole-v1): the config's
-    max_episode_steps, or the environment's own limit when that is 0; None without a limit."""
+    max_episode_steps, or the environment's own limit when that is 0; None without a limit or
+    outside PLUS_ONE_PER_STEP."""
+    if config.env_id not in PLUS_ONE_PER_STEP:
+        return None
     limit = config.max_episode_steps or gym.spec(config.env_id).max_episode_steps
     return limit * REWARD_PER_STEP if limit else None
 

@@ -21,6 +21,7 @@ from typing import Protocol
 from tqdm import tqdm
 
 from dqn_ref.config import DQNConfig
+from dqn_ref.envs import with_env_threshold
 from dqn_ref.errors import DQNRefError
 from dqn_ref.studies.seed_result import (
     SeedResult,
@@ -111,6 +112,7 @@ def run_study(
 ) -> StudyResult:
     """Train `config` once per seed on `backend`, then write the study's files; `details` (the
     backend's settings) go into study.json."""
+    config = with_env_threshold(config)  # the study's seeds, report and figures judged by it
     return_cap = episode_return_cap(config)
     # The bar counts what ends a run: episodes when the config has an episode limit (the paper
     # preset's 1000 episodes end long before its step cap), agent steps otherwise.

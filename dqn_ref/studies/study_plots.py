@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import NDArray
 
-from dqn_ref.training.plot import MOVING_AVERAGE_EPISODES, save_png
+from dqn_ref.training.plot import MOVING_AVERAGE_EPISODES, draw_solved_line, save_png
 
 CURVE_POINTS = 200  # agent steps at which the seeds' smoothed training returns are compared
 ALL_SEEDS = ", while every seed trains"  # where seeds stop at different steps, so do the means
@@ -64,7 +64,7 @@ def plot_curves(
     runs: dict[int, list[dict[str, str]]],
     path: Path,
     title: str,
-    solved_threshold: float,
+    solved_threshold: float | None,
     return_cap: float | None,
 ) -> None:
     """curves.png: evaluation means (top) and smoothed training returns (bottom) against agent
@@ -85,9 +85,7 @@ def plot_curves(
         eval_steps = np.median([steps[:shared] for steps, _ in evaluations], axis=0)
         eval_means = np.array([means[:shared] for _, means in evaluations])  # (seeds, evals)
         draw_spread(eval_axes, eval_steps, eval_means, "tab:orange", eval_suffix, "o-")
-    eval_axes.axhline(
-        solved_threshold, color="gray", ls="--", lw=1, label=f"solved ({solved_threshold:g})"
-    )
+    draw_solved_line(eval_axes, solved_threshold)
     eval_axes.set_ylabel("evaluation mean return")
     eval_axes.set_title(f"{title}: evaluations (thin lines: one seed each)")
 

@@ -63,7 +63,9 @@ def cap_label(return_cap: float | None) -> str:
 
 def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | None) -> str:
     """The one line printed when a seed finishes."""
-    if result.solved:
+    if config.solved_threshold is None:
+        solved = f"no solved threshold (best evaluation {format_number(result.best_eval)})"
+    elif result.solved:
         solved = (
             f"solved (evaluation mean >= {config.solved_threshold:g}) at step "
             f"{result.steps_to_solve:,} after {format_number(result.seconds_to_solve)} s"
@@ -92,8 +94,30 @@ def aggregate_lines(
     aggregate: StudyAggregate, config: DQNConfig, return_cap: float | None
 ) -> list[str]:
     """The study's summary, one measure a line (study.md and the terminal)."""
+    if config.solved_threshold is None:
+        lines = [
+            f"no solve measured: {config.env_id}'s gymnasium spec gives no reward threshold "
+            "(--solved-threshold X states one)"
+        ]
+    else:
+        lines = solve_lines(aggregate, config, config.solved_threshold)
+    if aggregate.final_eval is not None:
+        lines.append(
+            f"final evaluation ({count(config.final_eval_episodes, 'episode')}): "
+            f"{format_spread(aggregate.final_eval, 1)}"
+        )
+    if return_cap is not None:
+        lines.append(
+            f"success rate (training episodes reaching {cap_label(return_cap)}), mean over "
+            f"seeds: {format_rate(aggregate.mean_success_rate)}"
+        )
+    return lines
+
+
+def solve_lines(aggregate: StudyAggregate, config: DQNConfig, threshold: float) -> list[str]:
+    """How many seeds solved and stably solved, and how soon."""
     lines = [
-        f"solved (an evaluation mean >= {config.solved_threshold:g} during training): "
+        f"solved (an evaluation mean >= {threshold:g} during training): "
         f"{aggregate.solved} of {count(aggregate.seeds, 'seed')}",
         f"agent steps to solve: {format_solve_spread(aggregate.steps_to_solve, 0)}",
         f"seconds to solve: {format_solve_spread(aggregate.seconds_to_solve, 1)}",
@@ -105,8 +129,7 @@ def aggregate_lines(
         )
     lines += [
         "stably solved (from one evaluation on, every evaluation mean >= "
-        f"{config.solved_threshold:g}): {aggregate.stably_solved} of "
-        f"{count(aggregate.seeds, 'seed')}",
+        f"{threshold:g}): {aggregate.stably_solved} of {count(aggregate.seeds, 'seed')}",
         "agent steps to stable solve: "
         f"{format_solve_spread(aggregate.stable_steps_to_solve, 0, 'stably solved')}",
         "seconds to stable solve: "
@@ -117,15 +140,6 @@ def aggregate_lines(
             "seconds to stable solve, training only (evaluations excluded): "
             + format_solve_spread(aggregate.stable_train_seconds_to_solve, 1, "stably solved")
         )
-    if aggregate.final_eval is not None:
-        lines.append(
-            f"final evaluation ({count(config.final_eval_episodes, 'episode')}): "
-            f"{format_spread(aggregate.final_eval, 1)}"
-        )
-    lines.append(
-        f"success rate (training episodes reaching {cap_label(return_cap)}), mean over seeds: "
-        f"{format_rate(aggregate.mean_success_rate)}"
-    )
     return lines
 
 

@@ -95,8 +95,9 @@ def score_seed(
     final_eval = finals[-1] if finals else None
     summary = json.loads((run_dir / "summary.json").read_text())
     train_s = summary["wall_time_s"] - summary["eval_time_s"]
-    index = stable_solve_index([float(row["return"]) for row in evals], config.solved_threshold)
-    stable = index is not None and (final_eval is None or final_eval >= config.solved_threshold)
+    threshold = required_threshold(config)
+    index = stable_solve_index([float(row["return"]) for row in evals], threshold)
+    stable = index is not None and (final_eval is None or final_eval >= threshold)
     stable_step = int(evals[index]["step"]) if stable and index is not None else None
     stable_train_s = float(evals[index]["train_time_s"]) if stable and index is not None else None
     if objective == "steps":
@@ -110,12 +111,22 @@ def score_seed(
     return SeedScore(seed, stable_step, stable_train_s, final_eval, train_s, score)
 
 
+def required_threshold(config: DQNConfig) -> float:
+    """The solved threshold the search scores by; a config without one cannot be tuned."""
+    if config.solved_threshold is None:
+        raise DQNRefError(
+            f"tune scores the time to a stable solve, but {config.env_id}'s gymnasium spec "
+            "gives no reward threshold; state one with --solved-threshold X"
+        )
+    return config.solved_threshold
+
+
 def optimistic_bound(rows: Sequence[dict[str, str]], config: DQNConfig, objective: str) -> float:
     """The best score the seed in progress can still reach, from its evaluations so far: the
     current run of evaluations at or above the threshold if it holds to the end, else the next
     evaluation (for seconds: the time at the last evaluation)."""
     means = [float(row["return"]) for row in rows]
-    index = stable_solve_index(means, config.solved_threshold)
+    index = stable_solve_index(means, required_threshold(config))
     if objective == "steps":
         return nominal_step(len(rows) if index is None else index, config)
     return float(rows[-1 if index is None else index]["train_time_s"])

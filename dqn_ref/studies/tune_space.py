@@ -152,7 +152,15 @@ def distribution(dimension: Dimension) -> optuna.distributions.BaseDistribution:
 def sample_config(
     trial: optuna.Trial, base: DQNConfig, space: Mapping[str, Dimension]
 ) -> DQNConfig:
-    return base.replace(**{name: suggest(trial, name, dim) for name, dim in space.items()})
+    values = {name: suggest(trial, name, dim) for name, dim in space.items()}
+    # A preset that starts learning at once (RL Zoo's learning_starts 0 for Acrobot) widens the
+    # learning_starts choices with 0, which n-step returns cannot start from (DQNConfig refuses
+    # it): such a point starts at the n-step window instead, the earliest it can.
+    n_step = values.get("n_step", base.n_step)
+    window = n_step * values.get("num_envs", base.num_envs)
+    if n_step > 1 and values.get("learning_starts", base.learning_starts) < window:
+        values["learning_starts"] = window
+    return base.replace(**values)
 
 
 def preset_params(base: DQNConfig, space: Mapping[str, Dimension]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display is needed or wanted
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dqn_ref.training.atomic import atomic_write
@@ -19,8 +20,9 @@ from dqn_ref.training.wording import count
 MOVING_AVERAGE_EPISODES = 20
 
 
-def plot_curve(metrics: MetricsLog, path: Path, title: str, solved_threshold: float) -> None:
-    """Write the learning curve to `path` (PNG, atomically)."""
+def plot_curve(metrics: MetricsLog, path: Path, title: str, solved_threshold: float | None) -> None:
+    """Write the learning curve to `path` (PNG, atomically), with a dashed line at the solved
+    threshold where there is one."""
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=110)
     train_steps = np.array(metrics.column("train", "step"))
     train_returns = np.array(metrics.column("train", "return"))
@@ -70,15 +72,21 @@ def plot_curve(metrics: MetricsLog, path: Path, title: str, solved_threshold: fl
             capsize=3,
             label=f"final evaluation ({count(episodes, 'episode')}, mean and std)",
         )
-    axes.axhline(
-        solved_threshold, color="gray", ls="--", lw=1, label=f"solved ({solved_threshold:g})"
-    )
+    draw_solved_line(axes, solved_threshold)
     axes.set_xlabel("agent steps")
     axes.set_ylabel("episode return (raw)")
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=8)
     save_png(figure, path)
+
+
+def draw_solved_line(axes: Axes, solved_threshold: float | None) -> None:
+    """The dashed "solved" line at the threshold; none when the run has no threshold."""
+    if solved_threshold is not None:
+        axes.axhline(
+            solved_threshold, color="gray", ls="--", lw=1, label=f"solved ({solved_threshold:g})"
+        )
 
 
 def save_png(figure: Figure, path: Path) -> None:

@@ -26,7 +26,7 @@ from gymnasium.vector import VectorEnv
 
 from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
-from dqn_ref.envs import EnvSpaces, atari_options, env_spaces, make_env
+from dqn_ref.envs import EnvSpaces, atari_options, env_spaces, make_env, with_env_threshold
 from dqn_ref.evaluate import (
     EVAL_SEED_OFFSET,
     EvalSummary,
@@ -78,7 +78,7 @@ class TrainResult:
     )
     wall_time_s: float
     eval_time_s: float  # of wall_time_s, the part spent in the evaluations during training
-    solved_threshold: float  # the evaluation mean that counts as solved
+    solved_threshold: float | None  # the evaluation mean that counts as solved (None: none)
     eval_epsilon: float  # the exploration rate of the evaluations
     first_solved_step: int | None
     first_solved_time_s: float | None
@@ -247,7 +247,9 @@ class TrainingRun:
         self.last_eval = self.evaluate(self.eval_envs, "eval", self.eval_generator)
         eval_end = self.clock()
         state.eval_time_s += eval_end - eval_start
-        if state.first_solved is None and self.last_eval.mean >= self.config.solved_threshold:
+        threshold = self.config.solved_threshold  # None: the environment gives none
+        solved = threshold is not None and self.last_eval.mean >= threshold
+        if state.first_solved is None and solved:
             # Wall-clock counts the evaluation that confirmed the solve; training time leaves
             # out every evaluation's time.
             seconds = eval_end - self.start_time
@@ -261,12 +263,11 @@ class TrainingRun:
         """With stop_when_solved: every episode of the last evaluation during training reached
         solved_threshold (spec/evaluation.md#stopping-once-solved). Read off the metrics rows, so
         that a run resumed from the checkpoint of the evaluation it stopped at stays stopped."""
-        if not self.config.stop_when_solved:
+        threshold = self.config.solved_threshold
+        if not self.config.stop_when_solved or threshold is None:  # None: nothing to stop at
             return False
         evaluations = [row for row in self.metrics.rows if row["kind"] == "eval"]
-        return bool(evaluations) and float(evaluations[-1]["eval_min"]) >= (
-            self.config.solved_threshold
-        )
+        return bool(evaluations) and float(evaluations[-1]["eval_min"]) >= threshold
 
     def stop_if_asked(self, stop: StopCheck | None) -> None:
         """A stop request ends the run here, with a checkpoint `resume` continues from."""
@@ -323,6 +324,8 @@ def train(
     is saved and TrainingInterruptedError raised. `resume_from`, a checkpoint's payload, continues
     that run. `clock` (seconds) times the run and its checkpoints; tests pass their own.
     """
+    # The threshold the run is judged by, stated in config.json: the config's or the env's own.
+    config = with_env_threshold(config)
     # Alg. step 1: seed, build the environments, the replay buffer and both networks.
     seed_everything(config.seed)
     if config.torch_threads > 0:

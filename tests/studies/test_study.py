@@ -14,10 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from dqn_ref.presets import cartpole
+from dqn_ref.presets import PRESETS, cartpole
 from dqn_ref.run.main import main
-from dqn_ref.studies.seed_result import episode_return_cap, read_seed_result, success_rate
+from dqn_ref.studies.seed_result import (
+    SeedResult,
+    StudyAggregate,
+    episode_return_cap,
+    read_seed_result,
+    success_rate,
+)
 from dqn_ref.studies.study import STUDY_FILES, prepare_study_dir
+from dqn_ref.studies.study_report import aggregate_lines, describe_seed
 from dqn_ref.training.metrics import COLUMNS, read_metrics
 
 TIME_LIMIT = 20  # a random policy's CartPole episodes last about 20 steps: some reach the limit
@@ -368,3 +375,37 @@ def test_stopping_a_study_stops_its_workers(
     time.sleep(1.0)
     assert metrics.stat().st_size == size  # the worker stopped with the command
     assert not (out / "seed1").exists() and not (out / "study.csv").exists()
+
+
+def test_only_a_plus_one_per_step_environment_has_a_time_limit_return() -> None:
+    """Acrobot's 500-step limit is not a return of 500 (it pays -1 a step): no success rate."""
+    for name in ("acrobot", "mountaincar", "lunarlander"):
+        assert episode_return_cap(PRESETS[name]) is None
+    assert episode_return_cap(cartpole.replace(env_id="CartPole-v0")) == 200.0
+
+
+def test_a_study_without_a_threshold_says_no_solve_is_measured() -> None:
+    """Breakout's spec gives no reward threshold: the seed's line and the summary say that no
+    solve is measured rather than comparing with a threshold that does not exist."""
+    config = PRESETS["atari"].replace(env_id="ALE/Breakout-v5")
+    result = SeedResult(
+        seed=0,
+        solved=False,
+        steps_to_solve=None,
+        seconds_to_solve=None,
+        train_seconds_to_solve=None,
+        stable_steps_to_solve=None,
+        stable_seconds_to_solve=None,
+        stable_train_seconds_to_solve=None,
+        success_rate=None,
+        episodes=3,
+        steps=300,
+        mean_train_return=1.0,
+        best_eval=2.0,
+        final_eval=1.5,
+        wall_time_s=4.0,
+    )
+    assert describe_seed(result, config, None).startswith("seed 0: no solved threshold (best")
+    lines = aggregate_lines(StudyAggregate.of([result]), config, None)
+    assert lines[0].startswith("no solve measured: ALE/Breakout-v5's gymnasium spec gives no")
+    assert not any("solved (an evaluation mean >=" in line for line in lines)

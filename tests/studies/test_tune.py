@@ -11,9 +11,15 @@ from typing import Any
 
 import pytest
 
-from dqn_ref.presets import cartpole, paper, pong
+from dqn_ref.errors import DQNRefError
+from dqn_ref.presets import PRESETS, cartpole, paper, pong
 from dqn_ref.run.main import main
-from dqn_ref.studies.tune import PENALTY_FACTOR, PENALTY_STEPS_PER_S, optimistic_bound
+from dqn_ref.studies.tune import (
+    PENALTY_FACTOR,
+    PENALTY_STEPS_PER_S,
+    optimistic_bound,
+    required_threshold,
+)
 
 TINY_TUNE = [
     "tune",
@@ -173,3 +179,11 @@ def test_each_documented_preset_runs_its_first_trial_end_to_end(
     for name in ("gamma", "learning_starts", "learning_rate", "num_envs", "network"):
         assert config[name] == getattr(preset, name), name
     assert "trial 0: objective" in capsys.readouterr().out
+
+
+def test_a_config_without_a_threshold_cannot_be_tuned() -> None:
+    """tune scores the time to a stable solve; Breakout's spec gives no threshold to solve at."""
+    breakout = PRESETS["atari"].replace(env_id="ALE/Breakout-v5")
+    with pytest.raises(DQNRefError, match="gives no reward threshold; state one with"):
+        required_threshold(breakout)
+    assert required_threshold(breakout.replace(solved_threshold=30.0)) == 30.0

@@ -19,7 +19,7 @@ from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.evaluate import evaluate, evaluation_envs
 from dqn_ref.loop import updates_due
-from dqn_ref.presets import cartpole, paper
+from dqn_ref.presets import cartpole, get_preset, paper
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.training.checkpoint import load_checkpoint, restore_agent
 from dqn_ref.training.metrics import read_metrics
@@ -368,6 +368,31 @@ def test_eval_replays_the_final_evaluation_at_any_epsilon(tmp_path: Path) -> Non
     result = train_module.train(config, tmp_path / "run", progress=False)
     _, summary = evaluate_saved_run(tmp_path / "run", None, None, torch.device("cpu"))
     assert result.final_eval == summary
+
+
+def test_a_run_is_judged_by_its_environments_threshold_unless_one_is_stated(
+    tmp_path: Path,
+) -> None:
+    """train() itself states the threshold (Python users call it without the command line):
+    MountainCar-v0's -110 from its spec into config.json and summary.json; a stated one wins."""
+    tiny = get_preset("mountaincar").replace(
+        total_steps=50,
+        learning_starts=10,
+        eval_interval=25,
+        eval_episodes=1,
+        final_eval_episodes=1,
+        tensorboard=False,
+    )
+    for stated, expected in [(None, -110.0), (-250.0, -250.0)]:
+        run_dir = tmp_path / str(stated)
+        result = train_module.train(
+            tiny.replace(solved_threshold=stated), run_dir, "mountaincar", progress=False
+        )
+        assert result.solved_threshold == expected
+        saved = json.loads((run_dir / "config.json").read_text())["config"]
+        assert saved["solved_threshold"] == expected
+    # An untrained car never reaches the top in 200 steps (-200), which -250 counts as solved.
+    assert result.first_solved_step == 25
 
 
 def test_metrics_returns_are_raw_game_scores_while_the_replay_stores_clipped_rewards(
