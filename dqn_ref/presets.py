@@ -13,7 +13,7 @@ from dqn_ref.errors import DQNRefError
 cartpole = DQNConfig(
     env_id="CartPole-v1",
     num_envs=8,
-    total_steps=20_000,
+    total_steps=40_000,
     hidden_sizes=(256, 256),
     dueling=True,
     layer_norm=True,
