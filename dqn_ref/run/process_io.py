@@ -78,8 +78,15 @@ def outputs_that_may_close() -> Iterator[None]:
     """sys.stdout and sys.stderr guarded by OutputThatMayClose for the block, then as they were."""
     stdout = OutputThatMayClose(sys.stdout, STDOUT_CLOSED_NOTICE)
     stderr = OutputThatMayClose(sys.stderr, None)
-    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
-        yield
+    try:
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
+            yield
+    finally:
+        # Output to a pipe is block-buffered: a short command's last lines may still sit in the
+        # buffer, and would meet the closed pipe only in Python's flush at exit, outside this
+        # guard (exit status 120). Flushed here, they meet it inside.
+        stdout.flush()
+        stderr.flush()
 
 
 def set_aside_unknown_mplbackend() -> str | None:

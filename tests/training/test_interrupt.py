@@ -22,6 +22,7 @@ def test_a_signal_saves_a_checkpoint_and_prints_the_resume_command(
     out = tmp_path / "run"
     command = [sys.executable, "-m", "dqn_ref.run", "cartpole", "--out", str(out)]
     flags = ["--steps", str(TOTAL_STEPS), "--eval-interval", "500", "--eval-episodes", "2"]
+    flags.append("--no-stop-when-solved")  # a run that solves early would end before the signal
     child = subprocess.Popen(
         [*command, *flags, "--no-progress"],
         stdout=subprocess.PIPE,
