@@ -27,6 +27,7 @@ gym.register_envs(ale_py)  # the ALE/... ids; ale-py ships the Atari ROMs
 ATARI_FRAME_SKIP = 4
 ATARI_FRAME_STACK = 4
 ATARI_SCREEN_SIZE = 84
+ATARI_COLOUR_SCREEN = (210, 160)  # the emulator's own screen, height by width
 ATARI_MAX_EPISODE_FRAMES = 108_000
 
 # From this many copies on, an environment with a native vector version uses it (see below).
@@ -127,7 +128,11 @@ def is_atari(env_id: str) -> bool:
 
 
 def make_atari_vector_env(
-    env_id: str, num_envs: int, max_episode_steps: int = 0, options: AtariOptions = AtariOptions()
+    env_id: str,
+    num_envs: int,
+    max_episode_steps: int = 0,
+    options: AtariOptions = AtariOptions(),
+    colour_screen: bool = False,
 ) -> gym.vector.VectorEnv:
     """num_envs copies of an Atari game with the Nature preprocessing, done by ale-py's C++ vector
     env: no-op starts, fire on reset, max-and-skip 4, 84x84 grayscale, a stack of 4 frames.
@@ -138,6 +143,9 @@ def make_atari_vector_env(
     scores). With terminal_on_life_loss a lost life reports terminated=True while the game goes
     on; `game_over` tells the two apart. Episodes are truncated at max_episode_steps agent steps,
     or ALE's 108,000 frames when that is 0.
+
+    colour_screen: the same game, seeds and options, observed as the player sees it (one
+    210x160 colour frame) instead of the network's stack: the twin that films an agent.
     """
     check_env_id(env_id)
     frames = max_episode_steps * ATARI_FRAME_SKIP if max_episode_steps else ATARI_MAX_EPISODE_FRAMES
@@ -145,10 +153,10 @@ def make_atari_vector_env(
         gym.spec(env_id).kwargs["game"],
         num_envs,
         frameskip=ATARI_FRAME_SKIP,
-        stack_num=ATARI_FRAME_STACK,
-        img_height=ATARI_SCREEN_SIZE,
-        img_width=ATARI_SCREEN_SIZE,
-        grayscale=True,
+        stack_num=1 if colour_screen else ATARI_FRAME_STACK,
+        img_height=ATARI_COLOUR_SCREEN[0] if colour_screen else ATARI_SCREEN_SIZE,
+        img_width=ATARI_COLOUR_SCREEN[1] if colour_screen else ATARI_SCREEN_SIZE,
+        grayscale=not colour_screen,
         maxpool=True,
         noop_max=options.noop_max,
         use_fire_reset=True,

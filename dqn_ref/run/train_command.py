@@ -170,6 +170,19 @@ def print_result(result: TrainResult) -> None:
     print(f"run folder: {result.run_dir}")
 
 
+def report_run_failure(
+    error: DQNRefError | OSError | KeyboardInterrupt, run_dir: Path | None
+) -> int:
+    """The one line a training or resumed run ends with when it fails or is stopped early."""
+    return report_failure(
+        error,
+        "run",
+        run_dir,
+        "what was written so far is kept",
+        "(metrics.csv, and checkpoint.pt from the last evaluation)",
+    )
+
+
 def train_main(args: argparse.Namespace) -> int:
     run_dir: Path | None = None
     try:
@@ -203,13 +216,7 @@ def train_main(args: argparse.Namespace) -> int:
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
-        return report_failure(
-            error,
-            "run",
-            run_dir,
-            "what was written so far is kept",
-            "(metrics.csv, and checkpoint.pt from the last evaluation)",
-        )
+        return report_run_failure(error, run_dir)
     print_result(result)
     if video is not None:
         try:
@@ -231,13 +238,7 @@ def resume_main(args: argparse.Namespace) -> int:
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
-        return report_failure(
-            error,
-            "run",
-            args.run_dir,
-            "what was written so far is kept",
-            "(metrics.csv, and checkpoint.pt from the last evaluation)",
-        )
+        return report_run_failure(error, args.run_dir)
     print_result(result)
     return 0
 

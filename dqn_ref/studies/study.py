@@ -34,7 +34,7 @@ from dqn_ref.studies.study_plots import plot_boxplot, plot_curves
 from dqn_ref.studies.study_report import describe_seed, write_markdown, write_table_csv
 from dqn_ref.training.atomic import atomic_write_json
 from dqn_ref.training.metrics import read_metrics
-from dqn_ref.training.run_folder import folder_safe
+from dqn_ref.training.run_folder import folder_safe, output_folder
 
 STUDY_FILES = ("study.csv", "study.md", "study.json", "curves.png", "boxplot.png")
 SEED_FOLDER = re.compile(r"seed\d+")
@@ -43,12 +43,7 @@ POLL_INTERVAL_S = 0.5  # how often the progress bar reads the seeds' metrics.csv
 
 def study_dir_path(out: Path | None, config: DQNConfig, preset: str) -> Path:
     """--out, or the default runs/study-<env>-<preset>-<time>; refused if it is a file."""
-    if out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"study-{folder_safe(config.env_id)}-{preset}-{stamp}"
-    if out.exists() and not out.is_dir():
-        raise DQNRefError(f"--out {out} is a file; give a folder path")
-    return out
+    return output_folder(out, f"study-{folder_safe(config.env_id)}-{preset}")
 
 
 def prepare_study_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:

@@ -81,14 +81,18 @@ def folder_safe(env_id: str) -> str:
     return env_id.replace("/", "_")
 
 
-def run_dir_path(out: Path | None, config: DQNConfig, preset: str) -> Path:
-    """--out, or the default runs/<env>-<preset>-s<seed>-<time>; refused if it is a file."""
+def output_folder(out: Path | None, default_name: str) -> Path:
+    """--out, or runs/<default_name>-<time>; refused if it is a file."""
     if out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{folder_safe(config.env_id)}-{preset}-s{config.seed}-{stamp}"
+        out = Path("runs") / f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and not out.is_dir():
         raise DQNRefError(f"--out {out} is a file; give a folder path")
     return out
+
+
+def run_dir_path(out: Path | None, config: DQNConfig, preset: str) -> Path:
+    """--out, or the default runs/<env>-<preset>-s<seed>-<time>; refused if it is a file."""
+    return output_folder(out, f"{folder_safe(config.env_id)}-{preset}-s{config.seed}")
 
 
 def prepare_run_dir(out: Path | None, config: DQNConfig, preset: str, overwrite: bool) -> Path:

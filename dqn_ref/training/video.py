@@ -33,7 +33,6 @@ from dqn_ref.agent import epsilon_greedy
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import (
     ATARI_FRAME_SKIP,
-    ATARI_MAX_EPISODE_FRAMES,
     AtariOptions,
     atari_options,
     is_atari,
@@ -131,27 +130,9 @@ class AtariRendered:
     """An Atari game: the training pipeline's one-copy vector env, and its colour twin."""
 
     def __init__(self, env_id: str, max_episode_steps: int, options: AtariOptions):
-        from ale_py.vector_env import AtariVectorEnv
-
         self.envs = make_atari_vector_env(env_id, 1, max_episode_steps, options)
-        frames = max_episode_steps * ATARI_FRAME_SKIP if max_episode_steps else None
-        self.screen = AtariVectorEnv(
-            gym.spec(env_id).kwargs["game"],
-            1,
-            frameskip=ATARI_FRAME_SKIP,
-            stack_num=1,
-            img_height=210,
-            img_width=160,
-            grayscale=False,
-            maxpool=True,
-            noop_max=options.noop_max,
-            use_fire_reset=True,
-            life_loss_info=options.terminal_on_life_loss,
-            reward_clipping=False,
-            repeat_action_probability=options.repeat_action_probability,
-            max_num_frames_per_episode=frames or ATARI_MAX_EPISODE_FRAMES,
-            autoreset_mode=AutoresetMode.NEXT_STEP,
-            num_threads=1,
+        self.screen = make_atari_vector_env(
+            env_id, 1, max_episode_steps, options, colour_screen=True
         )
         self.steps_per_second = ATARI_FRAMES_PER_SECOND / ATARI_FRAME_SKIP
         self.picture: NDArray[np.uint8] | None = None

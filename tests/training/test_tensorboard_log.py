@@ -111,7 +111,7 @@ def test_tensorboard_flag_without_the_package_says_what_to_install(
 
 
 def hparams_in(run_dir: Path) -> dict[str, object]:
-    """The hparams plugin's session start (the HPARAMS tab's row) from the event file."""
+    """The run's hyperparameters as TensorBoard's HPARAMS tab reads them, from the event file."""
     from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
