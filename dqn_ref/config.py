@@ -49,7 +49,10 @@ class DQNConfig:
         "auto", "where the networks live; auto picks cuda when present."
     )
     torch_threads: int = knob(
-        1, "torch intra-op threads (0: torch's default); 1 beat 2 by 20% on CartPole updates."
+        1,
+        "torch intra-op threads (0: torch's default; -1: adaptive, timing one thread against "
+        "every core now and then and keeping the faster, spec/algorithm.md#adaptive-threads); "
+        "1 beat 2 by 20% on CartPole updates.",
     )
 
     # --- Atari only (spec/preprocessing.md) ----------------------------------------------------
@@ -407,8 +410,9 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
             f"[0, {MAX_EPISODE_STEPS}]",
         ),
         (
-            0 <= config.torch_threads <= MAX_TORCH_THREADS,
-            f"torch_threads={config.torch_threads} must lie in [0, {MAX_TORCH_THREADS}]",
+            -1 <= config.torch_threads <= MAX_TORCH_THREADS,
+            f"torch_threads={config.torch_threads} must lie in [-1, {MAX_TORCH_THREADS}] "
+            "(-1: adaptive, 0: torch's default)",
         ),
         (
             config.checkpoint_minutes >= 0,

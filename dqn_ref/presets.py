@@ -115,16 +115,21 @@ atari = DQNConfig(
 pong = atari.replace(solved_threshold=18.0)
 
 # Pong on a laptop CPU (spec/presets.md#pong-cpu): the pong preset with the update made cheap
-# (bf16 autocast, one torch thread, which stays fast when the machine is busy) and spent where it
-# teaches most (3-step returns, Double DQN, the dueling head, one update per 4 agent steps, a short
-# exploration phase).
+# (bf16 autocast; adaptive threads, every core while that is faster and one thread once another
+# process holds a core; the ALE stepping while the update runs) and spent where it teaches most
+# (3-step returns, Double DQN, the dueling head, one update per 4 agent steps, a short exploration
+# phase ending at the evaluation's epsilon, so that the policy learns to recover from the random
+# actions it is judged with).
 pong_cpu = pong.replace(
-    total_steps=600_000,
+    total_steps=1_000_000,
+    torch_threads=-1,
+    overlap_env_step=True,
     precision="bfloat16",
     dueling=True,
     double_q=True,
     n_step=3,
     train_frequency=4,
+    epsilon_end=0.05,
     epsilon_duration=100_000,
     eval_interval=50_000,
 )

@@ -41,6 +41,7 @@ from dqn_ref.replay_interface import Replay
 from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.training.atomic import atomic_write_json
 from dqn_ref.training.build import make_replay_buffer, make_update, resolve_device
+from dqn_ref.training.thread_choice import ThreadChoice
 from dqn_ref.training.checkpoint import (
     Resumable,
     config_of,
@@ -328,8 +329,8 @@ def train(
     config = with_env_threshold(config)
     # Alg. step 1: seed, build the environments, the replay buffer and both networks.
     seed_everything(config.seed)
-    if config.torch_threads > 0:
-        torch.set_num_threads(config.torch_threads)
+    threads = ThreadChoice(config.torch_threads)
+    threads.apply()
     device = resolve_device(config.device)
     envs = make_env(
         config.env_id,
@@ -406,7 +407,7 @@ def train(
     )
     run.solved_stop = run.solved_in_every_episode()
     try:
-        update = make_update(config, agent, replay)
+        update = threads.timed(make_update(config, agent, replay))
         loop = dqn_loop(config, agent, envs, replay, state, update)
         reports = iter(()) if run.solved_stop else loop
         for report in reports:
