@@ -121,7 +121,7 @@ pong = atari.replace(solved_threshold=18.0)
 # phase ending at the evaluation's epsilon, so that the policy learns to recover from the random
 # actions it is judged with).
 pong_cpu = pong.replace(
-    total_steps=1_000_000,
+    total_steps=650_000,  # about an hour of a quiet 2-core CPU
     torch_threads=-1,
     overlap_env_step=True,
     precision="bfloat16",

@@ -39,7 +39,8 @@ class ThreadChoice:
         self.clock = clock
         cores = usable_cores()
         self.candidates = [1, cores] if torch_threads == ADAPTIVE and cores > 1 else []
-        self.current = 1 if self.candidates else torch_threads
+        # Adaptive with one usable core has one count to choose: one thread.
+        self.current = 1 if torch_threads == ADAPTIVE else torch_threads
         self.probe_seconds: dict[int, list[float]] = {}
         self.updates_until_probe = 0  # probe first: the machine's state at the start is unknown
 

@@ -61,7 +61,7 @@ WIDTHS = ["1", "8,8", "0", "-1", "100000,100000", ",", "a", "9223372036854775808
 # threads, or Atari (Pong's evaluation episodes take minutes); refusals for those are in
 # tests/test_config.py.
 VALUES_BY_FIELD = {
-    "torch_threads": ["-1", "0", "1", "2", "1025", "4294967296", "x"],
+    "torch_threads": ["-2", "-1", "0", "1", "2", "1025", "4294967296", "x"],
     "env_id": ["CartPole-v1", "CartPol-v1", "Pendulum-v1", "MountainCar-v0", ""],
 }
 ERROR_LINE = re.compile(r"^(dqn_ref: error: |python -m dqn_ref\.run( \w+)*: error: ).+")

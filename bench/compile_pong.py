@@ -1,0 +1,93 @@
+"""Does torch.compile speed up the pong-cpu update on this CPU? Eager against compiled, same run.
+
+python -m bench.compile_pong [--updates 20] [--repeats 5] [--threads 1 2] [--mode default]
+
+The pong-cpu update (bf16 autocast, channels-last Nature CNN with the dueling head, Double DQN on
+3-step returns, Huber loss, batch 32): the compiled variant compiles what autograd sees as one
+graph (both networks' forward passes, the Double DQN target and the loss, forward and backward
+through AOTAutograd); gradient clipping and the fused Adam step stay eager, as in
+bench/compile_check.py. Interleaved rounds on a fixed random batch; medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from bench.machine import machine
+from bench.update_options import make_agent, random_batch
+from dqn_ref.bellman import double_bellman_target
+from dqn_ref.grad_clip import clip_gradients
+from dqn_ref.loss import td_loss
+from dqn_ref.presets import pong_cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=20, help="updates timed per round")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--mode", default="default", help="torch.compile mode")
+    args = parser.parse_args()
+    config = pong_cpu
+    agent = make_agent(config.precision, channels_last=True)
+    batch = random_batch(config.batch_size)
+    assert batch.discount is not None
+
+    def td_loss_of(
+        obs: Tensor,
+        action: Tensor,
+        reward: Tensor,
+        next_obs: Tensor,
+        terminated: Tensor,
+        discount: Tensor,
+    ) -> Tensor:
+        with torch.no_grad():
+            next_q = agent.target_net(next_obs)
+            next_q_online = agent.online_net(next_obs)
+            target = double_bellman_target(reward, next_q_online, next_q, terminated, discount)
+        q_taken = agent.online_net(obs).gather(1, action.unsqueeze(1)).squeeze(1)
+        return td_loss(q_taken, target, config.loss, config.huber_delta)
+
+    def update_with(loss_fn: Callable[..., Tensor]) -> None:
+        loss = loss_fn(
+            batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, batch.discount
+        )
+        agent.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip_gradients(agent.online_parameters, config.max_grad_value, config.max_grad_norm)
+        agent.optimizer.step()
+
+    variants = {"eager": td_loss_of, f"compiled ({args.mode})": torch.compile(td_loss_of)}
+    info = machine()
+    print(f"{info['cpu']}, {info['cpu_count']} cores, torch {info['torch']}")
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for name, loss_fn in variants.items():
+            start = time.perf_counter()
+            update_with(loss_fn)
+            update_with(loss_fn)
+            print(f"{threads} thread(s), {name}: first two updates {time.perf_counter() - start:.1f} s")
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(args.repeats):
+            for name, loss_fn in variants.items():
+                start = time.perf_counter()
+                for _ in range(args.updates):
+                    update_with(loss_fn)
+                samples[name].append((time.perf_counter() - start) / args.updates * 1e3)
+        eager = statistics.median(samples["eager"])
+        for name, values in samples.items():
+            median = statistics.median(values)
+            print(
+                f"{threads} thread(s), {name:>18}: median {median:.1f} ms per update "
+                f"(min {min(values):.1f}), {eager / median:.2f}x eager's speed"
+            )
+
+
+if __name__ == "__main__":
+    main()
