@@ -72,7 +72,8 @@ def main() -> None:
             start = time.perf_counter()
             update_with(loss_fn)
             update_with(loss_fn)
-            print(f"{threads} thread(s), {name}: first two updates {time.perf_counter() - start:.1f} s")
+            seconds = time.perf_counter() - start
+            print(f"{threads} thread(s), {name}: first two updates {seconds:.1f} s")
         samples: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(args.repeats):
             for name, loss_fn in variants.items():

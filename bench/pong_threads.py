@@ -136,7 +136,10 @@ def measure(args: argparse.Namespace) -> None:
             "vs_before": steps_per_s / baseline,
             "threads_chosen": variants[label].threads.current,
         }
-    info = machine() | {"busy_process": args.busy_process, "load_average_1min_at_start": load_before}
+    info = machine() | {
+        "busy_process": args.busy_process,
+        "load_average_1min_at_start": load_before,
+    }
     print(f"{info['cpu']}, {info['cpu_count']} cores, torch {info['torch']}")
     print(f"busy process: {args.busy_process}; median of {args.rounds} rounds of {args.window}")
     print(f"{'variant':<22} {'agent steps/s':>14} {'updates/s':>10} {'vs before':>10}")

@@ -42,7 +42,7 @@ from bench.random_frames import (
 from bench.update_options import OPTIONS, make_agent, random_batch
 from dqn_ref.agent import DQNAgent
 from dqn_ref.envs import ATARI_FRAME_SKIP, make_env
-from dqn_ref.presets import pong
+from dqn_ref.presets import pong, pong_cpu
 from dqn_ref.replay_interface import Replay
 
 STEPS = 800  # agent steps per round of the env-only and act + step + store benchmarks
@@ -253,3 +253,25 @@ def test_full_train_loop(benchmark: BenchmarkFixture, device: str, tmp_path: Pat
     record_rates(benchmark, LOOP_STEPS)
     benchmark.extra_info["agent_steps_per_s_inside_train"] = inside
     benchmark.extra_info["frames_per_s_inside_train"] = [rate * ATARI_FRAME_SKIP for rate in inside]
+
+
+@pytest.mark.benchmark(group="pong-cpu-train-loop")
+@pytest.mark.parametrize("torch_threads", [1, 2, -1], ids=["1-thread", "2-threads", "adaptive"])
+def test_pong_cpu_train_loop(
+    benchmark: BenchmarkFixture, torch_threads: int, tmp_path: Path
+) -> None:
+    """train() on the pong-cpu preset (bf16 Double DQN, ALE overlapped with the update) for
+    LOOP_STEPS agent steps from LOOP_LEARNING_STARTS at 1, 2 or adaptive torch threads; compare
+    them within one run (python -m bench.pong_threads interleaves them, quiet or busy)."""
+    config = pong_cpu.replace(
+        total_steps=LOOP_STEPS,
+        learning_starts=LOOP_LEARNING_STARTS,
+        buffer_size=10_000,
+        eval_interval=0,
+        final_eval_episodes=0,
+        torch_threads=torch_threads,
+        device="cpu",
+    )
+    inside = benchmark_train(benchmark, config, tmp_path, rounds=2)
+    record_rates(benchmark, LOOP_STEPS)
+    benchmark.extra_info["agent_steps_per_s_inside_train"] = inside

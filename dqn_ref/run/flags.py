@@ -26,7 +26,7 @@ TASK_HELP = {
     "cartpole": "train DQN on CartPole-v1 (the default preset: a median 2.3 s of training to a "
     "stable solve on 2 CPU cores, about 7 s in all, docs/cartpole/study-heldout.md)",
     "pong": "train DQN on Atari Pong (ALE/Pong-v5) from pixels: a GPU job (the default preset: "
-    "about 65 min on one H200, docs/results.md); on a CPU, use --steps",
+    "about 65 min on one H200, docs/results.md); on a 2-core CPU, --preset pong-cpu (an hour)",
     "control": "train DQN on any Gymnasium environment with discrete actions and vector "
     "observations (--env-id Acrobot-v1, MountainCar-v0, LunarLander-v3, ...)",
     "atari": "train DQN on any Atari game from pixels (--env-id ALE/Breakout-v5, ...): a GPU job",

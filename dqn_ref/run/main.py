@@ -36,6 +36,7 @@ examples:
   python -m dqn_ref.run cartpole --seed 3 --steps 20000 --learning-rate 5e-4
   python -m dqn_ref.run study cartpole --seeds 10     # seeds 0-9 in parallel, compared
   python -m dqn_ref.run pong                          # 2M agent steps: 65 min on one H200
+  python -m dqn_ref.run pong --preset pong-cpu        # an hour on a 2-core CPU
   python -m dqn_ref.run pong --steps 20000            # a short CPU run, a few minutes
   python -m dqn_ref.run pong --preset nature          # Mnih et al. (2015), 50M frames
   python -m dqn_ref.run control --env-id Acrobot-v1   # any discrete-action vector env
@@ -46,7 +47,8 @@ A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metric
 checkpoint.pt, curve.png and summary.json. `study --help` says what a study writes.
 Ctrl-C (or SIGTERM) saves a checkpoint and says how to resume; spec/reliability.md says what
 resuming guarantees. The times are measured: CartPole's in docs/cartpole/peers.md (2-core Intel
-Xeon), Pong's from the 511 agent steps/s of docs/results.md, "Speed by preset on the H200"."""
+Xeon), Pong's from the 511 agent steps/s of docs/results.md, "Speed by preset on the H200", and
+pong-cpu's from docs/results.md, "Pong on a 2-core CPU in an hour" (the same Xeon)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

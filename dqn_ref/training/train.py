@@ -41,7 +41,6 @@ from dqn_ref.replay_interface import Replay
 from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.training.atomic import atomic_write_json
 from dqn_ref.training.build import make_replay_buffer, make_update, resolve_device
-from dqn_ref.training.thread_choice import ThreadChoice
 from dqn_ref.training.checkpoint import (
     Resumable,
     config_of,
@@ -60,6 +59,7 @@ from dqn_ref.training.resume_checks import check_config_json_matches, check_run_
 from dqn_ref.training.run_folder import remove_leftover_temporaries
 from dqn_ref.training.seeding import seed_everything
 from dqn_ref.training.tensorboard_log import open_tensorboard
+from dqn_ref.training.thread_choice import ThreadChoice
 from dqn_ref.training.wording import count
 
 EVAL_LABELS = {"eval": "evaluation", "final": "final evaluation"}

@@ -53,7 +53,7 @@ def test_p1_a_fixed_count_is_set_and_its_update_untouched() -> None:
     choice.apply()
     assert torch.get_num_threads() == 1
     machine = ScriptedMachine({1: 1.0})
-    assert choice.timed(machine.update) is machine.update
+    assert choice.timed(machine.update) == machine.update
     assert not choice.adaptive
 
 
@@ -119,7 +119,7 @@ def test_p3_one_usable_core_leaves_nothing_to_choose(monkeypatch: pytest.MonkeyP
     assert not choice.adaptive
     assert torch.get_num_threads() == 1
     machine = ScriptedMachine({1: 1.0})
-    assert choice.timed(machine.update) is machine.update
+    assert choice.timed(machine.update) == machine.update
 
 
 def tiny_cartpole(torch_threads: int) -> DQNConfig:
