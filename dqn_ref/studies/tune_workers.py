@@ -3,17 +3,19 @@ the search's one Optuna storage, as processes on several machines given the same
 --study-name do. A trial still trains its seeds one after another in its process, so that
 pruning can stop it after any evaluation; the workers share out the trials, not a trial's seeds.
 
-The preset's own trial is queued once, here, before any worker starts, so that it is trained
-once however many workers there are; each trial's sampler is seeded by the trial's number
-(tune_sampler.py), so two workers never sample the same trial.
+The preset's own trial is queued once, here, before any worker starts, and the workers after
+the first start once it is taken, so that it is trained once however many workers there are;
+each trial's sampler is seeded by the trial's number (tune_sampler.py), so two workers never
+sample the same trial.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING
 
 from dqn_ref.config import DQNConfig
@@ -24,6 +26,7 @@ from dqn_ref.studies.tune_storage import open_search
 if TYPE_CHECKING:
     import optuna
 
+QUEUE_POLL_S = 0.1
 TrialCallback = Callable[["optuna.Study", "optuna.trial.FrozenTrial"], None]
 
 
@@ -48,6 +51,17 @@ def search_worker(
     """One worker process: its share of the trials, from the shared storage."""
     study = open_search(name, storage, sampler_seed)
     run_search(study, base, preset_name, settings, trials, timeout_s, on_trial)
+
+
+def wait_until_no_trial_waits(study: optuna.Study, first: Future[None]) -> None:
+    """Until the queued preset trial is taken (or the first worker has ended): two workers
+    popping one queued trial from SQLite at once can both get it, and the second then fails to
+    record it ("Cannot tell a COMPLETE trial"), so the others start once it is taken."""
+    import optuna
+
+    waiting = (optuna.trial.TrialState.WAITING,)
+    while not first.done() and study.get_trials(deepcopy=False, states=waiting):
+        time.sleep(QUEUE_POLL_S)
 
 
 def search_in_workers(
@@ -75,21 +89,23 @@ def search_in_workers(
         initargs=(os.getpid(),),
     )
     try:
-        futures = [
-            pool.submit(
-                search_worker,
-                study.study_name,
-                storage,
-                sampler_seed,
-                base,
-                preset_name,
-                settings,
-                share,
-                timeout_s,
-                on_trial,
+        futures = []
+        for share in trial_shares(trials, workers):
+            futures.append(
+                pool.submit(
+                    search_worker,
+                    study.study_name,
+                    storage,
+                    sampler_seed,
+                    base,
+                    preset_name,
+                    settings,
+                    share,
+                    timeout_s,
+                    on_trial,
+                )
             )
-            for share in trial_shares(trials, workers)
-        ]
+            wait_until_no_trial_waits(study, futures[0])
         for future in as_completed(futures):
             future.result()
     except BaseException:
