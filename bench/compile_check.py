@@ -26,6 +26,24 @@ from dqn_ref.loss import td_loss
 from dqn_ref.presets import cartpole
 
 
+def interleaved_seconds(
+    variants: dict[str, Callable[..., Tensor]],
+    update_with: Callable[[Callable[..., Tensor]], None],
+    repeats: int,
+    updates: int,
+) -> dict[str, list[float]]:
+    """Seconds per update of each variant, one figure per round; the rounds interleave the
+    variants, so that drift on a noisy machine hits them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, loss_fn in variants.items():
+            start = time.perf_counter()
+            for _ in range(updates):
+                update_with(loss_fn)
+            samples[name].append((time.perf_counter() - start) / updates)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=400)
@@ -38,11 +56,17 @@ def main() -> None:
     buffer = random_replay()
 
     def td_loss_of(
-        obs: Tensor, action: Tensor, reward: Tensor, next_obs: Tensor, terminated: Tensor
+        obs: Tensor,
+        action: Tensor,
+        reward: Tensor,
+        next_obs: Tensor,
+        terminated: Tensor,
+        discount: Tensor | None = None,
     ) -> Tensor:
         with torch.no_grad():
             next_q = agent.target_net(next_obs)
-            target = bellman_target(reward, next_q, terminated, config.gamma)
+            gamma = config.gamma if discount is None else discount  # eq-nstep's gamma^k
+            target = bellman_target(reward, next_q, terminated, gamma)
         q_taken = agent.online_net(obs).gather(1, action.unsqueeze(1)).squeeze(1)
         return td_loss(q_taken, target, config.loss, config.huber_delta)
 
@@ -62,13 +86,8 @@ def main() -> None:
         update_with(loss_fn)
         update_with(loss_fn)
         print(f"{name:>20}: first two updates (compilation) {time.perf_counter() - start:.2f} s")
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(args.repeats):  # interleaved, so drift on a noisy machine hits both alike
-        for name, loss_fn in variants.items():
-            start = time.perf_counter()
-            for _ in range(args.updates):
-                update_with(loss_fn)
-            samples[name].append((time.perf_counter() - start) / args.updates * 1e6)
+    samples = interleaved_seconds(variants, update_with, args.repeats, args.updates)
+    samples = {name: [seconds * 1e6 for seconds in values] for name, values in samples.items()}
     eager = statistics.median(samples["eager"])
     for name, values in samples.items():
         median = statistics.median(values)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from bench.compile_check import interleaved_seconds
 from bench.machine import machine
 from bench.update_options import make_agent, random_batch
 from dqn_ref.bellman import double_bellman_target
@@ -74,13 +75,8 @@ def main() -> None:
             update_with(loss_fn)
             seconds = time.perf_counter() - start
             print(f"{threads} thread(s), {name}: first two updates {seconds:.1f} s")
-        samples: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(args.repeats):
-            for name, loss_fn in variants.items():
-                start = time.perf_counter()
-                for _ in range(args.updates):
-                    update_with(loss_fn)
-                samples[name].append((time.perf_counter() - start) / args.updates * 1e3)
+        samples = interleaved_seconds(variants, update_with, args.repeats, args.updates)
+        samples = {name: [seconds * 1e3 for seconds in values] for name, values in samples.items()}
         eager = statistics.median(samples["eager"])
         for name, values in samples.items():
             median = statistics.median(values)

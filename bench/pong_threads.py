@@ -21,8 +21,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +28,7 @@ from typing import Any
 
 import torch
 
-from bench.machine import machine
+from bench.machine import add_busy_process_flag, busy_process, machine
 from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import atari_options, env_spaces, make_env
@@ -88,19 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per variant")
     parser.add_argument("--window", type=int, default=400, help="agent steps timed per round")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument(
-        "--busy-process", action="store_true", help="time beside one process spinning on a core"
-    )
+    add_busy_process_flag(parser)
     args = parser.parse_args(argv)
-    busy = (
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_process else None
-    )
-    try:
+    with busy_process(args.busy_process):
         measure(args)
-    finally:
-        if busy is not None:
-            busy.kill()
-            busy.wait()
 
 
 def measure(args: argparse.Namespace) -> None:

@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -31,7 +29,7 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.machine import machine
+from bench.machine import add_busy_process_flag, busy_process, machine
 from dqn_ref.agent import DQNAgent
 from dqn_ref.batch import Batch
 from dqn_ref.network import NatureCNN
@@ -133,19 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument(
-        "--busy-process", action="store_true", help="time beside one process spinning on a core"
-    )
+    add_busy_process_flag(parser)
     args = parser.parse_args(argv)
-    busy = (
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_process else None
-    )
-    try:
+    with busy_process(args.busy_process):
         measure(args)
-    finally:
-        if busy is not None:
-            busy.kill()
-            busy.wait()
 
 
 def measure(args: argparse.Namespace) -> None:
