@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU learner's check, for one NVIDIA GPU, in under 10 minutes: the graphed update held
-# against the eager one (tests/test_graphed_update.py's CUDA cases, with the device replay's
+# against the eager one (tests/fast/test_graphed_update.py's CUDA cases, with the device replay's
 # tests), the pytest-benchmark cases of bench/test_gpu_learner.py (eager against graphed update at
 # batch 32 and 256 with achieved TFLOP/s, acting, replay draws against FrameReplayBuffer, the Pong
 # loop with and without the GPU options: baselines from the same run), then the pong preset with
@@ -28,8 +28,8 @@ python=${PYTHON:-python3}
 cat "$out/machine.txt"
 
 # 1. Correctness first: the CUDA graph must change the networks exactly as DQNAgent.update does.
-timeout -s INT 150 $python -m pytest -q -p no:cacheprovider -rs tests/test_graphed_update.py \
-    tests/test_device_replay.py 2>&1 | tee "$out/tests.log" | tail -15
+timeout -s INT 150 $python -m pytest -q -p no:cacheprovider -rs tests/fast/test_graphed_update.py \
+    tests/fast/test_device_replay.py 2>&1 | tee "$out/tests.log" | tail -15
 
 # 2. Speed, each case beside its baseline.
 timeout -s INT 200 $python -m pytest bench/test_gpu_learner.py --benchmark-only -q \

@@ -21,9 +21,9 @@ from bench.conftest import benchmark_train, devices
 from bench.pong_figures import loop_config, synchronize
 from bench.random_frames import NUM_ACTIONS, OBS_SHAPE, filled_frame_replay
 from dqn_ref.agent import DQNAgent
-from dqn_ref.device_replay import DeviceFrameReplay
+from dqn_ref.fast.device_replay import DeviceFrameReplay
+from dqn_ref.fast.graphed_update import WARMUP_UPDATES, GraphedUpdate
 from dqn_ref.frame_replay import FrameReplayBuffer
-from dqn_ref.graphed_update import WARMUP_UPDATES, GraphedUpdate
 from dqn_ref.presets import pong
 
 REPLAY_SIZE = 50_000  # transitions in the sampled buffers

@@ -1,22 +1,22 @@
-"""The DQN agent: epsilon-greedy acting, and the update that composes target, loss and clipping."""
+"""The DQN agent: the online and target networks, the optimiser, epsilon-greedy acting, the
+update (dqn_ref/update.py) and the target-network sync."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from torch import Tensor
+from torch import Tensor, nn
 
 from dqn_ref.batch import Batch
-from dqn_ref.bellman import bellman_target, double_bellman_target
 from dqn_ref.config import DQNConfig
-from dqn_ref.grad_clip import clip_gradients
-from dqn_ref.loss import td_loss
 from dqn_ref.network import make_q_network
 from dqn_ref.target_update import hard_update, soft_update
+from dqn_ref.update import UpdateOutcome, dqn_update
 
 
 def epsilon_greedy(q_values: Tensor, epsilon: float, generator: torch.Generator) -> Tensor:
@@ -50,19 +50,6 @@ def make_optimizer(config: DQNConfig, parameters: Any) -> torch.optim.Optimizer:
             foreach=True,
         )
     optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    if config.graphed_update:
-        # A captured update reads its step size and step count from device tensors, so that
-        # set_learning_rate changes them between replays (dqn_ref/graphed_update.py).
-        parameters = list(parameters)
-        return optimizer_class(
-            parameters,
-            lr=learning_rate_tensor(config.learning_rate, parameters[0].device),
-            eps=config.optimizer_eps,
-            weight_decay=config.weight_decay,
-            amsgrad=config.amsgrad,
-            fused=True,
-            capturable=True,
-        )
     return optimizer_class(
         parameters,
         lr=config.learning_rate,
@@ -73,16 +60,12 @@ def make_optimizer(config: DQNConfig, parameters: Any) -> torch.optim.Optimizer:
     )
 
 
-def learning_rate_tensor(learning_rate: float, device: torch.device) -> Tensor:
-    """The step size as a tensor that fused Adam reads as it reads a float step size: float64 on
-    the CPU, float32 on CUDA, so the update's bits do not depend on which of the two it is given
-    (tests/test_graphed_update.py checks it on each device)."""
-    dtype = torch.float64 if device.type == "cpu" else torch.float32
-    return torch.tensor(learning_rate, dtype=dtype, device=device)
+OptimizerFactory = Callable[[DQNConfig, list[nn.Parameter]], torch.optim.Optimizer]
 
 
 class DQNAgent:
-    """The online network theta, the target network theta^-, and the optimiser of theta."""
+    """The online network theta, the target network theta^-, and the optimiser of theta
+    (make_optimizer's, unless `optimizer_factory` makes another kind)."""
 
     def __init__(
         self,
@@ -90,6 +73,7 @@ class DQNAgent:
         obs_shape: tuple[int, ...],
         num_actions: int,
         device: torch.device,
+        optimizer_factory: OptimizerFactory = make_optimizer,
     ):
         self.config = config
         self.device = device
@@ -108,13 +92,9 @@ class DQNAgent:
         # parameters anew each time is a measurable share of a CartPole update on CPU.
         self.online_parameters = list(self.online_net.parameters())
         self.target_parameters = list(self.target_net.parameters())
-        self.optimizer = make_optimizer(config, self.online_parameters)
+        self.optimizer = optimizer_factory(config, self.online_parameters)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
-        # Sum over updates of the mean Q(s, a; theta) of the minibatch's actions, kept on the
-        # device as the loss is (no host sync per update); None until track_mean_q().
-        self.q_taken_sum: Tensor | None = None
-        self.q_taken_updates = 0
 
     def act(self, obs: NDArray[Any], epsilon: float) -> NDArray[np.int64]:
         """Epsilon-greedy actions (N,) for a batch of observations (N, *obs_shape)."""
@@ -123,59 +103,14 @@ class DQNAgent:
             actions = epsilon_greedy(q_values, epsilon, self.generator)
         return actions.cpu().numpy()
 
-    def update(self, batch: Batch) -> Tensor:
-        """One gradient step of theta on a minibatch; returns the loss, still on the device.
-
-        Alg. step 7: y from eq-target with theta^- (eq-double-target with theta and theta^- when
-        double_q is set), loss eq-huber or eq-mse, clip eq-grad-clip.
-        """
-        config = self.config
-        with torch.no_grad():
-            next_q = self.target_net(batch.next_obs)  # (B, A)
-            # eq-nstep transitions carry their own discount gamma^k; one-step ones use gamma.
-            discount = config.gamma if batch.discount is None else batch.discount
-            if config.double_q:
-                # The one extra forward pass Double DQN costs: theta chooses a', theta^- values it.
-                next_q_online = self.online_net(batch.next_obs)  # (B, A)
-                target = double_bellman_target(
-                    batch.reward, next_q_online, next_q, batch.terminated, discount
-                )  # (B,)
-            else:
-                target = bellman_target(batch.reward, next_q, batch.terminated, discount)
-        q_values = self.online_net(batch.obs)  # (B, A)
-        q_taken = q_values.gather(1, batch.action.unsqueeze(1)).squeeze(1)  # (B,)
-        loss = td_loss(q_taken, target, config.loss, config.huber_delta)
-        if self.q_taken_sum is not None:
-            self.q_taken_sum += q_taken.detach().mean()
-            self.q_taken_updates += 1
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_gradients(self.online_parameters, config.max_grad_value, config.max_grad_norm)
-        self.optimizer.step()
-        return loss.detach()
+    def update(self, batch: Batch) -> UpdateOutcome:
+        """Alg. step 7: one gradient step of theta on a minibatch (dqn_ref/update.py)."""
+        return dqn_update(self.online_net, self.target_net, self.optimizer, batch, self.config)
 
     def set_learning_rate(self, learning_rate: float) -> None:
         """The step size of the optimiser's next steps (eq-lr-linear)."""
         for group in self.optimizer.param_groups:
-            if isinstance(group["lr"], Tensor):
-                group["lr"].fill_(learning_rate)  # in place: a captured update reads this tensor
-            else:
-                group["lr"] = learning_rate
-
-    def track_mean_q(self) -> None:
-        """Start summing the mean Q of the taken actions over updates (for take_mean_q)."""
-        self.q_taken_sum = torch.zeros((), device=self.device)
-        self.q_taken_updates = 0
-
-    def take_mean_q(self) -> float | None:
-        """The mean Q(s, a; theta) of the minibatch actions over the updates since the last call
-        (one host sync), or None when there was no update or tracking is off."""
-        if self.q_taken_sum is None or self.q_taken_updates == 0:
-            return None
-        mean = (self.q_taken_sum / self.q_taken_updates).item()
-        self.q_taken_sum.zero_()
-        self.q_taken_updates = 0
-        return mean
+            group["lr"] = learning_rate
 
     def sync_target(self, syncs: int = 1) -> None:
         """Alg. step 8, `syncs` times with the same theta: eq-hard when tau is 1, else eq-soft

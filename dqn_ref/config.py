@@ -1,8 +1,14 @@
-"""DQNConfig: every hyperparameter of a run, typed, with its unit.
+"""DQNConfig: every hyperparameter of a run, typed, with its unit, in groups.
 
 Units (spec/algorithm.md#units): an *agent step* is one action taken in one environment; an
 *update* is one gradient step on one minibatch; an *episode* is one reset-to-end trajectory.
 The CLI builds one flag per field from the help text below, so this file is also the CLI's manual.
+
+The fields are written once each, in the group they belong to: the environment, Atari's emulator,
+the algorithm that spec/ specifies, its evaluation, the run's bookkeeping, and the speed-ups
+(which change how fast the algorithm runs, never what it computes beyond the tolerance that
+spec/ states). DQNConfig is all six at once, flat (`config.gamma`), so that a config.json is one
+JSON object of fields; a function that needs one part takes that group's type.
 
 Longer than 300 lines for a reason: one concept, a valid config. Every field is written once, with
 its unit and help, and every rule a valid config obeys sits below it, one check per line, so that
@@ -13,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -21,48 +29,46 @@ from dqn_ref.errors import DQNRefError
 T = TypeVar("T")
 
 
-def knob(default: T, help: str) -> T:
-    """A config field with the help text the CLI shows, typed as its default for mypy."""
-    return field(default=default, metadata={"help": help})
+def knob(default: T, help: str, needs: str | None = None) -> T:
+    """A config field with the help text the CLI shows, typed as its default for mypy. `needs`
+    ("atari" or "cuda") marks a field that does something only there: the help of the other tasks
+    leaves it out (`--help-all` shows it)."""
+    return field(default=default, metadata={"help": help, "needs": needs})
 
 
 @dataclass(frozen=True)
-class DQNConfig:
-    """One DQN run. Presets (dqn_ref/presets.py) are `dataclasses.replace` of these defaults."""
+class EnvironmentConfig:
+    """Which environment, how many copies, and their time limit."""
 
-    # --- task -----------------------------------------------------------------------------
     env_id: str = knob(
         "CartPole-v1", "Gymnasium environment id; its action space must be discrete."
     )
     num_envs: int = knob(
         1, "environments stepped in lockstep; one step of all of them is num_envs agent steps."
     )
-    total_steps: int = knob(50_000, "training length in agent steps.")
-    total_episodes: int = knob(
-        0, "also stop after this many training episodes (0: no episode limit)."
-    )
     max_episode_steps: int = knob(
         0, "time limit in agent steps, truncating episodes (0: the env's own)."
     )
-    seed: int = knob(0, "seeds python, numpy, torch and the environments.")
-    device: Literal["auto", "cpu", "cuda"] = knob(
-        "auto", "where the networks live; auto picks cuda when present."
-    )
-    torch_threads: int = knob(
-        1,
-        "torch intra-op threads (0: torch's default; -1: adaptive, timing one thread against "
-        "every core now and then and keeping the faster, spec/algorithm.md#adaptive-threads); "
-        "1 beat 2 by 20% on CartPole updates.",
-    )
 
-    # --- Atari only (spec/preprocessing.md) ----------------------------------------------------
-    noop_max: int = knob(30, "Atari: up to this many no-op actions after each reset (0: none).")
+
+@dataclass(frozen=True)
+class AtariConfig:
+    """Atari only: the emulator's options (spec/preprocessing.md)."""
+
+    noop_max: int = knob(
+        30, "up to this many no-op actions after each reset (0: none).", needs="atari"
+    )
     terminal_on_life_loss: bool = knob(
-        False, "Atari: a lost life masks the bootstrap in training (evaluation never does)."
+        False, "a lost life masks the bootstrap in training (evaluation never does).", "atari"
     )
     repeat_action_probability: float = knob(
-        0.0, "Atari: sticky actions, the chance the previous action repeats (Nature: 0)."
+        0.0, "sticky actions, the chance the previous action repeats (Nature: 0).", "atari"
     )
+
+
+@dataclass(frozen=True)
+class AlgorithmConfig:
+    """DQN itself, as spec/ specifies it: network, optimiser, replay, target, exploration."""
 
     # --- Q-network (spec/network.md) --------------------------------------------------------
     network: Literal["mlp", "nature_cnn"] = knob(
@@ -76,11 +82,6 @@ class DQNConfig:
         False,
         "mlp only: normalise each hidden layer's pre-activations per row, relu(LN(W h + b)) "
         "(eq-layer-norm).",
-    )
-    precision: Literal["float32", "bfloat16"] = knob(
-        "float32",
-        "bfloat16: the networks multiply and convolve in bf16 under autocast, with float32 "
-        "weights, optimiser and loss; for CPUs with native bf16 and for GPUs.",
     )
 
     # --- optimiser ----------------------------------------------------------------------------
@@ -149,7 +150,11 @@ class DQNConfig:
     epsilon_duration: int = knob(10_000, "linear schedule: agent steps to go from start to end.")
     epsilon_decay: float = knob(2_000.0, "exponential schedule: time constant in agent steps.")
 
-    # --- evaluation (spec/evaluation.md) ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """The evaluation protocol (spec/evaluation.md)."""
+
     eval_interval: int = knob(
         5_000, "agent steps between greedy evaluations (0: none during training)."
     )
@@ -172,33 +177,24 @@ class DQNConfig:
         "no effect when eval_interval is 0.",
     )
 
-    # --- speed on a GPU (each keeps the algorithm; see its spec section) ------------------------
-    device_replay: bool = knob(
-        False,
-        "Atari: draw minibatches on the learner's device, frames and metadata held there "
-        "(spec/replay.md#eq-replay-device), so that no minibatch crosses the bus.",
-    )
-    graphed_update: bool = knob(
-        False,
-        "capture the update (draw, target, loss, backward, clipping, optimiser step) once as a "
-        "CUDA graph and replay it at every update (spec/algorithm.md#graphed-update); needs "
-        "device_replay and adam or adamw. On a CPU the same update runs uncaptured.",
-    )
-    overlap_env_step: bool = knob(
-        False,
-        "run Alg. step 7's updates while the environments step (ale-py's send/recv), so that "
-        "the updates of a lockstep step do not see its own transitions "
-        "(spec/algorithm.md#overlapped-stepping).",
-    )
 
-    # --- logging -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunConfig:
+    """The run's length, seed, device and bookkeeping (spec/reliability.md)."""
+
+    total_steps: int = knob(50_000, "training length in agent steps.")
+    total_episodes: int = knob(
+        0, "also stop after this many training episodes (0: no episode limit)."
+    )
+    seed: int = knob(0, "seeds python, numpy, torch and the environments.")
+    device: Literal["auto", "cpu", "cuda"] = knob(
+        "auto", "where the networks live; auto picks cuda when present."
+    )
     tensorboard: bool = knob(
         True,
         "also write a TensorBoard event file in the run folder, where tensorboard is installed "
         "(pip install 'dqn_ref[tensorboard]'); --no-tensorboard turns it off.",
     )
-
-    # --- checkpoints (spec/reliability.md) -----------------------------------------------------
     checkpoint_minutes: float = knob(
         5.0,
         "wall-clock minutes between checkpoints besides those at each evaluation, so that a "
@@ -211,8 +207,72 @@ class DQNConfig:
         "transitions.",
     )
 
+
+@dataclass(frozen=True)
+class SpeedConfig:
+    """Speed-ups (dqn_ref/fast/): each runs the algorithm faster and is proven equal to the
+    reference by a test, bit for bit or within the tolerance its spec section states."""
+
+    torch_threads: int = knob(
+        1,
+        "torch intra-op threads (0: torch's default; -1: adaptive, timing one thread against "
+        "every core now and then and keeping the faster, spec/algorithm.md#adaptive-threads); "
+        "1 beat 2 by 20% on CartPole updates.",
+    )
+    precision: Literal["float32", "bfloat16"] = knob(
+        "float32",
+        "bfloat16: the networks multiply and convolve in bf16 under autocast, with float32 "
+        "weights, optimiser and loss; for CPUs with native bf16 and for GPUs.",
+    )
+    compile: bool = knob(
+        False,
+        "compile the update's forward and backward passes with torch.compile (the optimiser "
+        "step stays eager); equal to the eager update within spec/algorithm.md#compiled-update's "
+        "tolerance; the first updates wait for the compiler.",
+    )
+    overlap_env_step: bool = knob(
+        False,
+        "run Alg. step 7's updates while the environments step (ale-py's send/recv), so that "
+        "the updates of a lockstep step do not see its own transitions "
+        "(spec/algorithm.md#overlapped-stepping).",
+        needs="atari",
+    )
+    device_replay: bool = knob(
+        False,
+        "draw minibatches on the learner's device, frames and metadata held there "
+        "(spec/replay.md#eq-replay-device), so that no minibatch crosses the bus.",
+        needs="atari",
+    )
+    graphed_update: bool = knob(
+        False,
+        "capture the update (draw, target, loss, backward, clipping, optimiser step) once as a "
+        "CUDA graph and replay it at every update (spec/algorithm.md#graphed-update); needs "
+        "device_replay and adam or adamw. On a CPU the same update runs uncaptured.",
+        needs="cuda",
+    )
+
+
+# The groups, in the order --help shows them; DQNConfig's fields are theirs, in this order.
+CONFIG_GROUPS: dict[str, type] = {
+    "environment": EnvironmentConfig,
+    "run": RunConfig,
+    "algorithm": AlgorithmConfig,
+    "evaluation": EvaluationConfig,
+    "speed-ups": SpeedConfig,
+    "Atari only": AtariConfig,
+}
+
+
+@dataclass(frozen=True)
+class DQNConfig(
+    AtariConfig, SpeedConfig, EvaluationConfig, AlgorithmConfig, RunConfig, EnvironmentConfig
+):
+    """One DQN run: every group's fields, flat. Presets (dqn_ref/presets.py) are
+    `dataclasses.replace` of these defaults."""
+
     def __post_init__(self) -> None:
-        problems = list(_problems(self))
+        type_problems = _type_problems(self)
+        problems = type_problems or _problems(self)
         if problems:
             raise DQNRefError(f"invalid config: {problems[0]}")
 
@@ -231,35 +291,84 @@ class DQNConfig:
         return dataclasses.replace(self, **changes)
 
 
-# The command line's --help shows the fields in these groups, in this order; a field missing here
-# is shown under "algorithm" (tests/test_config.py checks that none is missing).
-FIELD_GROUPS: dict[str, tuple[str, ...]] = {
-    "common": ("env_id", "num_envs", "total_steps", "total_episodes", "max_episode_steps", "seed"),
-    "algorithm": (
-        "network", "hidden_sizes", "dueling", "layer_norm", "optimizer", "learning_rate",
-        "learning_rate_end", "optimizer_eps", "rmsprop_alpha", "weight_decay", "amsgrad", "loss",
-        "huber_delta", "max_grad_value", "max_grad_norm", "buffer_size", "batch_size",
-        "learning_starts", "train_frequency", "gamma", "n_step", "double_q", "reward_clip",
-        "truncation_as_terminal", "target_update_interval", "tau", "target_hard_copy_episodes",
-        "epsilon_schedule", "epsilon_start", "epsilon_end", "epsilon_duration", "epsilon_decay",
-        "overlap_env_step",
-    ),
-    "evaluation": (
-        "eval_interval", "eval_episodes", "eval_epsilon", "final_eval_episodes",
-        "eval_max_episode_steps", "solved_threshold", "stop_when_solved",
-    ),
-    "Atari only": ("noop_max", "terminal_on_life_loss", "repeat_action_probability"),
-    "run management": (
-        "device", "torch_threads", "precision", "tensorboard", "checkpoint_minutes",
-        "checkpoint_replay", "device_replay", "graphed_update",
-    ),
-}  # fmt: skip
-FALLBACK_GROUP = "algorithm"
-
-
 def field_group(name: str) -> str:
-    """The --help group of a config field."""
-    return next((group for group, names in FIELD_GROUPS.items() if name in names), FALLBACK_GROUP)
+    """The group (a key of CONFIG_GROUPS) that declares config field `name`."""
+    return next(
+        group
+        for group, fields_of in CONFIG_GROUPS.items()
+        if name in {item.name for item in dataclasses.fields(fields_of)}
+    )
+
+
+def field_needs(name: str) -> str | None:
+    """ "atari" or "cuda" for a field that does something only there, else None."""
+    needs: str | None = DQNConfig.__dataclass_fields__[name].metadata["needs"]
+    return needs if needs is not None or field_group(name) != "Atari only" else "atari"
+
+
+FIELD_TYPES: dict[str, Any] = {}  # DQNConfig's annotations, resolved at the first check
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(annotation))
+    if origin is tuple:
+        return "a list of integers"  # hidden_sizes, the one tuple field
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(arg) for arg in typing.get_args(annotation))
+    return {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        type(None): "none",
+    }[annotation]
+
+
+def _fits(value: Any, annotation: Any) -> bool:
+    """Whether `value` is of `annotation`'s type: an int is not a bool here, nor a bool an int,
+    and a float field takes an int (read back as a float)."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        choices = typing.get_args(annotation)
+        return any(type(value) is type(choice) and value == choice for choice in choices)
+    if origin is tuple:
+        element = typing.get_args(annotation)[0]
+        return isinstance(value, tuple) and all(_fits(item, element) for item in value)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in typing.get_args(annotation))
+    if annotation is float:
+        return type(value) in (float, int)
+    if annotation is type(None):
+        return value is None
+    return type(value) is annotation
+
+
+def _type_problems(config: DQNConfig) -> list[str]:
+    """Fields whose value is not of their annotated type (spec/reliability.md#input-validation).
+    A list becomes a tuple and an int in a float field a float, as JSON writes them."""
+    if not FIELD_TYPES:
+        FIELD_TYPES.update(typing.get_type_hints(DQNConfig))
+    problems = []
+    for name, annotation in FIELD_TYPES.items():
+        value = getattr(config, name)
+        if isinstance(value, list) and typing.get_origin(annotation) is tuple:
+            value = tuple(value)
+            object.__setattr__(config, name, value)
+        if not _fits(value, annotation):
+            choices = (
+                typing.get_args(annotation) if typing.get_origin(annotation) is Literal else ()
+            )
+            given = (
+                ""
+                if any(type(value) is type(choice) for choice in choices)
+                else f" (a {type(value).__name__} was given)"
+            )
+            problems.append(f"{name}={value!r} must be {_type_name(annotation)}{given}")
+        elif type(value) is int and float in (annotation, *typing.get_args(annotation)):
+            object.__setattr__(config, name, float(value))
+    return problems
 
 
 # Bounds that the libraries underneath impose, or that keep a typo from exhausting the machine.

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-from gymnasium.vector import VectorEnv
 from numpy.typing import NDArray
 from torch import Tensor
 
@@ -20,11 +19,22 @@ from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import game_over
 from dqn_ref.loop_state import LoopState
-from dqn_ref.overlapped_envs import start_step
 from dqn_ref.preprocessing import clip_reward
 from dqn_ref.replay_interface import Replay
 from dqn_ref.schedule import epsilon_at, learning_rate_at
 from dqn_ref.target_update import hard_update
+from dqn_ref.update import UpdateOutcome
+
+
+class LockstepEnvs(Protocol):
+    """What the loop needs of a gymnasium vector env: one step of every copy, with next-step
+    autoreset (spec/algorithm.md#next-step-autoreset)."""
+
+    def step(
+        self, actions: NDArray[np.int64]
+    ) -> tuple[
+        NDArray[Any], NDArray[Any], NDArray[np.bool_], NDArray[np.bool_], dict[str, Any]
+    ]: ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,11 @@ class LoopReport:
     reward: NDArray[Any]  # raw rewards, as the environment returned them
     real: NDArray[np.bool_]  # the copy's step was a transition (not its autoreset)
     ended: NDArray[np.bool_]  # the copy's episode ended (the game is over, Atari lives aside)
-    losses: list[Tensor]  # TD losses of the updates this step made, on the learner's device
+    updates: list[UpdateOutcome]  # the updates this step made, on the learner's device
+
+    @property
+    def losses(self) -> list[Tensor]:
+        return [outcome.loss for outcome in self.updates]
 
 
 def updates_due(config: DQNConfig, step: int) -> int:
@@ -60,24 +74,28 @@ def hard_copy_due(config: DQNConfig, episode: int) -> bool:
 
 
 def learn(
-    config: DQNConfig, agent: DQNAgent, state: LoopState, step: int, update: Callable[[], Tensor]
-) -> list[Tensor]:
+    config: DQNConfig,
+    agent: DQNAgent,
+    state: LoopState,
+    step: int,
+    update: Callable[[], UpdateOutcome],
+) -> list[UpdateOutcome]:
     """Alg. step 7's updates due once `step` transitions are counted, at that step's rate."""
     agent.set_learning_rate(learning_rate_at(config, step))
-    losses = []
+    made = []
     while state.updates_done < updates_due(config, step):
-        losses.append(update())
+        made.append(update())
         state.updates_done += 1
-    return losses
+    return made
 
 
 def dqn_loop(
     config: DQNConfig,
     agent: DQNAgent,
-    envs: VectorEnv,
+    envs: LockstepEnvs,
     replay: Replay,
     state: LoopState,
-    update: Callable[[], Tensor] | None = None,
+    update: Callable[[], UpdateOutcome] | None = None,
 ) -> Iterator[LoopReport]:
     """Run DQN from `state` until total_steps agent steps or total_episodes episodes.
 
@@ -91,15 +109,9 @@ def dqn_loop(
         epsilon = epsilon_at(config, state.step)
         # Alg. step 3: epsilon-greedy actions from the online network (eq-eps-greedy).
         actions = agent.act(state.obs, epsilon)
-        # Alg. step 4: step every copy of the environment; with overlap_env_step, this step's
-        # updates run while the copies step, before its transitions are stored.
+        # Alg. step 4: step every copy of the environment.
         real = ~state.resetting
-        finish_step = start_step(envs, actions)
-        overlapped = config.overlap_env_step
-        losses = (
-            learn(config, agent, state, state.step + int(real.sum()), update) if overlapped else []
-        )
-        next_obs, reward, terminated, truncated, info = finish_step()
+        next_obs, reward, terminated, truncated, info = envs.step(actions)
         ended = game_over(terminated, truncated, info)
         # Alg. step 5: store real transitions (an autoreset step is not one), eq-reward-clip.
         real_ids = slice(None) if real.all() else np.flatnonzero(real)
@@ -122,12 +134,11 @@ def dqn_loop(
             state.episode += 1
         state.resetting, state.obs = ended, next_obs
         # Alg. step 7: learn: sample, eq-target, TD loss, clip, optimiser step (rate: eq-lr-linear).
-        if not overlapped:
-            losses = learn(config, agent, state, state.step, update)
+        updates = learn(config, agent, state, state.step, update)
         # Alg. step 8: sync the target network every target_update_interval agent steps; the
         # syncs due now all see the same theta, so they are made as one (eq-soft P4).
         due = state.step // config.target_update_interval - state.syncs_done
         if due > 0:
             agent.sync_target(syncs=due)
             state.syncs_done += due
-        yield LoopReport(epsilon, reward, real, ended, losses)
+        yield LoopReport(epsilon, reward, real, ended, updates)

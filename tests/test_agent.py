@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import dqn_ref.agent as agent_module
+import dqn_ref.update as update_module
 from dqn_ref.agent import DQNAgent, epsilon_greedy
 from dqn_ref.batch import Batch
 from dqn_ref.bellman import bellman_target, double_bellman_target
@@ -22,6 +22,7 @@ from dqn_ref.config import DQNConfig
 from dqn_ref.loss import td_loss
 from dqn_ref.network import DuelingHead
 from dqn_ref.presets import cartpole
+from dqn_ref.training.tensorboard_log import MeanQTaken
 
 q_tables = st.integers(1, 16).flatmap(
     lambda rows: st.integers(1, 6).flatmap(
@@ -83,9 +84,9 @@ def test_agent_update_lowers_the_td_loss_on_a_fixed_batch() -> None:
         next_obs=torch.randn(64, 4),
         terminated=torch.rand(64) < 0.5,
     )
-    first = agent.update(batch).item()
+    first = agent.update(batch).loss.item()
     for _ in range(200):
-        last = agent.update(batch).item()
+        last = agent.update(batch).loss.item()
     assert last < 0.1 * first, (first, last)
     assert math.isfinite(last)
 
@@ -165,7 +166,7 @@ def test_update_regresses_towards_the_configured_target(double_q: bool) -> None:
     }
     assert not torch.allclose(targets[False], targets[True])
     losses = {key: td_loss(q_taken, target, "huber", 1.0) for key, target in targets.items()}
-    loss = agent.update(batch)
+    loss = agent.update(batch).loss
     assert torch.allclose(loss, losses[double_q], rtol=1e-6, atol=1e-7)
     assert not torch.allclose(loss, losses[not double_q], rtol=1e-6, atol=1e-7)
 
@@ -178,7 +179,7 @@ def test_double_q_update_equals_the_dqn_update_while_the_networks_agree() -> Non
     for double_q in (False, True):
         torch.manual_seed(0)
         agent = DQNAgent(cartpole.replace(double_q=double_q), (4,), 2, torch.device("cpu"))
-        loss = agent.update(batch)
+        loss = agent.update(batch).loss
         results.append((loss, [p.detach().clone() for p in agent.online_net.parameters()]))
     (plain_loss, plain_weights), (double_loss, double_weights) = results
     assert torch.equal(plain_loss, double_loss)
@@ -195,9 +196,9 @@ def test_agent_options_still_lower_the_td_loss(double_q: bool, dueling: bool) ->
     for net in (agent.online_net, agent.target_net):
         assert any(isinstance(module, DuelingHead) for module in net.modules()) == dueling
     batch = random_batch()
-    first = agent.update(batch).item()
+    first = agent.update(batch).loss.item()
     for _ in range(200):
-        last = agent.update(batch).item()
+        last = agent.update(batch).loss.item()
     assert last < 0.1 * first, (first, last)
 
 
@@ -248,7 +249,7 @@ def test_precision_reaches_both_networks_and_an_update_keeps_float32_weights() -
         terminated=torch.zeros(4, dtype=torch.bool),
     )
     before = [parameter.clone() for parameter in agent.online_parameters]
-    loss = agent.update(batch)
+    loss = agent.update(batch).loss
     assert loss.dtype == torch.float32
     assert all(parameter.dtype == torch.float32 for parameter in agent.online_parameters)
     assert any(not torch.equal(a, b) for a, b in zip(before, agent.online_parameters, strict=True))
@@ -322,7 +323,7 @@ def test_an_agent_restored_from_its_state_dict_continues_as_the_original() -> No
         )
         assert all(torch.equal(a, b) for a, b in pairs), name
     batch = random_batch()
-    assert torch.equal(restored.update(batch), original.update(batch))
+    assert torch.equal(restored.update(batch).loss, original.update(batch).loss)
     pairs = zip(restored.online_parameters, original.online_parameters, strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
@@ -405,7 +406,7 @@ def test_the_update_clips_with_the_configured_value_and_norm(
         parameters = list(parameters)
         received.append((max_value, max_norm, all(p.grad is not None for p in parameters)))
 
-    monkeypatch.setattr(agent_module, "clip_gradients", recording_clip)
+    monkeypatch.setattr(update_module, "clip_gradients", recording_clip)
     config = cartpole.replace(max_grad_value=max_grad_value, max_grad_norm=max_grad_norm)
     agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
     agent.update(a_batch())
@@ -431,7 +432,7 @@ def test_the_update_takes_the_configured_loss(loss: str, huber_delta: float) -> 
         expected = torch.where(
             quadratic, 0.5 * error**2, huber_delta * (error.abs() - 0.5 * huber_delta)
         ).mean()
-    torch.testing.assert_close(agent.update(batch), expected)
+    torch.testing.assert_close(agent.update(batch).loss, expected)
 
 
 def test_an_n_step_batch_is_discounted_by_its_own_gamma_to_the_k() -> None:
@@ -445,7 +446,7 @@ def test_an_n_step_batch_is_discounted_by_its_own_gamma_to_the_k() -> None:
         best_next = agent.target_net(batch.next_obs).max(dim=1).values
         target = batch.reward + discount * (~batch.terminated) * best_next
         q_taken = agent.online_net(batch.obs).gather(1, batch.action[:, None]).squeeze(1)
-    torch.testing.assert_close(agent.update(batch), ((q_taken - target) ** 2).mean())
+    torch.testing.assert_close(agent.update(batch).loss, ((q_taken - target) ** 2).mean())
 
 
 def test_gamma_reaches_the_one_step_target() -> None:
@@ -457,27 +458,29 @@ def test_gamma_reaches_the_one_step_target() -> None:
         best_next = agent.target_net(batch.next_obs).max(dim=1).values
         target = batch.reward + 0.5 * (~batch.terminated) * best_next
         q_taken = agent.online_net(batch.obs).gather(1, batch.action[:, None]).squeeze(1)
-    torch.testing.assert_close(agent.update(batch), ((q_taken - target) ** 2).mean())
+    torch.testing.assert_close(agent.update(batch).loss, ((q_taken - target) ** 2).mean())
 
 
 def test_mean_q_of_taken_actions_averages_the_updates_since_it_was_last_read() -> None:
-    """take_mean_q: the mean over updates of mean_b Q(s_b, a_b; theta) as each update saw it,
-    theta before its own step, recomputed here from a copy of the network; then reset."""
+    """Each update returns mean_b Q(s_b, a_b; theta) with theta before its own step; the run's
+    MeanQTaken averages those over the updates since it was last read, then resets. Both
+    recomputed here from the network as each update saw it."""
     torch.manual_seed(0)
     agent = DQNAgent(cartpole.replace(learning_rate=1e-2), (4,), 2, torch.device("cpu"))
-    assert agent.take_mean_q() is None  # not tracked
-    agent.track_mean_q()
-    assert agent.take_mean_q() is None  # no update yet
+    mean_q_taken = MeanQTaken()
+    assert mean_q_taken.take() is None  # no update yet
     seen = []
     for _ in range(3):
         batch = random_batch()
         with torch.no_grad():
             q_values = agent.online_net(batch.obs)  # (B, A) with theta before this update
             seen.append(q_values.gather(1, batch.action.unsqueeze(1)).mean().item())
-        agent.update(batch)
+        outcome = agent.update(batch)
+        assert outcome.mean_q_taken.item() == pytest.approx(seen[-1], rel=1e-6)
+        mean_q_taken.add([outcome])
     assert seen[0] != seen[2]  # theta moved, so the average is not any one update's
-    assert agent.take_mean_q() == pytest.approx(sum(seen) / 3, rel=1e-5)
-    assert agent.take_mean_q() is None  # read once, then reset
+    assert mean_q_taken.take() == pytest.approx(sum(seen) / 3, rel=1e-5)
+    assert mean_q_taken.take() is None  # read once, then reset
 
 
 @pytest.mark.parametrize(("dueling", "layer_norm"), [(True, False), (False, True), (True, True)])

@@ -1,9 +1,10 @@
 """The package's imports: no cycle, and every import points down the layers (ARCHITECTURE.md).
 
 The layers, bottom to top: the algorithm (the modules at the package's top, which spec/ specifies),
-one training run around it (dqn_ref/training/), many runs (dqn_ref/studies/), and the command line
-(dqn_ref/run/). A module may import its own layer and those below, never one above, so that each
-layer can be read, and changed, knowing only the layers under it. Every import counts, also one
+its speed-ups (dqn_ref/fast/), one training run around it (dqn_ref/training/), many runs
+(dqn_ref/studies/), and the command line (dqn_ref/run/). A module may import its own layer and
+those below, never one above, so that each layer can be read, and changed, knowing only the
+layers under it. Every import counts, also one
 inside a function or under TYPE_CHECKING, since a deferred import hides an edge rather than
 removing it."""
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "dqn_ref"
 # Bottom to top; the algorithm is every module at the package's top level.
-LAYERS = ("algorithm", "training", "studies", "run")
+LAYERS = ("algorithm", "fast", "training", "studies", "run")
 
 
 def module_name(path: Path, package: Path) -> str:
@@ -121,7 +122,34 @@ def test_an_upward_import_planted_in_a_copy_of_the_package_is_found(tmp_path: Pa
     assert found == ["dqn_ref.loop (algorithm) -> dqn_ref.training.checkpoint (training)"]
 
 
+def test_an_algorithm_module_importing_a_speed_up_is_found(tmp_path: Path) -> None:
+    """The reference never leans on its speed-ups: the loop importing the overlapped loop, even
+    inside a function, is reported."""
+    planted = tmp_path / "dqn_ref"
+    for path in PACKAGE.rglob("*.py"):
+        target = planted / path.relative_to(PACKAGE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    agent = planted / "agent.py"
+    planted_import = "    from dqn_ref.fast.graphed_update import capturable_optimizer\n"
+    agent.write_text(agent.read_text() + "\n\ndef planted() -> None:\n" + planted_import)
+    found = upward_imports(import_graph(planted))
+    assert found == ["dqn_ref.agent (algorithm) -> dqn_ref.fast.graphed_update (fast)"]
+
+
+# The speed-ups' words; the reference loop and agent a learner opens first hold none of them.
+SPEED_UP_WORDS = ("overlap", "graphed", "capturable", "device_replay", "compile")
+
+
+def test_the_loop_and_the_agent_hold_no_speed_up() -> None:
+    """loop.py and agent.py read as the paper: no branch, name or comment of a speed-up."""
+    for name in ("loop.py", "agent.py", "update.py"):
+        text = (PACKAGE / name).read_text().lower()
+        assert [word for word in SPEED_UP_WORDS if word in text] == [], name
+
+
 def test_the_layer_of_a_module_is_its_folder() -> None:
+    assert layer_of("dqn_ref.fast.graphed_update") == "fast"
     assert layer_of("dqn_ref.bellman") == "algorithm"
     assert layer_of("dqn_ref.training.train") == "training"
     assert layer_of("dqn_ref.studies") == "studies"

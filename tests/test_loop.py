@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,13 +22,14 @@ from numpy.typing import ArrayLike, NDArray
 from dqn_ref.agent import DQNAgent
 from dqn_ref.batch import Batch
 from dqn_ref.config import DQNConfig
-from dqn_ref.errors import DQNRefError
 from dqn_ref.loop import LoopReport, dqn_loop
 from dqn_ref.loop_state import LoopState
 from dqn_ref.replay import ReplayBuffer
+from dqn_ref.update import UpdateOutcome
 from tests.scripted_env import NUM_ACTIONS, ScriptedStep, ScriptedVectorEnv
 
 CPU = torch.device("cpu")
+LoopFunction = Callable[..., Iterator[LoopReport]]
 NEVER = 10**9  # an interval or a start no test reaches
 
 # A loop that only acts and stores: no learning, no syncs, the network small.
@@ -123,7 +124,7 @@ class RecordingAgent(DQNAgent):
         self.epsilons.append(epsilon)
         return super().act(obs, epsilon)
 
-    def update(self, batch: Batch) -> torch.Tensor:
+    def update(self, batch: Batch) -> UpdateOutcome:
         self.updates += 1
         self.learning_rates.append(self.optimizer.param_groups[0]["lr"])
         return super().update(batch)
@@ -152,6 +153,7 @@ def drive(
     locksteps: int,
     between: Callable[[Drive], None] | None = None,
     report_lives: bool = False,
+    loop: LoopFunction = dqn_loop,
 ) -> Drive:
     """Run the loop for `locksteps` lockstep steps (or until it ends); `between` runs before the
     first and after each."""
@@ -163,7 +165,8 @@ def drive(
     run = Drive(config, envs, agent, RecordingReplay(config), state)
     if between is not None:
         between(run)
-    for report in itertools.islice(dqn_loop(config, agent, envs, run.replay, state), locksteps):
+    update = lambda: agent.update(run.replay.sample(config.batch_size))  # noqa: E731
+    for report in itertools.islice(loop(config, agent, envs, run.replay, state, update), locksteps):
         run.reports.append(report)
         run.steps.append(state.step)
         if between is not None:
@@ -376,57 +379,3 @@ def stored_transitions(run: Drive) -> list[tuple[Any, ...]]:
     return [
         tuple(value.tolist() for value in dataclasses.astuple(added)) for added in run.replay.added
     ]
-
-
-@given(
-    scripts=st.lists(st.lists(steps_strategy, min_size=1, max_size=12), min_size=1, max_size=3),
-    train_frequency=st.integers(1, 3),
-)
-def test_the_overlapped_loop_stores_what_the_plain_loop_stores(
-    scripts: list[list[ScriptedStep]], train_frequency: int
-) -> None:
-    """Overlapped stepping P1: with every action random (epsilon 1, the agent's own generator),
-    overlap_env_step stores the same transitions, makes the same number of updates at the same
-    lockstep steps with the same step sizes, and syncs as the plain loop does."""
-    config = QUIET.replace(
-        learning_starts=2 * len(scripts),
-        train_frequency=train_frequency,
-        batch_size=2,
-        target_update_interval=3,
-        epsilon_start=1.0,
-        epsilon_end=1.0,
-        learning_rate_end=1e-4,
-        total_steps=30,
-    )
-    plain = drive(config, scripts, 15)
-    overlapped = drive(config.replace(overlap_env_step=True), scripts, 15)
-    assert stored_transitions(overlapped) == stored_transitions(plain)
-    assert [len(r.losses) for r in overlapped.reports] == [len(r.losses) for r in plain.reports]
-    assert overlapped.agent.learning_rates == plain.agent.learning_rates
-    assert overlapped.agent.syncs == plain.agent.syncs and overlapped.state.step == plain.state.step
-
-
-@pytest.mark.parametrize("copies", [1, 3])
-def test_overlapped_updates_sample_before_their_steps_transitions_are_stored(copies: int) -> None:
-    """Overlapped stepping P2, worked out for learning_starts 6, one update every 2 agent steps:
-    the updates due once lockstep i's transitions are counted run while it steps, so each samples
-    the buffer as it was after lockstep i - 1 (the plain loop's sample after lockstep i)."""
-    config = QUIET.replace(learning_starts=6, train_frequency=2, batch_size=2)
-    scripts = [[ScriptedStep(1.0)] * 12] * copies
-    for overlap in (False, True):
-        run = drive(config.replace(overlap_env_step=overlap), scripts, 12 // copies)
-        stored_before = [0, *run.steps]  # transitions stored before lockstep i
-        expected = []
-        for lockstep, report in enumerate(run.reports):
-            held = stored_before[lockstep] if overlap else run.steps[lockstep]
-            expected += [(held, 2)] * len(report.losses)
-        assert run.replay.sampled == expected
-        assert run.state.updates_done == (12 - 6) // 2 + 1
-
-
-def test_overlap_needs_a_lockstep_steps_more_before_learning() -> None:
-    """Overlapped stepping P3: the first update samples before its step's transitions are
-    stored, so learning_starts must leave (n_step + 1) x num_envs of them (one-line error)."""
-    with pytest.raises(DQNRefError, match="raise learning_starts to at least 16"):
-        QUIET.replace(overlap_env_step=True, num_envs=8, learning_starts=15)
-    QUIET.replace(overlap_env_step=True, num_envs=8, learning_starts=16)

@@ -1,22 +1,27 @@
-"""Building a run's parts from its config: the device, the replay buffer and its update."""
+"""Building a run's parts from its config: the device, the agent, the replay buffer, its update
+and the loop; here the config's speed-ups (dqn_ref/fast/) take the reference's place."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
-from torch import Tensor
 
-from dqn_ref.agent import DQNAgent
+from dqn_ref.agent import DQNAgent, make_optimizer
 from dqn_ref.config import DQNConfig
-from dqn_ref.device_replay import DeviceFrameReplay
 from dqn_ref.envs import EnvSpaces
 from dqn_ref.errors import DQNRefError
+from dqn_ref.fast.compiled_update import CompiledUpdate
+from dqn_ref.fast.device_replay import DeviceFrameReplay
+from dqn_ref.fast.graphed_update import GraphedUpdate, capturable_optimizer
+from dqn_ref.fast.overlapped_loop import overlapped_dqn_loop
 from dqn_ref.frame_replay import FrameReplayBuffer
-from dqn_ref.graphed_update import GraphedUpdate
+from dqn_ref.loop import LockstepEnvs, LoopReport, dqn_loop
+from dqn_ref.loop_state import LoopState
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.replay_interface import Replay
+from dqn_ref.update import UpdateOutcome
 
 # The replay sampler gets its own seed so that its index stream is not the stream the agent's
 # exploration draws from (both are seeded from config.seed).
@@ -66,9 +71,19 @@ def make_replay_buffer(config: DQNConfig, spaces: EnvSpaces, device: torch.devic
     )
 
 
-def make_update(config: DQNConfig, agent: DQNAgent, replay: Replay) -> Callable[[], Tensor]:
-    """One update from the replay: captured as a CUDA graph with graphed_update, else
-    agent.update on replay.sample(batch_size) (the loop's default)."""
+def make_agent(
+    config: DQNConfig, obs_shape: tuple[int, ...], num_actions: int, device: torch.device
+) -> DQNAgent:
+    """The agent, with a capturable optimiser when its update is to be graphed."""
+    optimizer = capturable_optimizer if config.graphed_update else make_optimizer
+    return DQNAgent(config, obs_shape, num_actions, device, optimizer)
+
+
+def make_update(config: DQNConfig, agent: DQNAgent, replay: Replay) -> Callable[[], UpdateOutcome]:
+    """One update from the replay: captured as a CUDA graph with graphed_update, compiled with
+    compile, else agent.update on replay.sample(batch_size) (the loop's default)."""
+    if config.compile:
+        return CompiledUpdate(agent, replay, config.batch_size)
     if not config.graphed_update:
         return lambda: agent.update(replay.sample(config.batch_size))
     if not isinstance(replay, DeviceFrameReplay):
@@ -77,3 +92,16 @@ def make_update(config: DQNConfig, agent: DQNAgent, replay: Replay) -> Callable[
             f"frames; {config.env_id} has none, so drop --graphed-update"
         )
     return GraphedUpdate(agent, replay, config.batch_size)
+
+
+def run_loop(
+    config: DQNConfig,
+    agent: DQNAgent,
+    envs: LockstepEnvs,
+    replay: Replay,
+    state: LoopState,
+    update: Callable[[], UpdateOutcome],
+) -> Iterator[LoopReport]:
+    """The DQN loop of dqn_ref/loop.py, or with overlap_env_step its overlapped form."""
+    loop = overlapped_dqn_loop if config.overlap_env_step else dqn_loop
+    return loop(config, agent, envs, replay, state, update)

@@ -21,6 +21,7 @@ from dqn_ref.loop import updates_due
 from dqn_ref.loop_state import LoopState
 from dqn_ref.replay_interface import Replay
 from dqn_ref.training.atomic import atomic_write
+from dqn_ref.training.build import make_agent
 from dqn_ref.training.seeding import global_rng_state, restore_global_rng_state
 
 CHECKPOINT_FORMAT = "dqn_ref-checkpoint"
@@ -138,7 +139,7 @@ def load_agent_state_or_refuse(agent: DQNAgent, payload: dict[str, Any]) -> None
 def restore_agent(payload: dict[str, Any], device: torch.device) -> tuple[DQNConfig, DQNAgent]:
     """Rebuild the config and the agent, weights and optimiser state included, from a payload."""
     config = config_of(payload)
-    agent = DQNAgent(config, tuple(payload["obs_shape"]), payload["num_actions"], device)
+    agent = make_agent(config, tuple(payload["obs_shape"]), payload["num_actions"], device)
     load_agent_state_or_refuse(agent, payload)
     return config, agent
 

@@ -34,13 +34,19 @@ from dqn_ref.evaluate import (
     evaluation_envs,
     final_evaluation_generator,
 )
-from dqn_ref.loop import LoopReport, dqn_loop, updates_due
+from dqn_ref.loop import LoopReport, updates_due
 from dqn_ref.loop_state import LoopState
 from dqn_ref.memory import format_bytes
 from dqn_ref.replay_interface import Replay
 from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.training.atomic import atomic_write_json
-from dqn_ref.training.build import make_replay_buffer, make_update, resolve_device
+from dqn_ref.training.build import (
+    make_agent,
+    make_replay_buffer,
+    make_update,
+    resolve_device,
+    run_loop,
+)
 from dqn_ref.training.checkpoint import (
     Resumable,
     config_of,
@@ -58,7 +64,7 @@ from dqn_ref.training.progress import Progress
 from dqn_ref.training.resume_checks import check_config_json_matches, check_run_not_finished
 from dqn_ref.training.run_folder import remove_leftover_temporaries
 from dqn_ref.training.seeding import seed_everything
-from dqn_ref.training.tensorboard_log import open_tensorboard
+from dqn_ref.training.tensorboard_log import TensorBoardLog, open_tensorboard
 from dqn_ref.training.thread_choice import ThreadChoice
 from dqn_ref.training.wording import count
 
@@ -112,22 +118,39 @@ def resume(
 
 
 @dataclass
+class RunParts:
+    """What the loop runs on, built from the config or restored from a checkpoint."""
+
+    agent: DQNAgent
+    spaces: EnvSpaces
+    envs: VectorEnv
+    eval_envs: VectorEnv | None  # None without evaluations during training
+    replay: Replay
+    eval_generator: torch.Generator  # the evaluations' exploration draws
+
+
+@dataclass
+class RunRecords:
+    """Where the run reports: metrics.csv (and its TensorBoard twin), the progress bar, and the
+    clock that times both."""
+
+    metrics: MetricsLog
+    progress: Progress
+    clock: Clock
+    tensorboard: TensorBoardLog | None = None  # also metrics.listener; it reads the mean Q
+
+
+@dataclass
 class TrainingRun:
-    """The parts of a run and what it does between two steps of the loop."""
+    """A run's config and folder, its parts and records, the loop's state, and what the run does
+    between two steps of the loop."""
 
     config: DQNConfig
     run_dir: Path
     preset: str
-    agent: DQNAgent
-    spaces: EnvSpaces
-    envs: VectorEnv
-    eval_envs: VectorEnv | None
-    replay: Replay
-    eval_generator: torch.Generator
-    metrics: MetricsLog
+    parts: RunParts
+    records: RunRecords
     state: LoopState
-    clock: Clock
-    progress: Progress
     checkpoint_step: int | None = None  # the step checkpoint.pt holds now
     last_eval: EvalSummary | None = None
     solved_stop: bool = False  # stop_when_solved and the last evaluation solved in every episode
@@ -135,16 +158,18 @@ class TrainingRun:
     def __post_init__(self) -> None:
         # Seconds of training: those before the checkpoint a resumed run starts from, plus this
         # process's. Wall-clock columns therefore differ between a resumed and an uninterrupted run.
-        self.start_time = self.clock() - self.state.elapsed_s
-        self.timer = CheckpointTimer(60.0 * self.config.checkpoint_minutes, self.clock)
+        self.start_time = self.records.clock() - self.state.elapsed_s
+        self.timer = CheckpointTimer(60.0 * self.config.checkpoint_minutes, self.records.clock)
 
     def seconds(self) -> float:
-        return self.clock() - self.start_time
+        return self.records.clock() - self.start_time
 
     def log_episodes(self, report: LoopReport) -> None:
         """A metrics row per finished episode (raw return, length, mean loss since the last row),
         then this step's losses join the next row's mean."""
         state = self.state
+        if self.records.tensorboard is not None:
+            self.records.tensorboard.mean_q_taken.add(report.updates)
         state.episode_return += np.where(report.real, report.reward, 0.0)
         state.episode_length += report.real
         finished = np.flatnonzero(report.ended & report.real)
@@ -161,7 +186,7 @@ class TrainingRun:
             state.loss_sum.zero_()
             state.losses_since_row = 0
             episode_return = float(state.episode_return[index])
-            self.metrics.write(
+            self.records.metrics.write(
                 kind="train",
                 step=state.step,
                 episode=number,
@@ -174,14 +199,14 @@ class TrainingRun:
             state.recent_returns.append(episode_return)
             state.episode_return[index] = 0.0
             state.episode_length[index] = 0
-        for loss in report.losses:
-            state.loss_sum += loss
-        state.losses_since_row += len(report.losses)
+        for outcome in report.updates:
+            state.loss_sum += outcome.loss
+        state.losses_since_row += len(report.updates)
 
     def checkpoint(self) -> None:
         """Save, unless the numbers have gone bad: the last good checkpoint is then kept."""
         state = self.state
-        if not all_finite([state.loss_sum, *self.agent.online_parameters]):
+        if not all_finite([state.loss_sum, *self.parts.agent.online_parameters]):
             raise non_finite_error(
                 "the TD loss or the online network's weights",
                 state.step,
@@ -192,14 +217,18 @@ class TrainingRun:
         resumable = Resumable(
             loop=state,
             preset=self.preset,
-            metrics_rows=len(self.metrics.rows),
-            envs=self.envs,
-            eval_envs=self.eval_envs,
-            eval_generator=self.eval_generator,
-            replay=self.replay if self.config.checkpoint_replay else None,
+            metrics_rows=len(self.records.metrics.rows),
+            envs=self.parts.envs,
+            eval_envs=self.parts.eval_envs,
+            eval_generator=self.parts.eval_generator,
+            replay=self.parts.replay if self.config.checkpoint_replay else None,
         )
         save_checkpoint(
-            self.run_dir / "checkpoint.pt", self.config, self.agent, self.spaces, resumable
+            self.run_dir / "checkpoint.pt",
+            self.config,
+            self.parts.agent,
+            self.parts.spaces,
+            resumable,
         )
         self.checkpoint_step = state.step
         self.timer.restart()
@@ -209,10 +238,14 @@ class TrainingRun:
         config = self.config
         train_time_s = self.seconds() - self.state.eval_time_s
         returns = evaluate(
-            self.agent.online_net, envs, config.eval_epsilon, generator, self.agent.device
+            self.parts.agent.online_net,
+            envs,
+            config.eval_epsilon,
+            generator,
+            self.parts.agent.device,
         )
         summary = EvalSummary.of(returns)
-        self.metrics.write(
+        self.records.metrics.write(
             kind=kind,
             step=self.state.step,
             episode=self.state.episode,
@@ -225,7 +258,7 @@ class TrainingRun:
             eval_max=summary.max,
             train_time_s=train_time_s,
         )
-        self.progress.write(
+        self.records.progress.write(
             f"{EVAL_LABELS[kind]} at step {self.state.step}: mean {summary.mean:.1f} "
             f"+- {summary.std:.1f} (min {summary.min:.0f}, max {summary.max:.0f}, "
             f"{count(summary.episodes, 'episode')})"
@@ -236,17 +269,17 @@ class TrainingRun:
         """Alg. step 9's evaluation and checkpoint every eval_interval agent steps; between them,
         a checkpoint every checkpoint_minutes of wall-clock time."""
         state = self.state
-        if self.eval_envs is None or state.step < state.next_eval_step:
+        if self.parts.eval_envs is None or state.step < state.next_eval_step:
             if self.timer.due():
                 self.checkpoint()
             return
-        if not all_finite(self.agent.online_parameters):
+        if not all_finite(self.parts.agent.online_parameters):
             raise non_finite_error(
                 "the online network's weights", state.step, self.checkpoint_step, self.run_dir
             )
-        eval_start = self.clock()
-        self.last_eval = self.evaluate(self.eval_envs, "eval", self.eval_generator)
-        eval_end = self.clock()
+        eval_start = self.records.clock()
+        self.last_eval = self.evaluate(self.parts.eval_envs, "eval", self.parts.eval_generator)
+        eval_end = self.records.clock()
         state.eval_time_s += eval_end - eval_start
         threshold = self.config.solved_threshold  # None: the environment gives none
         solved = threshold is not None and self.last_eval.mean >= threshold
@@ -267,7 +300,7 @@ class TrainingRun:
         threshold = self.config.solved_threshold
         if not self.config.stop_when_solved or threshold is None:  # None: nothing to stop at
             return False
-        evaluations = [row for row in self.metrics.rows if row["kind"] == "eval"]
+        evaluations = [row for row in self.records.metrics.rows if row["kind"] == "eval"]
         return bool(evaluations) and float(evaluations[-1]["eval_min"]) >= threshold
 
     def stop_if_asked(self, stop: StopCheck | None) -> None:
@@ -285,7 +318,7 @@ class TrainingRun:
     ) -> TrainResult:
         state = self.state
         first_solved = state.first_solved
-        stable_solved = stable_solve_of_run(self.metrics.rows, self.config.solved_threshold)
+        stable_solved = stable_solve_of_run(self.records.metrics.rows, self.config.solved_threshold)
         # A resume without the buffer counts the updates of its refill as skipped in advance;
         # those the run ended before were never due, so neither made nor skipped.
         never_due = max(0, state.updates_done - updates_due(self.config, state.step))
@@ -341,7 +374,7 @@ def train(
     spaces = env_spaces(envs, config.env_id)
     eval_envs = evaluation_envs(config, final=False) if config.eval_interval else None
     replay = make_replay_buffer(config, spaces, device)
-    agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
+    agent = make_agent(config, spaces.obs_shape, spaces.num_actions, device)
     if progress and device.type == "cpu":
         print_cpu_estimate(config, spaces, device)
     eval_generator = torch.Generator(device=device)
@@ -380,35 +413,31 @@ def train(
             f"dqn_ref: checkpoints include the replay buffer, up to {format_bytes(replay.nbytes)}",
             flush=True,
         )
-    metrics.listener = open_tensorboard(
-        config.tensorboard, run_dir, agent, lambda: state.updates_done, dataclasses.asdict(config)
+    tensorboard = open_tensorboard(
+        config.tensorboard, run_dir, lambda: state.updates_done, dataclasses.asdict(config)
     )
+    metrics.listener = tensorboard
     bar = Progress(
         config.total_steps,
         state.step,
         f"{config.env_id} {preset_name} s{config.seed}",
         progress,
     )
+    parts = RunParts(agent, spaces, envs, eval_envs, replay, eval_generator)
+    records = RunRecords(metrics, bar, clock, tensorboard)
     run = TrainingRun(
-        config,
-        run_dir,
-        preset_name,
-        agent,
-        spaces,
-        envs,
-        eval_envs,
-        replay,
-        eval_generator,
-        metrics,
-        state,
-        clock,
-        bar,
-        checkpoint_step,
+        config=config,
+        run_dir=run_dir,
+        preset=preset_name,
+        parts=parts,
+        records=records,
+        state=state,
+        checkpoint_step=checkpoint_step,
     )
     run.solved_stop = run.solved_in_every_episode()
     try:
         update = threads.timed(make_update(config, agent, replay))
-        loop = dqn_loop(config, agent, envs, replay, state, update)
+        loop = run_loop(config, agent, envs, replay, state, update)
         reports = iter(()) if run.solved_stop else loop
         for report in reports:
             run.log_episodes(report)
@@ -442,9 +471,9 @@ def train(
     finally:
         bar.close()
         metrics.close()
-        run.envs.close()
-        if run.eval_envs is not None:
-            run.eval_envs.close()
+        run.parts.envs.close()
+        if run.parts.eval_envs is not None:
+            run.parts.eval_envs.close()
 
     plot_curve(
         metrics,

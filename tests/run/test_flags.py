@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dqn_ref.config import FIELD_GROUPS
-from dqn_ref.presets import cartpole, pong
+from dqn_ref.config import CONFIG_GROUPS, field_needs
+from dqn_ref.presets import PRESETS, TASK_PRESETS, cartpole, pong
+from dqn_ref.run.flags import flag_with_value
 from dqn_ref.run.main import main
 
 SHORT = ["--steps", "300", "--num-envs", "1", "--learning-starts", "100", "--eval-interval", "0"]
@@ -38,20 +39,66 @@ def test_training_again_from_a_runs_config_json_gives_the_same_config(
     assert capsys.readouterr().err.strip().count("\n") == 0
 
 
-def test_task_help_groups_the_config_flags(capsys: pytest.CaptureFixture[str]) -> None:
-    """Common flags first, Atari-only ones apart: each flag under its FIELD_GROUPS heading."""
+def help_text(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     with pytest.raises(SystemExit):
-        main(["cartpole", "--help"])
-    text = capsys.readouterr().out
-    headings = [f"config fields: {group} (override the preset):" for group in FIELD_GROUPS]
+        main(argv)
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("task", ["cartpole", "control"])
+def test_a_classic_task_help_lists_its_presets_fields_without_atari_or_cuda_ones(
+    task: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--help: every field as the flag that sets it to the default preset's value, grouped, and
+    none that needs an Atari game or a CUDA device; short enough to read."""
+    text = help_text(capsys, [task, "--help"])
+    preset = PRESETS[TASK_PRESETS[task][0]]
+    listed = " ".join(text.split())
+    for group, fields_of in CONFIG_GROUPS.items():
+        for item in dataclasses.fields(fields_of):
+            flag = f"--{item.name.replace('_', '-')}"
+            if field_needs(item.name) is None:
+                assert flag_with_value(item.name, getattr(preset, item.name)) in listed, flag
+            else:
+                assert not re.search(rf"{flag}\b", text), flag
+        if group != "Atari only":
+            assert re.search(rf"^  {group} +--", text, re.MULTILINE), group
+    assert "--help-all" in text
+    assert len(text.splitlines()) < 106  # half the 212 lines of one help text per field
+
+
+def test_help_all_explains_every_field_under_its_group(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help-all: each field's flag and help text under its group's heading, Atari-only and
+    CUDA-only ones too."""
+    text = help_text(capsys, ["cartpole", "--help-all"])
+    headings = [f"config fields: {group} (override the preset):" for group in CONFIG_GROUPS]
     positions = [text.index(heading) for heading in headings]
     assert positions == sorted(positions)
-    for group, names in FIELD_GROUPS.items():
+    for group, fields_of in CONFIG_GROUPS.items():
         start = text.index(f"config fields: {group} ")
         following = [p for p in positions if p > start]
-        section = text[start : following[0] if following else len(text)]
-        for name in names:
-            assert f"--{name.replace('_', '-')}" in section, (name, group)
+        section = " ".join(text[start : following[0] if following else len(text)].split())
+        for item in dataclasses.fields(fields_of):
+            assert f"--{item.name.replace('_', '-')}" in section, (item.name, group)
+            assert " ".join(item.metadata["help"].split())[:30] in section, item.name
+
+
+def test_the_listed_flags_set_the_presets_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The listing is a command line: given after --preset paper, it trains the cartpole
+    preset's config, as a run of the cartpole preset itself does (short runs of both)."""
+    text = help_text(capsys, ["cartpole", "--help"])
+    listing = text[text.index("config fields, as the cartpole preset") :].splitlines()
+    flags = [token for line in listing if line.startswith("  ") for token in line[14:].split()]
+    assert len([token for token in flags if token.startswith("--")]) > 40
+    short = ["--steps", "300", "--eval-interval", "0", "--final-eval-episodes", "1"]
+    short += ["--no-progress", "--no-tensorboard"]
+    listed, plain = tmp_path / "listed", tmp_path / "plain"
+    assert main(["cartpole", "--preset", "paper", *flags, *short, "--out", str(listed)]) == 0
+    assert main(["cartpole", *short, "--out", str(plain)]) == 0
+    config_of = [json.loads((out / "config.json").read_text())["config"] for out in (listed, plain)]
+    assert config_of[0] == config_of[1]
 
 
 def test_help_times_are_the_measured_ones(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from dqn_ref.agent import DQNAgent
-from dqn_ref.device_replay import DeviceFrameReplay
 from dqn_ref.envs import EnvSpaces
 from dqn_ref.errors import DQNRefError
+from dqn_ref.fast.compiled_update import CompiledUpdate
+from dqn_ref.fast.device_replay import DeviceFrameReplay
+from dqn_ref.fast.graphed_update import GraphedUpdate
 from dqn_ref.frame_replay import FrameReplayBuffer
-from dqn_ref.graphed_update import GraphedUpdate
+from dqn_ref.loop_state import LoopState
 from dqn_ref.presets import PRESETS, cartpole, pong
-from dqn_ref.training.build import make_replay_buffer, make_update
+from dqn_ref.training.build import make_agent, make_replay_buffer, make_update, run_loop
 from dqn_ref.training.train import train
 
 
@@ -55,7 +56,7 @@ def test_device_replay_and_graphed_update_are_built_from_the_config() -> None:
     atari = EnvSpaces((4, 84, 84), np.dtype(np.uint8), 6)
     config = pong.replace(buffer_size=1_000, device="cpu")
     graphed = config.replace(device_replay=True, graphed_update=True)
-    agent = DQNAgent(graphed, atari.obs_shape, atari.num_actions, torch.device("cpu"))
+    agent = make_agent(graphed, atari.obs_shape, atari.num_actions, torch.device("cpu"))
     replay = make_replay_buffer(graphed, atari, torch.device("cpu"))
     assert isinstance(replay, DeviceFrameReplay)
     assert isinstance(make_update(graphed, agent, replay), GraphedUpdate)
@@ -64,7 +65,7 @@ def test_device_replay_and_graphed_update_are_built_from_the_config() -> None:
     assert not isinstance(make_update(config, agent, plain), GraphedUpdate)
     cartpole_graphed = cartpole.replace(device_replay=True, graphed_update=True)
     spaces = EnvSpaces((4,), np.dtype(np.float32), 2)
-    cartpole_agent = DQNAgent(cartpole_graphed, (4,), 2, torch.device("cpu"))
+    cartpole_agent = make_agent(cartpole_graphed, (4,), 2, torch.device("cpu"))
     cartpole_replay = make_replay_buffer(cartpole_graphed, spaces, torch.device("cpu"))
     with pytest.raises(DQNRefError, match="drop --graphed-update"):
         make_update(cartpole_graphed, cartpole_agent, cartpole_replay)
@@ -123,3 +124,20 @@ def test_the_replay_buffer_returns_the_configs_n_step_transitions(
     else:
         assert batch.discount is not None
         assert torch.allclose(batch.discount, torch.full((16,), gamma**n), rtol=1e-6)
+
+
+def test_the_compiled_update_and_the_overlapped_loop_are_built_from_the_config() -> None:
+    """compile gives the CompiledUpdate, overlap_env_step the overlapped loop; without them, the
+    reference's update and loop."""
+    spaces = EnvSpaces((4,), np.dtype(np.float32), 2)
+    agent = make_agent(cartpole, (4,), 2, torch.device("cpu"))
+    replay = make_replay_buffer(cartpole, spaces, torch.device("cpu"))
+    assert isinstance(make_update(cartpole.replace(compile=True), agent, replay), CompiledUpdate)
+    assert not isinstance(make_update(cartpole, agent, replay), CompiledUpdate)
+    state = LoopState.start(np.zeros((1, 4), np.float32), torch.device("cpu"), 0)
+    update = make_update(cartpole, agent, replay)
+    loops = {}
+    for overlap in (False, True):
+        config = cartpole.replace(overlap_env_step=overlap)
+        loops[overlap] = run_loop(config, agent, None, replay, state, update).__name__
+    assert loops == {False: "dqn_loop", True: "overlapped_dqn_loop"}

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from dqn_ref.batch import Batch
-from dqn_ref.device_replay import DeviceFrameReplay, nstep_return_on_device
+from dqn_ref.fast.device_replay import DeviceFrameReplay, nstep_return_on_device
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.nstep import nstep_return
 

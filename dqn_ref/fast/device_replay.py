@@ -5,7 +5,7 @@ the host, so each minibatch waits for numpy and crosses the bus. DeviceFrameRepl
 the same slots (it is a FrameReplayBuffer and adds with its `add`), mirrors the metadata into
 device tensors, and draws with a torch.Generator on the device: `draw` issues device operations
 only, of fixed shapes, with no host synchronisation, so a CUDA graph can capture it
-(dqn_ref/graphed_update.py).
+(dqn_ref/fast/graphed_update.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""GraphedUpdate against DQNAgent.update (spec/algorithm.md#graphed-update).
+"""GraphedUpdate against the reference update, DQNAgent.update (spec/algorithm.md#graphed-update).
 
 On the CPU the graphed update runs uncaptured; it must change the networks bit for bit as the
 reference DQNAgent.update does on the same minibatches, with the step size read from a tensor
@@ -13,9 +13,10 @@ import torch
 
 from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
-from dqn_ref.device_replay import DeviceFrameReplay
 from dqn_ref.errors import DQNRefError
-from dqn_ref.graphed_update import WARMUP_UPDATES, GraphedUpdate, graph_inputs
+from dqn_ref.fast.device_replay import DeviceFrameReplay
+from dqn_ref.fast.graphed_update import WARMUP_UPDATES, GraphedUpdate, graph_inputs
+from dqn_ref.training.build import make_agent
 
 OBS_SHAPE = (4, 84, 84)
 NUM_ACTIONS = 3
@@ -65,7 +66,7 @@ def twin_agents(config: DQNConfig, device: str) -> tuple[DQNAgent, DQNAgent]:
     reference = DQNAgent(
         config.replace(graphed_update=False), OBS_SHAPE, NUM_ACTIONS, torch.device(device)
     )
-    graphed = DQNAgent(config, OBS_SHAPE, NUM_ACTIONS, torch.device(device))
+    graphed = make_agent(config, OBS_SHAPE, NUM_ACTIONS, torch.device(device))
     graphed.online_net.load_state_dict(reference.online_net.state_dict())
     graphed.target_net.load_state_dict(reference.target_net.state_dict())
     return reference, graphed
@@ -92,27 +93,27 @@ def test_each_graphed_update_changes_the_networks_as_the_eager_update(
     reference, graphed = twin_agents(config, device)
     reference_replay, graphed_replay = (filled_replay(device, config.n_step) for _ in range(2))
     update = GraphedUpdate(graphed, graphed_replay, config.batch_size)
-    reference.track_mean_q()
-    graphed.track_mean_q()
     for number in range(WARMUP_UPDATES + 3):
         learning_rate = 1e-3 / (number + 1)
         reference.set_learning_rate(learning_rate)
         graphed.set_learning_rate(learning_rate)
-        expected_loss = reference.update(reference_replay.draw(config.batch_size))
-        loss = update()
-        assert torch.equal(loss, expected_loss), number
+        expected = reference.update(reference_replay.draw(config.batch_size))
+        outcome = update()
+        assert torch.equal(outcome.loss, expected.loss), number
+        assert torch.equal(outcome.mean_q_taken, expected.mean_q_taken), number
         assert_same_networks(reference, graphed)
-    assert graphed.take_mean_q() == reference.take_mean_q()
 
 
 def test_the_step_size_is_a_tensor_set_in_place() -> None:
-    """Graphed update P2: the optimiser reads its step size from one tensor, which
-    set_learning_rate overwrites in place (a captured graph keeps reading it), at the dtype that
-    gives the float step size's bits."""
+    """Graphed update P2: the optimiser reads its step size from one tensor, into which each
+    update writes the step size the loop set (a captured graph keeps reading that tensor), at
+    the dtype that gives the float step size's bits."""
     _, graphed = twin_agents(CONFIG, "cpu")
+    update = GraphedUpdate(graphed, filled_replay("cpu", 1), CONFIG.batch_size)
     learning_rate = graphed.optimizer.param_groups[0]["lr"]
     assert isinstance(learning_rate, torch.Tensor) and learning_rate.dtype == torch.float64
     graphed.set_learning_rate(2.5e-4)
+    update()
     assert graphed.optimizer.param_groups[0]["lr"] is learning_rate
     assert learning_rate.item() == 2.5e-4
 
@@ -127,6 +128,7 @@ def test_graph_inputs_change_when_the_optimiser_state_is_replaced() -> None:
     before = graph_inputs(graphed, replay)
     assert graph_inputs(graphed, replay) == before
     graphed.set_learning_rate(1e-4)
+    update()
     assert graph_inputs(graphed, replay) == before
     graphed.optimizer.load_state_dict(graphed.optimizer.state_dict())
     assert graph_inputs(graphed, replay) != before
@@ -138,7 +140,7 @@ def test_graph_inputs_change_when_the_optimiser_state_is_replaced() -> None:
 
 def test_the_graphed_update_needs_an_agent_built_for_it() -> None:
     reference, _ = twin_agents(CONFIG, "cpu")
-    with pytest.raises(ValueError, match="graphed_update"):
+    with pytest.raises(ValueError, match="capturable_optimizer"):
         GraphedUpdate(reference, filled_replay("cpu", 1), 4)
 
 
