@@ -29,13 +29,12 @@ from typing import Any
 import torch
 
 from bench.machine import add_busy_process_flag, busy_process, machine
-from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
 from dqn_ref.envs import atari_options, env_spaces, make_env
-from dqn_ref.loop import LoopReport, dqn_loop
+from dqn_ref.loop import LoopReport
 from dqn_ref.loop_state import LoopState
 from dqn_ref.presets import pong_cpu
-from dqn_ref.training.build import make_replay_buffer, make_update
+from dqn_ref.training.build import make_agent, make_replay_buffer, make_update, run_loop
 from dqn_ref.training.seeding import seed_everything
 from dqn_ref.training.thread_choice import ThreadChoice
 
@@ -60,12 +59,12 @@ class Variant:
         envs = make_env(config.env_id, config.num_envs, 0, atari_options(config, training=True))
         spaces = env_spaces(envs, config.env_id)
         replay = make_replay_buffer(config, spaces, device)
-        agent = DQNAgent(config, spaces.obs_shape, spaces.num_actions, device)
+        agent = make_agent(config, spaces.obs_shape, spaces.num_actions, device)
         obs, _ = envs.reset(seed=config.seed)
         self.state = LoopState.start(obs, device, 0)
         self.threads = ThreadChoice(config.torch_threads)
         update = make_update(config, agent, replay)
-        self.loop: Iterator[LoopReport] = dqn_loop(
+        self.loop: Iterator[LoopReport] = run_loop(
             config, agent, envs, replay, self.state, self.threads.timed(update)
         )
         self.advance(LEARNING_STARTS)

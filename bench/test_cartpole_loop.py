@@ -79,7 +79,7 @@ def test_update_only(benchmark: BenchmarkFixture, device: str) -> None:
     def run() -> torch.Tensor:
         loss = torch.zeros((), device=device)
         for _ in range(100):
-            loss = agent.update(buffer.sample(cartpole.batch_size))
+            loss = agent.update(buffer.sample(cartpole.batch_size)).loss
         return loss
 
     loss = benchmark(run)

@@ -25,6 +25,8 @@ from dqn_ref.fast.device_replay import DeviceFrameReplay
 from dqn_ref.fast.graphed_update import WARMUP_UPDATES, GraphedUpdate
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.presets import pong
+from dqn_ref.training.build import make_agent
+from dqn_ref.update import UpdateOutcome
 
 REPLAY_SIZE = 50_000  # transitions in the sampled buffers
 UPDATES = 50  # per round of the update benchmarks
@@ -116,9 +118,9 @@ def test_gpu_update(
     config = pong.replace(batch_size=batch_size)
     if kind == "graphed":
         config = config.replace(**GPU_OPTIONS)
-    agent = DQNAgent(config, OBS_SHAPE, NUM_ACTIONS, torch.device("cuda"))
+    agent = make_agent(config, OBS_SHAPE, NUM_ACTIONS, torch.device("cuda"))
     flops = update_flops(agent, replay, batch_size)
-    update: Callable[[], torch.Tensor] = lambda: agent.update(replay.draw(batch_size))  # noqa: E731
+    update: Callable[[], UpdateOutcome] = lambda: agent.update(replay.draw(batch_size))  # noqa: E731
     if kind == "graphed":
         update = GraphedUpdate(agent, replay, batch_size)
         for _ in range(WARMUP_UPDATES + 1):
@@ -126,7 +128,7 @@ def test_gpu_update(
 
     def run() -> torch.Tensor:
         for _ in range(UPDATES):
-            loss = update()
+            loss = update().loss
         synchronize("cuda")
         return loss
 

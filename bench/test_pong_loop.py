@@ -162,7 +162,7 @@ def test_update_only(
     def run() -> torch.Tensor:
         loss = torch.zeros((), device=device)
         for _ in range(UPDATES):
-            loss = agent.update(buffer.sample(batch_size))
+            loss = agent.update(buffer.sample(batch_size)).loss
         synchronize(device)
         return loss
 
@@ -188,7 +188,7 @@ def test_update_by_precision_and_layout(
     def run() -> torch.Tensor:
         loss = torch.zeros((), device=device)
         for _ in range(UPDATES):
-            loss = agent.update(batch)
+            loss = agent.update(batch).loss
         synchronize(device)
         return loss
 

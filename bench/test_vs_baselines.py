@@ -85,7 +85,7 @@ def test_update_dqn_ref(benchmark: BenchmarkFixture) -> None:
     def run() -> torch.Tensor:
         loss = torch.zeros(())
         for _ in range(UPDATES):
-            loss = agent.update(buffer.sample(PLAIN_CARTPOLE.batch_size))
+            loss = agent.update(buffer.sample(PLAIN_CARTPOLE.batch_size)).loss
         return loss
 
     loss = benchmark.pedantic(run, rounds=5, iterations=1, warmup_rounds=1)

@@ -5,8 +5,14 @@ built, in one line that names the value and the fix (spec/reliability.md#input-v
 from __future__ import annotations
 
 import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any, Literal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dqn_ref.config import (
     CONFIG_GROUPS,
@@ -16,6 +22,7 @@ from dqn_ref.config import (
     DQNConfig,
     field_group,
 )
+from dqn_ref.errors import DQNRefError
 from dqn_ref.evaluate import EVAL_SEED_OFFSET
 from dqn_ref.memory import network_bytes_lower_bound
 from dqn_ref.presets import PRESETS
@@ -193,3 +200,72 @@ def test_every_field_is_written_once_in_exactly_one_group() -> None:
     assert sorted(declared) == sorted(f.name for f in dataclasses.fields(DQNConfig))
     assert len(declared) == len(set(declared))
     assert {field_group(name) for name in declared} == set(CONFIG_GROUPS)
+
+
+def wrong_values(annotation: Any) -> st.SearchStrategy[Any]:
+    """Values that are not of `annotation`'s type (spec/reliability.md#input-validation): for a
+    Literal, strings outside its choices too; an int is no bool and a bool no int."""
+    origin = typing.get_origin(annotation)
+    others = st.one_of(st.lists(st.integers(), max_size=2), st.dictionaries(st.text(), st.none()))
+    if origin is Literal:
+        return st.one_of(others, st.integers(), st.text().map(lambda text: f"{text}-not-a-choice"))
+    if origin is tuple:  # hidden_sizes: a list of integers
+        return st.one_of(
+            st.text(),
+            st.lists(st.one_of(st.floats(), st.booleans(), st.text()), min_size=1, max_size=3),
+        )
+    optional = type(None) in typing.get_args(annotation)
+    base = next((arg for arg in typing.get_args(annotation) if arg is not type(None)), annotation)
+    wrong = {
+        bool: st.one_of(st.integers(0, 1), st.sampled_from(["true", "false", "no"]), st.floats()),
+        int: st.one_of(st.floats(allow_nan=False), st.booleans(), st.text(), st.just(5000.0)),
+        float: st.one_of(st.booleans(), st.text(), st.just("0.1")),
+        str: st.one_of(st.integers(), st.floats(), st.booleans()),
+    }[base]
+    return st.one_of(others, wrong, st.just(None)) if not optional else st.one_of(others, wrong)
+
+
+@given(data=st.data())
+def test_every_field_refuses_a_value_of_another_type_or_outside_its_choices(
+    data: st.DataObject,
+) -> None:
+    """For each field of DQNConfig, present and added later alike, a value of a wrong type (and
+    for a field of choices, one outside them) is refused in one line naming the field, its value
+    and what is allowed, from Python (replace) as from a config file."""
+    hints = typing.get_type_hints(DQNConfig)
+    for item in dataclasses.fields(DQNConfig):
+        value = data.draw(wrong_values(hints[item.name]), label=item.name)
+        with pytest.raises(DQNRefError) as refusal:
+            DQNConfig().replace(**{item.name: value})
+        message = str(refusal.value)
+        assert "\n" not in message and f"{item.name}=" in message and "must be" in message
+        if typing.get_origin(hints[item.name]) is Literal:
+            assert all(repr(choice) in message for choice in typing.get_args(hints[item.name]))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("optimizer", "sgd"), ("loss", "l1"), ("double_q", "false"), ("seed", 1.5),
+     ("buffer_size", 5000.0), ("hidden_sizes", [64.5]), ("env_id", 5), ("device", "tpu"),
+     ("network", "resnet")],
+)  # fmt: skip
+def test_a_config_file_with_a_mistyped_field_is_refused_before_training(
+    field: str, value: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The config files that once trained something else or ended in a traceback: exit 2, one
+    line naming the field, and no run folder."""
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({field: value}))
+    out = tmp_path / "run"
+    assert main(["cartpole", "--config", str(config_file), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and f"{field}=" in error, error
+    assert not out.exists()
+
+
+def test_an_int_in_a_float_field_is_read_as_a_float_and_a_list_as_a_tuple() -> None:
+    """JSON writes 1.0 as 1 and tuples as lists: both are taken, as the annotation's type."""
+    config = DQNConfig(learning_rate=1, hidden_sizes=[64, 32], learning_rate_end=0)  # type: ignore[arg-type]
+    assert type(config.learning_rate) is float and config.learning_rate == 1.0
+    assert type(config.learning_rate_end) is float
+    assert config.hidden_sizes == (64, 32)

@@ -55,8 +55,11 @@ def check_config_json_matches(run_dir: Path, config: DQNConfig) -> None:
             f"{path} is not the config a run writes ({type(error).__name__}); put back the "
             "run's own config.json, or remove it and resume writes it again from the checkpoint"
         ) from error
-    # Through JSON, so that tuples and lists, and ints and floats, compare as written.
+    # Through JSON, so that tuples and lists, and ints and floats, compare as written. A field
+    # added to dqn_ref after the file was written is missing from it: it holds its default.
     saved = json.loads(json.dumps(dataclasses.asdict(config)))
+    defaults = json.loads(json.dumps(dataclasses.asdict(DQNConfig())))
+    on_disk = {**{name: defaults[name] for name in set(defaults) - set(on_disk)}, **on_disk}
     for name in sorted(set(saved) | set(on_disk)):
         if name in FIELDS_RESUME_MAY_CHANGE or on_disk.get(name) == saved.get(name):
             continue

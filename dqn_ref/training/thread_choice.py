@@ -14,13 +14,14 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import torch
-from torch import Tensor
 
 ADAPTIVE = -1
 PROBE_UPDATES = 8  # timed per candidate count; the median discards a first, slower call
 EXPLOIT_UPDATES = 1_500  # about 30-40 s of pong-cpu updates between two probes
+Outcome = TypeVar("Outcome")  # what one update returns
 
 
 def usable_cores() -> int:
@@ -53,12 +54,12 @@ class ThreadChoice:
         if self.current > 0:
             torch.set_num_threads(self.current)
 
-    def timed(self, update: Callable[[], Tensor]) -> Callable[[], Tensor]:
+    def timed(self, update: Callable[[], Outcome]) -> Callable[[], Outcome]:
         """`update`, with the adaptive probe around it; `update` itself when the count is fixed."""
         if not self.adaptive:
             return update
 
-        def adaptive_update() -> Tensor:
+        def adaptive_update() -> Outcome:
             if self.updates_until_probe > 0:
                 self.updates_until_probe -= 1
                 return update()
@@ -66,7 +67,7 @@ class ThreadChoice:
 
         return adaptive_update
 
-    def probe(self, update: Callable[[], Tensor]) -> Tensor:
+    def probe(self, update: Callable[[], Outcome]) -> Outcome:
         """One probed update: time it at the candidate whose turn it is; once every candidate
         has PROBE_UPDATES timings, keep the fastest count for EXPLOIT_UPDATES updates."""
         threads = next(
