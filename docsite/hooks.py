@@ -18,8 +18,8 @@ from mkdocs.structure.pages import Page
 
 # MkDocs loads this file by its path; the package beside it is imported from the project's root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from docsite.pages import source_page, source_uri, spec_page, spec_uri  # noqa: E402
-from docsite.spec_citations import ROOT, Citation, citations, unknown_sections  # noqa: E402
+from docsite.pages import source_page, source_uri, spec_page, spec_uri
+from docsite.spec_citations import ROOT, Citation, citations, unknown_sections
 
 log = logging.getLogger("mkdocs.plugins.docsite")
 LINK = re.compile(r"(\]\()([^)\s#]+)(#[^)\s]*)?(\))")
@@ -36,9 +36,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for (page_name, section), found in cited.items():
         for citation in found:
             by_file[citation.path].append((page_name, section, citation))
-    for path, found in sorted(by_file.items()):
-        uri = source_uri(found[0][2])
-        files.append(File.generated(config, uri, content=source_page(path, ROOT, found)))
+    for path, in_file in sorted(by_file.items()):
+        uri = source_uri(in_file[0][2])
+        files.append(File.generated(config, uri, content=source_page(path, ROOT, in_file)))
     return files
 
 

@@ -80,9 +80,7 @@ def spec_page(text: str, page: str, cited: dict[tuple[str, str], list[Citation]]
     return "".join(parts)
 
 
-def source_page(
-    path: Path, root: Path, found: list[tuple[str, str, Citation]]
-) -> str:
+def source_page(path: Path, root: Path, found: list[tuple[str, str, Citation]]) -> str:
     """One module's or test file's cited definitions: heading (the anchor the spec links to),
     the sections it cites, its source with the file's line numbers."""
     source = (root / path).read_text()

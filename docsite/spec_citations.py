@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 ROOT = Path(__file__).resolve().parent.parent
 HEADING = re.compile(r"^(#{1,6}) +(.+?)\s*$", re.MULTILINE)
 # spec/replay.md#eq-replay-capacity, or a list sharing its page: spec/x.md#one, #two
@@ -72,9 +73,9 @@ def implements_paragraph(docstring: str) -> str:
     return docstring[start : end if end >= 0 else len(docstring)]
 
 
-def definitions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]]:
+def definitions(tree: ast.Module) -> list[tuple[str, Definition]]:
     """Every function and class of a module with its qualified name, methods included."""
-    found: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]] = []
+    found: list[tuple[str, Definition]] = []
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
@@ -106,12 +107,13 @@ def file_citations(
             if not node.name.startswith("test_"):
                 continue
             text = "\n".join(lines[node.lineno - 1 : end])
-            cites = [(page, anchor, prop, False) for page, anchor, prop in sections_cited(text, eq_pages)]
+            cites = [
+                (page, anchor, prop, False) for page, anchor, prop in sections_cited(text, eq_pages)
+            ]
         else:
             docstring = ast.get_docstring(node) or ""
-            implemented = {
-                (page, anchor) for page, anchor, _ in sections_cited(implements_paragraph(docstring), {})
-            }
+            paragraph = implements_paragraph(docstring)
+            implemented = {(page, anchor) for page, anchor, _ in sections_cited(paragraph, {})}
             cites = [
                 (page, anchor, None, (page, anchor) in implemented)
                 for page, anchor, _ in sections_cited(docstring, {})
@@ -124,7 +126,12 @@ def file_citations(
 
 def eq_pages_of(sections: dict[str, set[str]]) -> dict[str, str]:
     """Equation ID -> its page."""
-    return {anchor: page for page, anchors in sections.items() for anchor in anchors if anchor.startswith("eq-")}
+    return {
+        anchor: page
+        for page, anchors in sections.items()
+        for anchor in anchors
+        if anchor.startswith("eq-")
+    }
 
 
 def citations(root: Path = ROOT) -> dict[tuple[str, str], list[Citation]]:

@@ -80,7 +80,7 @@ def measured(check: dict[str, Any]) -> str:
         return f"{float(value) * check.get('scale', 1.0):,.{check['digits']}f}"
     match = re.search(check["regex"], source.read_text(), re.MULTILINE)
     assert match is not None, f"{check['regex']!r} finds nothing in {check['source']}"
-    return match.group(1)
+    return str(match.group(1))
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[claim["id"] for claim in CLAIMS])

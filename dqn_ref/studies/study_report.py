@@ -86,7 +86,8 @@ def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | Non
                 f"step {result.stable_steps_to_solve:,}"
             )
             if result.stable_train_seconds_to_solve is not None:
-                stable += f" after {format_number(result.stable_train_seconds_to_solve)} s of training"
+                seconds = format_number(result.stable_train_seconds_to_solve)
+                stable += f" after {seconds} s of training"
             else:
                 stable += f" after {format_number(result.stable_seconds_to_solve)} s"
         first = (
