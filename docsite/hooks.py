@@ -22,6 +22,7 @@ from docsite.pages import source_page, source_uri, spec_page, spec_uri
 from docsite.spec_citations import ROOT, Citation, citations, unknown_sections
 
 log = logging.getLogger("mkdocs.plugins.docsite")
+LIST_ITEM = re.compile(r"^(?:[-*+]|\d+\.) ")
 LINK = re.compile(r"(\]\()([^)\s#]+)(#[^)\s]*)?(\))")
 
 
@@ -42,9 +43,28 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return files
 
 
+def separate_lists(markdown: str) -> str:
+    """A blank line before a list that follows a paragraph's last line at once: GitHub starts a
+    list there, Python-Markdown would run the items into the paragraph."""
+    lines = markdown.split("\n")
+    out: list[str] = []
+    in_code = False
+    for line in lines:
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        previous = out[-1] if out else ""
+        after_paragraph = previous.strip() and not previous.startswith((" ", "\t", "|", ">"))
+        starts_list = LIST_ITEM.match(line) and not LIST_ITEM.match(previous)
+        if not in_code and starts_list and after_paragraph:
+            out.append("")
+        out.append(line)
+    return "\n".join(out)
+
+
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, **_: Any) -> str:
     """A link from a page of docs/ to ../spec/x.md (a file of the repository) goes to the
     site's spec/x.md."""
+    markdown = separate_lists(markdown)
     if page.file.generated_by is not None:
         return markdown
     docs_dir = Path(config.docs_dir).resolve()

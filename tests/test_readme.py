@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from docsite.spec_citations import slugify
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 TEST_COMMAND = 'python -m pip install "tox>=4.11" && python -m tox'
@@ -74,3 +76,18 @@ def test_the_readme_commands_run_as_written(tmp_path: Path) -> None:
         if folders:
             run_dir = folders[0].parent
     assert run_dir is not None and (run_dir / "video.gif").stat().st_size > 0
+
+
+def test_every_link_of_the_readme_leads_to_a_file_and_heading_that_exist() -> None:
+    """The README is read on GitHub, outside the site's strict build: its relative links are
+    checked here, each anchor against the headings of the page it names."""
+    links = re.findall(r"\]\(([^)\s]+)\)", README)
+    relative = [link for link in links if "://" not in link]
+    assert len(relative) >= 10
+    for link in relative:
+        path, _, fragment = link.partition("#")
+        target = ROOT / path
+        assert target.exists(), link
+        if fragment:
+            headings = re.findall(r"^#{1,6} +(.+?)\s*$", target.read_text(), re.MULTILINE)
+            assert fragment in {slugify(heading) for heading in headings}, link
