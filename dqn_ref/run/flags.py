@@ -27,7 +27,8 @@ TASK_HELP = {
     "cartpole": "train DQN on CartPole-v1 (the default preset: a median 2.3 s of training to a "
     "stable solve on a 2-core Intel Xeon, docs/cartpole/study-heldout.md)",
     "pong": "train DQN on Atari Pong (ALE/Pong-v5) from pixels: a GPU job (the default preset: 2M "
-    "agent steps at 511 agent steps/s on one NVIDIA H200, docs/results.md); on a 2-core CPU, "
+    "agent steps; it trained at 511 agent steps/s on one NVIDIA H200, docs/results.md); on a "
+    "2-core CPU, "
     "--preset pong-cpu (650,003 agent steps in 56 minutes of training on a 2-core Intel Xeon)",
     "control": "train DQN on any Gymnasium environment with discrete actions and vector "
     "observations (--env-id Acrobot-v1, MountainCar-v0, LunarLander-v3, ...)",

@@ -49,7 +49,7 @@ Ctrl-C (or SIGTERM) saves a checkpoint and says how to resume; spec/reliability.
 resuming guarantees. Measured (docs/claims.json lists each figure with its source): the default
 CartPole preset takes a median 2.3 s of training to a stable solve on a 2-core Intel Xeon
 (docs/cartpole/study-heldout.md); pong-cpu trained 650,003 agent steps in 56 minutes of training
-on a 2-core Intel Xeon (docs/results.md); the default pong preset trains at 511 agent steps/s on
+on a 2-core Intel Xeon (docs/results.md); the default pong preset trained at 511 agent steps/s on
 one NVIDIA H200 (docs/results.md, "Speed by preset on the H200")."""
 
 
