@@ -20,7 +20,8 @@ def compute_precision(
     device_type: str, precision: Precision
 ) -> contextlib.AbstractContextManager[None]:
     """Where precision is bfloat16, autocast runs the convolutions and matrix products in bf16
-    while weights, gradients and the optimiser stay float32 (spec/network.md#precision)."""
+    while weights, gradients and the optimiser stay float32
+    (spec/network.md#precision-and-layout)."""
     if precision == "float32":
         return contextlib.nullcontext()
     return torch.autocast(device_type, dtype=torch.bfloat16)

@@ -45,7 +45,7 @@ def test_the_readme_example_runs_as_written(
         dqn_ref, "get_preset", lambda *args: real_get_preset(*args).replace(**TINY)
     )
     monkeypatch.chdir(tmp_path)
-    exec(compile(readme_block("### From Python"), "README.md", "exec"), {})
+    exec(compile(readme_block("## From Python"), "README.md", "exec"), {})
     run_dir = tmp_path / "runs" / "from-python"
     assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "video.gif").stat().st_size > 0
     printed = capsys.readouterr().out

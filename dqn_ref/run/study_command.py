@@ -45,9 +45,11 @@ A study writes runs/study-<env>-<preset>-<time>/ (or --out):
                (every later evaluation solves too), success rate (the fraction of training
                episodes whose return reached the time limit's, 500 on CartPole-v1: the
                paper's measure), mean training return, best and final evaluation
-  study.md     that table, the aggregates (seeds solved; for steps and seconds to solve and
-               the final evaluation: median, range, and the interquartile mean with its 95%
-               bootstrap interval; mean success rate) and the command line
+  study.md     that table, led by the stable solve, its time and the final evaluation, then
+               the aggregates (seeds stably solved; for steps and seconds to solve and the
+               final evaluation: median, range, and the interquartile mean with its 95%
+               bootstrap interval) and the command line; the success rate only for a config
+               that trains on after solving (with stop_when_solved it says nothing)
   study.json   all of the above and the config, machine-readable
   curves.png   evaluation mean and smoothed training return against agent steps: each seed,
                the mean over seeds and the min-max band

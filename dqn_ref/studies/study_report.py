@@ -61,84 +61,110 @@ def cap_label(return_cap: float | None) -> str:
     return "the time limit's return" if return_cap is None else f"{return_cap:g}"
 
 
+def reports_success_rate(config: DQNConfig, return_cap: float | None) -> bool:
+    """Whether the paper's success rate (training episodes whose return reached the time
+    limit's) says anything: not without such a return, and not for a run that stops once solved
+    (spec/evaluation.md#stopping-once-solved), which ends before its exploring training episodes
+    could reach the limit, so that its rate is near 0 however well the agent plays."""
+    return return_cap is not None and not config.stop_when_solved
+
+
 def describe_seed(result: SeedResult, config: DQNConfig, return_cap: float | None) -> str:
-    """The one line printed when a seed finishes."""
+    """The one line printed when a seed finishes: the stable solve and its time first, then the
+    final evaluation, then the first solve."""
+    final = f"final evaluation {format_number(result.final_eval)}"
     if config.solved_threshold is None:
-        solved = f"no solved threshold (best evaluation {format_number(result.best_eval)})"
-    elif result.solved:
-        solved = (
-            f"solved (evaluation mean >= {config.solved_threshold:g}) at step "
-            f"{result.steps_to_solve:,} after {format_number(result.seconds_to_solve)} s"
+        line = f"no solved threshold (best evaluation {format_number(result.best_eval)}); {final}"
+    elif not result.solved:
+        line = f"never solved (best evaluation {format_number(result.best_eval)}); {final}"
+    else:
+        if result.stable_steps_to_solve is None:
+            stable = "not stably solved (an evaluation after the first solve fell below)"
+        else:
+            stable = (
+                f"stably solved (evaluation mean >= {config.solved_threshold:g} from then on) at "
+                f"step {result.stable_steps_to_solve:,}"
+            )
+            if result.stable_train_seconds_to_solve is not None:
+                seconds = format_number(result.stable_train_seconds_to_solve)
+                stable += f" after {seconds} s of training"
+            else:
+                stable += f" after {format_number(result.stable_seconds_to_solve)} s"
+        first = (
+            f"first solved at step {result.steps_to_solve:,} after "
+            f"{format_number(result.seconds_to_solve)} s"
         )
         if result.train_seconds_to_solve is not None:
-            solved += f" ({format_number(result.train_seconds_to_solve)} s training only)"
-        if result.stable_steps_to_solve is None:
-            solved += ", not stably (a later evaluation fell below)"
-        else:
-            solved += f", stably from step {result.stable_steps_to_solve:,}"
-            if result.stable_train_seconds_to_solve is not None:
-                solved += (
-                    f" ({format_number(result.stable_train_seconds_to_solve)} s training only)"
-                )
-    else:
-        solved = f"never solved (best evaluation {format_number(result.best_eval)})"
-    return (
-        f"seed {result.seed}: {solved}; final evaluation {format_number(result.final_eval)}; "
-        f"{format_rate(result.success_rate)} of {count(result.episodes, 'training episode')} "
-        "reached "
-        f"{cap_label(return_cap)}"
-    )
+            first += f" ({format_number(result.train_seconds_to_solve)} s training only)"
+        line = f"{stable}; {final}; {first}"
+    if reports_success_rate(config, return_cap):
+        line += (
+            f"; {format_rate(result.success_rate)} of "
+            f"{count(result.episodes, 'training episode')} reached {cap_label(return_cap)}"
+        )
+    return f"seed {result.seed}: {line}"
 
 
 def aggregate_lines(
     aggregate: StudyAggregate, config: DQNConfig, return_cap: float | None
 ) -> list[str]:
-    """The study's summary, one measure a line (study.md and the terminal)."""
+    """The study's summary, one measure a line (study.md and the terminal): the stable solves,
+    their time and the final evaluation first, then the first solves."""
     if config.solved_threshold is None:
         lines = [
             f"no solve measured: {config.env_id}'s gymnasium spec gives no reward threshold "
             "(--solved-threshold X states one)"
         ]
     else:
-        lines = solve_lines(aggregate, config, config.solved_threshold)
+        lines = stable_solve_lines(aggregate, config.solved_threshold)
     if aggregate.final_eval is not None:
         lines.append(
             f"final evaluation ({count(config.final_eval_episodes, 'episode')}): "
             f"{format_spread(aggregate.final_eval, 1)}"
         )
-    if return_cap is not None:
+    if config.solved_threshold is not None:
+        lines += first_solve_lines(aggregate, config.solved_threshold)
+    if reports_success_rate(config, return_cap):
         lines.append(
-            f"success rate (training episodes reaching {cap_label(return_cap)}), mean over "
-            f"seeds: {format_rate(aggregate.mean_success_rate)}"
+            f"training episodes reaching {cap_label(return_cap)} (the paper's success rate), "
+            f"mean over seeds: {format_rate(aggregate.mean_success_rate)}"
         )
     return lines
 
 
-def solve_lines(aggregate: StudyAggregate, config: DQNConfig, threshold: float) -> list[str]:
-    """How many seeds solved and stably solved, and how soon."""
+def stable_solve_lines(aggregate: StudyAggregate, threshold: float) -> list[str]:
+    """How many seeds stably solved, and how soon: training seconds first where runs report
+    them, then agent steps, then seconds with the evaluations."""
     lines = [
-        f"solved (an evaluation mean >= {threshold:g} during training): "
-        f"{aggregate.solved} of {count(aggregate.seeds, 'seed')}",
-        f"agent steps to solve: {format_solve_spread(aggregate.steps_to_solve, 0)}",
-        f"seconds to solve: {format_solve_spread(aggregate.seconds_to_solve, 1)}",
-    ]
-    if aggregate.train_seconds_to_solve is not None:
-        lines.append(
-            "seconds to solve, training only (evaluations excluded): "
-            f"{format_solve_spread(aggregate.train_seconds_to_solve, 1)}"
-        )
-    lines += [
         "stably solved (from one evaluation on, every evaluation mean >= "
         f"{threshold:g}): {aggregate.stably_solved} of {count(aggregate.seeds, 'seed')}",
-        "agent steps to stable solve: "
-        f"{format_solve_spread(aggregate.stable_steps_to_solve, 0, 'stably solved')}",
-        "seconds to stable solve: "
-        f"{format_solve_spread(aggregate.stable_seconds_to_solve, 1, 'stably solved')}",
     ]
     if aggregate.stable_train_seconds_to_solve is not None:
         lines.append(
-            "seconds to stable solve, training only (evaluations excluded): "
+            "seconds of training to stable solve (evaluations excluded): "
             + format_solve_spread(aggregate.stable_train_seconds_to_solve, 1, "stably solved")
+        )
+    lines += [
+        "agent steps to stable solve: "
+        f"{format_solve_spread(aggregate.stable_steps_to_solve, 0, 'stably solved')}",
+        "seconds to stable solve, evaluations included: "
+        f"{format_solve_spread(aggregate.stable_seconds_to_solve, 1, 'stably solved')}",
+    ]
+    return lines
+
+
+def first_solve_lines(aggregate: StudyAggregate, threshold: float) -> list[str]:
+    """How many seeds reached the threshold at some evaluation, and how soon."""
+    lines = [
+        f"solved at some evaluation (a mean >= {threshold:g} during training): "
+        f"{aggregate.solved} of {count(aggregate.seeds, 'seed')}",
+        f"agent steps to first solve: {format_solve_spread(aggregate.steps_to_solve, 0)}",
+        f"seconds to first solve: {format_solve_spread(aggregate.seconds_to_solve, 1)}",
+    ]
+    if aggregate.train_seconds_to_solve is not None:
+        lines.append(
+            "seconds to first solve, training only (evaluations excluded): "
+            f"{format_solve_spread(aggregate.train_seconds_to_solve, 1)}"
         )
     return lines
 
@@ -165,19 +191,18 @@ def write_markdown(
 ) -> None:
     """study.md: the per-seed table, the aggregates and the command that made them."""
     with_train_seconds = aggregate.train_seconds_to_solve is not None
-    header = ["seed", "solved", "steps to solve", "seconds to solve"]
-    if with_train_seconds:
-        header.append("seconds to solve, training only")
-    header += ["steps to stable solve", "seconds to stable solve"]
     with_stable_train_seconds = aggregate.stable_train_seconds_to_solve is not None
+    with_success_rate = reports_success_rate(config, return_cap)
+    header = ["seed", "steps to stable solve"]
     if with_stable_train_seconds:
-        header.append("seconds to stable solve, training only")
-    header += [
-        f"success rate (training episodes reaching {cap_label(return_cap)})",
-        "mean training return",
-        "best evaluation",
-        "final evaluation",
-    ]
+        header.append("seconds of training to stable solve")
+    header += ["seconds to stable solve", "final evaluation", "solved", "steps to first solve"]
+    header.append("seconds to first solve")
+    if with_train_seconds:
+        header.append("seconds to first solve, training only")
+    if with_success_rate:
+        header.append(f"training episodes reaching {cap_label(return_cap)}")
+    header += ["mean training return", "best evaluation"]
     lines = [
         f"# Study: {title}",
         "",
@@ -187,26 +212,21 @@ def write_markdown(
         "|" + " --- |" * len(header),
     ]
     for result in results:
-        cells = [
-            str(result.seed),
+        cells = [str(result.seed), format_number(result.stable_steps_to_solve, 0)]
+        if with_stable_train_seconds:
+            cells.append(format_number(result.stable_train_seconds_to_solve))
+        cells += [
+            format_number(result.stable_seconds_to_solve),
+            format_number(result.final_eval),
             "yes" if result.solved else "no",
             format_number(result.steps_to_solve, 0),
             format_number(result.seconds_to_solve),
         ]
         if with_train_seconds:
             cells.append(format_number(result.train_seconds_to_solve))
-        cells += [
-            format_number(result.stable_steps_to_solve, 0),
-            format_number(result.stable_seconds_to_solve),
-        ]
-        if with_stable_train_seconds:
-            cells.append(format_number(result.stable_train_seconds_to_solve))
-        cells += [
-            format_rate(result.success_rate),
-            format_number(result.mean_train_return),
-            format_number(result.best_eval),
-            format_number(result.final_eval),
-        ]
+        if with_success_rate:
+            cells.append(format_rate(result.success_rate))
+        cells += [format_number(result.mean_train_return), format_number(result.best_eval)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *(f"- {line}" for line in aggregate_lines(aggregate, config, return_cap)), ""]
     lines += [
@@ -218,5 +238,13 @@ def write_markdown(
         "Each seed's run folder is seed<S>/; curves.png and boxplot.png are the study's figures.",
         "",
     ]
+    if return_cap is not None and not with_success_rate:
+        lines[-1:-1] = [
+            "The paper's success rate (training episodes reaching "
+            f"{cap_label(return_cap)}) is left out: these runs stop once solved "
+            "(spec/evaluation.md#stopping-once-solved), before their exploring training episodes "
+            "could reach it. study.csv keeps it.",
+            "",
+        ]
     text = "\n".join(lines)
     atomic_write(path, lambda file: file.write(text.encode()))

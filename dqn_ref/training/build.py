@@ -35,7 +35,7 @@ def resolve_device(requested: str) -> torch.device:
     if requested == "cuda" and not torch.cuda.is_available():
         raise DQNRefError(
             "--device cuda asked for, but this torch sees no CUDA device; use --device cpu, "
-            "or install a CUDA build of torch (README, 'GPU install')"
+            "or install a CUDA build of torch (docs/guides/install.md, 'With a GPU')"
         )
     return torch.device(requested)
 

@@ -85,6 +85,7 @@ def print_cpu_estimate(config: DQNConfig, spaces: EnvSpaces, device: torch.devic
     print(
         f"note: on this CPU this run will take about {total_s / 3600:.1f} h "
         f"({updates:,} updates at {update_s * 1e3:.0f} ms, {config.total_steps:,} agent steps); "
-        "a CUDA GPU is far faster (README, 'GPU install'), or shorten it with --steps N",
+        "a CUDA GPU is far faster (docs/guides/install.md, 'With a GPU'), or shorten it with "
+        "--steps N",
         flush=True,
     )

@@ -352,7 +352,8 @@ def train(
     resume_from: dict[str, Any] | None = None,
     clock: Clock = time.perf_counter,
 ) -> TrainResult:
-    """Train one agent as `config` says and write the run folder (README, 'What a run writes').
+    """Train one agent as `config` says and write the run folder (docs/guides/training.md, "What
+    a run writes").
 
     After each step of the loop `stop.should_stop(step)` is asked; when it says so, a checkpoint
     is saved and TrainingInterruptedError raised. `resume_from`, a checkpoint's payload, continues

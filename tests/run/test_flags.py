@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dqn_ref.config import CONFIG_GROUPS, field_needs
-from dqn_ref.presets import PRESETS, TASK_PRESETS, cartpole, pong
+from dqn_ref.presets import PRESETS, TASK_PRESETS, cartpole
 from dqn_ref.run.flags import flag_with_value
 from dqn_ref.run.main import main
 
@@ -99,19 +99,6 @@ def test_the_listed_flags_set_the_presets_values(
     assert main(["cartpole", *short, "--out", str(plain)]) == 0
     config_of = [json.loads((out / "config.json").read_text())["config"] for out in (listed, plain)]
     assert config_of[0] == config_of[1]
-
-
-def test_help_times_are_the_measured_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    """Pong's default run time in --help is its 2M agent steps at the H200's measured speed
-    (docs/results.md, "Speed by preset on the H200")."""
-    results = (Path(__file__).resolve().parents[2] / "docs" / "results.md").read_text()
-    speed = re.search(r"\| `pong` \(float32[^|]*\| (\d+) \|", results)
-    assert speed is not None
-    minutes = round(pong.total_steps / int(speed.group(1)) / 60)
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
-    assert f"about {minutes} min on one H200" in text
 
 
 def test_a_run_too_short_to_learn_says_so_and_counts_in_the_singular(
