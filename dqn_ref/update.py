@@ -68,8 +68,8 @@ def dqn_update(
 ) -> UpdateOutcome:
     """One gradient step of theta (the parameters `optimizer` steps) on a minibatch.
 
-    Alg. step 7: the TD loss (`loss_of_batch`, td_loss_of_batch unless a speed-up passes its
-    compiled twin), backpropagated, clipped by eq-grad-clip, then one optimiser step.
+    Alg. step 7: the TD loss (`loss_of_batch`: td_loss_of_batch, or a caller's function that
+    computes the same), backpropagated, clipped by eq-grad-clip, then one optimiser step.
     """
     loss, q_taken = loss_of_batch(online_net, target_net, batch, config)
     optimizer.zero_grad(set_to_none=True)

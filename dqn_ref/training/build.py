@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
+from gymnasium.vector import VectorEnv
 
 from dqn_ref.agent import DQNAgent, make_optimizer
 from dqn_ref.config import DQNConfig
@@ -17,7 +18,7 @@ from dqn_ref.fast.device_replay import DeviceFrameReplay
 from dqn_ref.fast.graphed_update import GraphedUpdate, capturable_optimizer
 from dqn_ref.fast.overlapped_loop import overlapped_dqn_loop
 from dqn_ref.frame_replay import FrameReplayBuffer
-from dqn_ref.loop import LockstepEnvs, LoopReport, dqn_loop
+from dqn_ref.loop import LoopReport, dqn_loop
 from dqn_ref.loop_state import LoopState
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.replay_interface import Replay
@@ -97,7 +98,7 @@ def make_update(config: DQNConfig, agent: DQNAgent, replay: Replay) -> Callable[
 def run_loop(
     config: DQNConfig,
     agent: DQNAgent,
-    envs: LockstepEnvs,
+    envs: VectorEnv,
     replay: Replay,
     state: LoopState,
     update: Callable[[], UpdateOutcome],

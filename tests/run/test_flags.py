@@ -11,7 +11,7 @@ import pytest
 
 from dqn_ref.config import CONFIG_GROUPS, field_needs
 from dqn_ref.presets import PRESETS, TASK_PRESETS, cartpole
-from dqn_ref.run.flags import flag_with_value
+from dqn_ref.run.task_help import flag_with_value
 from dqn_ref.run.main import main
 
 SHORT = ["--steps", "300", "--num-envs", "1", "--learning-starts", "100", "--eval-interval", "0"]
