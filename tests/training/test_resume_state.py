@@ -1,0 +1,149 @@
+"""A resumed run against the same run never interrupted, compared on everything its final
+checkpoint holds (spec/reliability.md#resume): every field of the loop state (dqn_ref/loop_state.py),
+every generator (python's, numpy's and torch's global ones, the evaluation's, the agent's
+exploration, the replay sampler's, each environment's), every counter, the networks, the
+optimiser, the replay buffer and the environments' state; and metrics.csv row by row. Evaluations
+act at an epsilon above 0, so that the evaluation's generator shows. A field added to any of them
+later is compared without being listed here (tests/training/resume_state.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from numpy.typing import NDArray
+
+import dqn_ref.training.train as train_module
+from dqn_ref.agent import DQNAgent
+from dqn_ref.config import DQNConfig
+from dqn_ref.presets import cartpole
+from dqn_ref.training.interrupt import TrainingInterruptedError
+from dqn_ref.training.metrics import read_metrics
+from tests.training.resume_state import (
+    GENERATORS,
+    WALL_CLOCK_COLUMNS,
+    StopAt,
+    checkpoint_leaves,
+    differing,
+    groups,
+)
+
+REAL_ACT = DQNAgent.act
+STOP_AT = 190  # between the evaluations at 100 and 200, in the middle of episodes
+# gymnasium seeds the action and observation spaces' generators from the OS's entropy; dqn_ref
+# never samples a space, so no two runs share them and none uses them.
+UNUSED = "_space._np_random"
+
+
+def tiny_run(**changes: Any) -> DQNConfig:
+    """The default preset in 400 steps on two copies, learning from step 100, evaluating every
+    100 steps at epsilon 0.3, the replay buffer in the checkpoint."""
+    tiny = {
+        "num_envs": 2,
+        "total_steps": 400,
+        "learning_starts": 100,
+        "buffer_size": 1_000,
+        "batch_size": 32,
+        "eval_interval": 100,
+        "eval_episodes": 2,
+        "final_eval_episodes": 2,
+        "eval_epsilon": 0.3,
+        "checkpoint_replay": True,
+        "tensorboard": False,
+    }
+    return cartpole.replace(**{**tiny, **changes})
+
+
+def act_drawing_from_the_global_generators(
+    agent: DQNAgent, obs: NDArray[Any], epsilon: float
+) -> NDArray[np.int64]:
+    """DQNAgent.act, beside a library that draws from python's, numpy's and torch's global
+    generators at every step (dqn_ref itself draws from them only to initialise the networks),
+    so that their states move during training and a resume must restore them."""
+    random.random()
+    np.random.random()  # noqa: NPY002 - the legacy global generator is the point
+    torch.rand(1)
+    return REAL_ACT(agent, obs, epsilon)
+
+
+def whole_and_resumed(
+    config: DQNConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[train_module.TrainResult, train_module.TrainResult]:
+    """The run never stopped, in tmp_path/whole, and stopped at STOP_AT then resumed, in
+    tmp_path/resumed."""
+    monkeypatch.setattr(train_module, "plot_curve", lambda *_: None)  # not compared here
+    monkeypatch.setattr(DQNAgent, "act", act_drawing_from_the_global_generators)
+    whole = train_module.train(config, tmp_path / "whole", progress=False)
+    with pytest.raises(TrainingInterruptedError):
+        train_module.train(config, tmp_path / "resumed", progress=False, stop=StopAt(STOP_AT))
+    return whole, train_module.resume(tmp_path / "resumed", progress=False)
+
+
+def used_differences(tmp_path: Path) -> set[str]:
+    paths = differing(tmp_path / "whole", tmp_path / "resumed")
+    return {path for path in paths if UNUSED not in path}
+
+
+def rows(run_dir: Path, leave_out: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """metrics.csv without its wall-clock columns and the columns `leave_out` names."""
+    left_out = (*WALL_CLOCK_COLUMNS, *leave_out)
+    return [
+        {key: value for key, value in row.items() if key not in left_out}
+        for row in read_metrics(run_dir / "metrics.csv")
+    ]
+
+
+def result_without_wall_clock(result: train_module.TrainResult) -> dict[str, Any]:
+    fields = dataclasses.asdict(result)
+    return {
+        key: value
+        for key, value in fields.items()
+        if key != "run_dir" and not key.endswith("time_s")
+    }
+
+
+def test_a_resumed_run_with_its_buffer_and_environments_ends_as_the_whole_run_in_every_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replay and environments saved, on CPU: bit-exact. The final checkpoints agree at every
+    path (wall-clock seconds aside), every generator among them, and so do metrics.csv, the
+    evaluations at 200, 300 and 400 and the final one included, and the result."""
+    whole, resumed = whole_and_resumed(tiny_run(), tmp_path, monkeypatch)
+    leaves = checkpoint_leaves(tmp_path / "whole")
+    for generator in GENERATORS:
+        assert any(path.startswith(generator) for path in leaves), generator
+    assert any(path.startswith("envs.") and "np_random" in path for path in leaves)
+    assert used_differences(tmp_path) == set()
+    assert rows(tmp_path / "resumed") == rows(tmp_path / "whole")
+    assert result_without_wall_clock(resumed) == result_without_wall_clock(whole)
+
+
+def test_a_resume_without_the_buffer_differs_only_in_what_the_refill_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spec/reliability.md#resume, the replay buffer not saved: the buffer refills and the updates
+    due meanwhile are skipped, so the buffer, the networks, the optimiser, the loss and the count
+    of skipped updates differ from the whole run's. Every action random, in training and in the
+    evaluations (epsilon 1), keeps the environments' paths apart from learning: everything else
+    must agree: every other field of the loop state, the episodes, every generator saved (the
+    buffer, its sampler with it, is in neither checkpoint) and metrics.csv, its loss column
+    aside."""
+    config = tiny_run(
+        checkpoint_replay=False, epsilon_start=1.0, epsilon_end=1.0, eval_epsilon=1.0
+    )
+    whole, resumed = whole_and_resumed(config, tmp_path, monkeypatch)
+    assert groups(used_differences(tmp_path)) == {
+        "agent.online_net",
+        "agent.target_net",
+        "agent.optimizer",
+        "loop.loss_sum",
+        "loop.updates_skipped",
+    }
+    assert rows(tmp_path / "resumed", ("loss",)) == rows(tmp_path / "whole", ("loss",))
+    assert resumed.updates == whole.updates and resumed.updates_skipped > 0
+    assert (resumed.steps, resumed.episodes) == (whole.steps, whole.episodes)
