@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import dqn_ref.training.train as train_module
 from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
 from dqn_ref.presets import cartpole
+from dqn_ref.training.checkpoint import load_checkpoint
 from dqn_ref.training.interrupt import TrainingInterruptedError
 from dqn_ref.training.metrics import read_metrics
 from tests.training.resume_state import (
@@ -34,14 +36,17 @@ from tests.training.resume_state import (
 )
 
 REAL_ACT = DQNAgent.act
-STOP_AT = 190  # between the evaluations at 100 and 200, in the middle of episodes
+# Between the evaluations at 100 and 200, where copy 0's episode has just ended (its next step
+# is its autoreset), copy 1's goes on, and that step's update waits for the next train row.
+STOP_AT = 192
 # gymnasium seeds the action and observation spaces' generators from the OS's entropy; dqn_ref
 # never samples a space, so no two runs share them and none uses them.
 UNUSED = "_space._np_random"
 
 
 def tiny_run(**changes: Any) -> DQNConfig:
-    """The default preset in 400 steps on two copies, learning from step 100, evaluating every
+    """The default preset in 400 steps on two copies, learning from step 100 every second step,
+    evaluating every
     100 steps at epsilon 0.3, the replay buffer in the checkpoint."""
     tiny = {
         "num_envs": 2,
@@ -49,6 +54,7 @@ def tiny_run(**changes: Any) -> DQNConfig:
         "learning_starts": 100,
         "buffer_size": 1_000,
         "batch_size": 32,
+        "train_frequency": 2,
         "eval_interval": 100,
         "eval_episodes": 2,
         "final_eval_episodes": 2,
@@ -75,12 +81,13 @@ def whole_and_resumed(
     config: DQNConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[train_module.TrainResult, train_module.TrainResult]:
     """The run never stopped, in tmp_path/whole, and stopped at STOP_AT then resumed, in
-    tmp_path/resumed."""
+    tmp_path/resumed. The checkpoint it resumed from is kept as tmp_path/stopped.pt."""
     monkeypatch.setattr(train_module, "plot_curve", lambda *_: None)  # not compared here
     monkeypatch.setattr(DQNAgent, "act", act_drawing_from_the_global_generators)
     whole = train_module.train(config, tmp_path / "whole", progress=False)
     with pytest.raises(TrainingInterruptedError):
         train_module.train(config, tmp_path / "resumed", progress=False, stop=StopAt(STOP_AT))
+    shutil.copy(tmp_path / "resumed" / "checkpoint.pt", tmp_path / "stopped.pt")
     return whole, train_module.resume(tmp_path / "resumed", progress=False)
 
 
@@ -112,8 +119,13 @@ def test_a_resumed_run_with_its_buffer_and_environments_ends_as_the_whole_run_in
 ) -> None:
     """Replay and environments saved, on CPU: bit-exact. The final checkpoints agree at every
     path (wall-clock seconds aside), every generator among them, and so do metrics.csv, the
-    evaluations at 200, 300 and 400 and the final one included, and the result."""
+    evaluations at 200, 300 and 400 and the final one included, and the result. The run stops
+    where a copy's next step is its autoreset and a loss waits for the next row, so that the
+    resetting flags and the loss sum must come back too."""
     whole, resumed = whole_and_resumed(tiny_run(), tmp_path, monkeypatch)
+    stopped = load_checkpoint(tmp_path / "stopped.pt")["loop"]
+    assert stopped["step"] == STOP_AT and stopped["resetting"].tolist() == [True, False]
+    assert stopped["losses_since_row"] > 0 and stopped["loss_sum"] != 0
     leaves = checkpoint_leaves(tmp_path / "whole")
     for generator in GENERATORS:
         assert any(path.startswith(generator) for path in leaves), generator
