@@ -145,9 +145,7 @@ def test_a_resume_without_the_buffer_differs_only_in_what_the_refill_changes(
     must agree: every other field of the loop state, the episodes, every generator saved (the
     buffer, its sampler with it, is in neither checkpoint) and metrics.csv, its loss column
     aside."""
-    config = tiny_run(
-        checkpoint_replay=False, epsilon_start=1.0, epsilon_end=1.0, eval_epsilon=1.0
-    )
+    config = tiny_run(checkpoint_replay=False, epsilon_start=1.0, epsilon_end=1.0, eval_epsilon=1.0)
     whole, resumed = whole_and_resumed(config, tmp_path, monkeypatch)
     assert groups(used_differences(tmp_path)) == {
         "agent.online_net",
