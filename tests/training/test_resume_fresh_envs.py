@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 import dqn_ref.training.build as build
+import dqn_ref.training.checkpoint as checkpoint_module
 import dqn_ref.training.train as train_module
 from dqn_ref.config import DQNConfig
 from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.loop import updates_due
-from dqn_ref.presets import get_preset
+from dqn_ref.presets import cartpole, get_preset
 from dqn_ref.training.checkpoint import load_checkpoint
 from dqn_ref.training.interrupt import TrainingInterruptedError
 from dqn_ref.training.metrics import read_metrics
@@ -149,3 +150,29 @@ def test_a_fresh_start_at_episode_ends_agrees_with_the_whole_run_but_for_the_new
         "agent.optimizer",
         "agent.generator",
     }
+
+
+def test_a_fresh_start_begins_each_episodes_return_and_length_at_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CartPole whose environments are not saved (as if they did not pickle), stopped
+    mid-episode: the episodes in progress are dropped, and the new ones count from zero, so every
+    logged episode's return equals its length (CartPole pays 1 a step), before the resume and
+    after it."""
+    monkeypatch.setattr(checkpoint_module, "capture_env_state", lambda _: None)
+    monkeypatch.setattr(train_module, "plot_curve", lambda *_: None)
+    config = cartpole.replace(
+        num_envs=2,
+        total_steps=300,
+        learning_starts=100,
+        buffer_size=1_000,
+        eval_interval=0,
+        final_eval_episodes=0,
+        tensorboard=False,
+    )
+    stopped, _ = stop_and_resume(config, tmp_path / "run", 170)
+    assert stopped["episode_length"].all() and stopped["episode_return"].all()  # mid-episode
+    rows = train_rows(tmp_path / "run")
+    after = [row for row in rows if int(row["step"]) > 170]
+    assert len(after) >= 4
+    assert all(float(row["return"]) == float(row["length"]) for row in rows)
