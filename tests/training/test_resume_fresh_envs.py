@@ -119,20 +119,35 @@ def test_after_a_fresh_start_mid_episode_each_stored_frame_stack_is_the_one_play
     assert len(rows) == 2 + 2
 
 
+# Where the final checkpoints of a run resumed with fresh environments and of the whole run differ
+# (groups of paths): the new episodes' observations, the loss summed, the networks and optimiser
+# learned from other frames, and the agent's generator (the whole run spent one more act on the
+# autoreset step that the fresh reset replaces); with the buffer saved, the frames and actions it
+# stores; without it (in neither checkpoint), the updates skipped while it refilled.
+FRESH_START_CHANGES = {
+    "loop.obs",
+    "loop.loss_sum",
+    "agent.online_net",
+    "agent.target_net",
+    "agent.optimizer",
+    "agent.generator",
+}
+BUFFER_CHANGES = {True: {"replay.frames", "replay.action"}, False: {"loop.updates_skipped"}}
+
+
+@pytest.mark.parametrize("checkpoint_replay", [True, False])
 def test_a_fresh_start_at_episode_ends_agrees_with_the_whole_run_but_for_the_new_episodes(
-    tmp_path: Path, recorded: Recorded
+    tmp_path: Path, recorded: Recorded, checkpoint_replay: bool
 ) -> None:
     """Stopped at step 40, just as both copies' second episodes ended (their next steps would be
     autoresets): the fresh copies' first steps are real steps of new episodes, so no episode is
     dropped and the resumed run logs the whole run's episodes at its steps, 10 steps each. Its
-    final checkpoint differs from the whole run's only where the new episodes' frames lead: the
-    observations, the frames and actions stored, the networks and optimiser learned from them,
-    the loss summed, and the agent's generator (the whole run spent one more act on the
-    autoreset step the fresh reset replaces). The loop's counters, its episode bookkeeping, the
-    evaluation's generator (the evaluation at 60 acts at epsilon 0.5) and the replay's sampler
-    agree."""
-    train_module.train(CONFIG, tmp_path / "whole", progress=False)
-    stopped, result = stop_and_resume(CONFIG, tmp_path / "resumed", 40)
+    final checkpoint differs from the whole run's only in FRESH_START_CHANGES and BUFFER_CHANGES:
+    the loop's counters, its episode bookkeeping, the evaluation's generator (the evaluation at 60
+    acts at epsilon 0.5), the global generators and the replay's sampler agree."""
+    config = CONFIG.replace(checkpoint_replay=checkpoint_replay)
+    train_module.train(config, tmp_path / "whole", progress=False)
+    stopped, result = stop_and_resume(config, tmp_path / "resumed", 40)
     assert stopped["resetting"].tolist() == [True, True]
     assert (result.steps, result.episodes) == (60, 6)
     rows = train_rows(tmp_path / "resumed")
@@ -140,16 +155,9 @@ def test_a_fresh_start_at_episode_ends_agrees_with_the_whole_run_but_for_the_new
         (row["step"], row["episode"], row["length"]) for row in train_rows(tmp_path / "whole")
     ]
     assert [int(row["length"]) for row in rows] == [EPISODE_STEPS] * 6
-    assert groups(differing(tmp_path / "whole", tmp_path / "resumed")) == {
-        "loop.obs",
-        "loop.loss_sum",
-        "replay.frames",
-        "replay.action",
-        "agent.online_net",
-        "agent.target_net",
-        "agent.optimizer",
-        "agent.generator",
-    }
+    assert groups(differing(tmp_path / "whole", tmp_path / "resumed")) == (
+        FRESH_START_CHANGES | BUFFER_CHANGES[checkpoint_replay]
+    )
 
 
 def test_a_fresh_start_begins_each_episodes_return_and_length_at_zero(
