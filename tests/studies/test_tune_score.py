@@ -1,7 +1,7 @@
 """tune's score of one finished seed (dqn_ref/studies/tune.py's score_seed), read off a run folder
-written by hand: the steps (or training seconds) to the stable solve (spec/evaluation.md#eq-stable-
-solve), and the penalty when there is none, or when the final evaluation falls below the
-threshold."""
+written by hand: the steps (or training seconds) to the stable solve
+(spec/evaluation.md#eq-stable-solve), and the penalty when there is none, or when the final
+evaluation falls below the threshold."""
 
 from __future__ import annotations
 

@@ -67,14 +67,15 @@ def flatten(value: Any, path: str = "") -> dict[str, Any]:
 def same(first: Any, second: Any) -> bool:
     """Equal leaves: tensors and arrays in dtype, shape and every element (NaN equal to NaN)."""
     if isinstance(first, torch.Tensor) or isinstance(second, torch.Tensor):
-        return (
-            isinstance(first, torch.Tensor)
-            and isinstance(second, torch.Tensor)
-            and first.dtype == second.dtype
-            and first.shape == second.shape
-            and bool(torch.equal(first, second) or torch.equal(first.isnan(), second.isnan())
-                     and torch.equal(first.nan_to_num(), second.nan_to_num()))
-        )  # fmt: skip
+        if not (isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor)):
+            return False
+        if first.dtype != second.dtype or first.shape != second.shape:
+            return False
+        if first.is_floating_point():
+            return bool(torch.equal(first.isnan(), second.isnan())) and bool(
+                torch.equal(first.nan_to_num(), second.nan_to_num())
+            )
+        return bool(torch.equal(first, second))
     if isinstance(first, np.ndarray) or isinstance(second, np.ndarray):
         return bool(np.array_equal(first, second, equal_nan=True))
     return bool(first == second)

@@ -1,10 +1,11 @@
 """A resumed run against the same run never interrupted, compared on everything its final
-checkpoint holds (spec/reliability.md#resume): every field of the loop state (dqn_ref/loop_state.py),
-every generator (python's, numpy's and torch's global ones, the evaluation's, the agent's
-exploration, the replay sampler's, each environment's), every counter, the networks, the
-optimiser, the replay buffer and the environments' state; and metrics.csv row by row. Evaluations
-act at an epsilon above 0, so that the evaluation's generator shows. A field added to any of them
-later is compared without being listed here (tests/training/resume_state.py)."""
+checkpoint holds (spec/reliability.md#resume): every field of the loop state
+(dqn_ref/loop_state.py), every generator (python's, numpy's and torch's global ones, the
+evaluation's, the agent's exploration, the replay sampler's, each environment's), every counter,
+the networks, the optimiser, the replay buffer and the environments' state; and metrics.csv row
+by row. Evaluations act at an epsilon above 0, so that the evaluation's generator shows. A field
+added to any of them later is compared without being listed here (tests/training/resume_state.py).
+"""
 
 from __future__ import annotations
 
