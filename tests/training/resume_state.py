@@ -18,7 +18,6 @@ from dqn_ref.training.checkpoint import load_checkpoint
 # The loop state's wall-clock fields: seconds, which no two runs share (the first solve's step,
 # its first element, is not one of them).
 WALL_CLOCK = {"loop.elapsed_s", "loop.eval_time_s", "loop.first_solved.1", "loop.first_solved.2"}
-WALL_CLOCK_COLUMNS = ("wall_time_s", "train_time_s")
 # Every generator a checkpoint restores: python's, numpy's and torch's global ones, the
 # evaluation's, the agent's exploration, the replay sampler's (numpy: its bit generator's state).
 GENERATORS = (
@@ -118,11 +117,13 @@ def checkpoint_leaves(run_dir: Path) -> dict[str, Any]:
     return leaves
 
 
-def differing(first: Path, second: Path) -> set[str]:
+def differing(first: Path, second: Path, wall_clock: bool = False) -> set[str]:
     """The paths at which two runs' checkpoints differ (a path only one of them has included),
-    wall-clock fields aside."""
+    wall-clock fields aside unless `wall_clock` (runs timed by clocks that agree)."""
     first_leaves, second_leaves = checkpoint_leaves(first), checkpoint_leaves(second)
-    paths = (set(first_leaves) | set(second_leaves)) - WALL_CLOCK
+    paths = set(first_leaves) | set(second_leaves)
+    if not wall_clock:
+        paths -= WALL_CLOCK
     return {
         path
         for path in paths
