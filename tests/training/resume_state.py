@@ -30,6 +30,11 @@ GENERATORS = (
 )
 
 
+# gymnasium seeds the action and observation spaces' generators from the OS's entropy; dqn_ref
+# never samples a space, so no two runs share them and none uses them: not compared.
+UNUSED = "_space._np_random"
+
+
 class StopAt:
     """A stop request at a given agent step, as SIGINT would make one at an unknown step."""
 
@@ -119,9 +124,10 @@ def checkpoint_leaves(run_dir: Path) -> dict[str, Any]:
 
 def differing(first: Path, second: Path, wall_clock: bool = False) -> set[str]:
     """The paths at which two runs' checkpoints differ (a path only one of them has included),
-    wall-clock fields aside unless `wall_clock` (runs timed by clocks that agree)."""
+    wall-clock fields aside unless `wall_clock` (runs timed by clocks that agree), and the
+    environments' unused generators (UNUSED) aside."""
     first_leaves, second_leaves = checkpoint_leaves(first), checkpoint_leaves(second)
-    paths = set(first_leaves) | set(second_leaves)
+    paths = {path for path in set(first_leaves) | set(second_leaves) if UNUSED not in path}
     if not wall_clock:
         paths -= WALL_CLOCK
     return {
