@@ -92,7 +92,10 @@ def test_a_studys_stably_solved_count_leaves_out_the_seeds_that_fell_back(runs: 
     assert any(
         line.startswith("stably solved (") and line.endswith(": 2 of 4 seeds") for line in lines
     )
-    assert any(line.startswith("solved (") and line.endswith(": 3 of 4 seeds") for line in lines)
+    assert any(
+        line.startswith("solved at some evaluation (") and line.endswith(": 3 of 4 seeds")
+        for line in lines
+    )
 
 
 def test_a_run_written_before_summaries_held_the_stable_solve_is_read_off_its_evaluations(

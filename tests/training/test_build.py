@@ -18,6 +18,7 @@ from dqn_ref.loop_state import LoopState
 from dqn_ref.presets import PRESETS, cartpole, pong
 from dqn_ref.training.build import make_agent, make_replay_buffer, make_update, run_loop
 from dqn_ref.training.train import train
+from tests.scripted_env import ScriptedVectorEnv
 
 
 def test_an_n_step_run_that_could_not_sample_is_a_one_line_error_before_training() -> None:
@@ -139,5 +140,6 @@ def test_the_compiled_update_and_the_overlapped_loop_are_built_from_the_config()
     loops = {}
     for overlap in (False, True):
         config = cartpole.replace(overlap_env_step=overlap)
-        loops[overlap] = run_loop(config, agent, None, replay, state, update).__name__
+        loop = run_loop(config, agent, ScriptedVectorEnv([[]]), replay, state, update)
+        loops[overlap] = loop.__name__  # type: ignore[attr-defined]  # a generator's function
     assert loops == {False: "dqn_loop", True: "overlapped_dqn_loop"}

@@ -16,6 +16,7 @@ import torch
 import dqn_ref.training.train as train_module
 from dqn_ref.presets import cartpole
 from dqn_ref.training.metrics import read_metrics
+from dqn_ref.update import UpdateOutcome
 from tests.scripted_env import ScriptedStep, ScriptedVectorEnv
 
 # Copy 0 ends an episode at its 2nd and 5th real steps; copy 1 at its 4th. Each reward is a
@@ -44,9 +45,9 @@ def train_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str
     made: list[int] = []
 
     def numbered_update(*_: Any) -> Any:
-        def update() -> torch.Tensor:
+        def update() -> UpdateOutcome:
             made.append(len(made) + 1)
-            return torch.tensor(float(made[-1]))
+            return UpdateOutcome(torch.tensor(float(made[-1])), torch.tensor(0.0))
 
         return update
 
