@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per variant")
     parser.add_argument("--window", type=int, default=400, help="agent steps timed per round")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--variants",
+        type=lambda text: [label.strip() for label in text.split(";")],
+        default=list(VARIANTS),
+        help="the variants to time, separated by ';' (the first is the baseline of the ratios)",
+    )
     add_busy_process_flag(parser)
     args = parser.parse_args(argv)
     with busy_process(args.busy_process):
@@ -106,6 +112,7 @@ def measure(args: argparse.Namespace) -> None:
             )
         )
         for label, settings in VARIANTS.items()
+        if label in args.variants
     }
     rates: dict[str, list[tuple[float, float]]] = {label: [] for label in variants}
     for variant in variants.values():
@@ -114,7 +121,7 @@ def measure(args: argparse.Namespace) -> None:
         for label, variant in variants.items():
             seconds, steps, updates = variant.advance(args.window)
             rates[label].append((steps / seconds, updates / seconds))
-    baseline = statistics.median(rate[0] for rate in rates[next(iter(VARIANTS))])
+    baseline = statistics.median(rate[0] for rate in rates[args.variants[0]])
     results = {}
     for label, rounds in rates.items():
         steps_per_s = statistics.median(rate[0] for rate in rounds)
