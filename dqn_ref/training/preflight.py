@@ -2,8 +2,11 @@
 
 DQNConfig refuses what no environment or machine could run (spec/reliability.md#input-validation);
 these refuse what this environment or this machine cannot: a network that does not suit the
-observations, an Atari replay buffer too small for its frame stacks, networks larger than memory.
-Each is one line, naming the value to change.
+observations, a graphed update without frame stacks to draw on the device, an Atari replay buffer
+too small for its frame stacks, networks larger than memory. Each is one line, naming the value to
+change, and each comes before the run's folder is made (spec/reliability.md#input-validation):
+a run builds its parts only after these pass, so that nothing it builds can refuse the config
+with files already written.
 """
 
 from __future__ import annotations
@@ -47,6 +50,14 @@ def check_config_suits(config: DQNConfig, spaces: EnvSpaces) -> None:
         raise DQNRefError(
             f"network nature_cnn needs stacked frames (K, H, W), but {config.env_id} gives shape "
             f"{spaces.obs_shape}; use --network mlp"
+        )
+    if config.graphed_update and not uses_frame_replay(spaces):
+        # The graphed update draws its minibatch inside the graph, from the device replay of
+        # stacked uint8 frames (dqn_ref/training/build.py, make_update).
+        raise DQNRefError(
+            "graphed_update draws minibatches with the device replay, which holds stacked Atari "
+            f"frames; {config.env_id} gives observations of shape {spaces.obs_shape}, so drop "
+            "--graphed-update"
         )
     if is_atari(config.env_id):
         check_noops_fit(config)
