@@ -127,4 +127,3 @@ def load(run_dir: Path | str, device: str = "auto") -> SavedAgent:
     return SavedAgent(
         run_dir, config, agent, tuple(payload["obs_shape"]), int(payload["num_actions"])
     )
-
