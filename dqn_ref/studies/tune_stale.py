@@ -96,7 +96,7 @@ def fail_abandoned_trials(study: optuna.Study) -> None:
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
     for trial in running:
         record = trial.user_attrs.get(PROCESS_ATTR)
-        if not process_gone(record):
+        if record is None or not process_gone(record):
             continue
         # skip_if_finished: another process continuing the search may have failed it just now.
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
@@ -122,8 +122,11 @@ def heartbeat_storage(url: str) -> optuna.storages.RDBStorage:
         if "heartbeat_stale_trial_callback" in arguments
         else "failed_trial_callback"
     )
+    options: dict[str, Any] = {
+        "heartbeat_interval": HEARTBEAT_S,
+        "grace_period": GRACE_S,
+        callback: say_failed,
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, **{callback: say_failed}
-        )
+        return optuna.storages.RDBStorage(url, **options)
