@@ -67,12 +67,11 @@ def train(
     `preset_name` is recorded in config.json."""
     from pathlib import Path
 
-    from dqn_ref.training.build import resolve_device
-    from dqn_ref.training.preflight import check_run_can_start
+    from dqn_ref.training.preflight import check_can_run_here
     from dqn_ref.training.run_folder import folder_lock, prepare_run_dir
     from dqn_ref.training.train import train as train_run
 
-    check_run_can_start(config, resolve_device(config.device))
+    check_can_run_here(config)
     with folder_lock(Path(run_dir)):
         folder = prepare_run_dir(Path(run_dir), config, preset_name, overwrite)
         return train_run(config, folder, preset_name, progress)

@@ -220,12 +220,10 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         required_threshold(config)  # refused now, in one line, rather than after a trial
         if args.budget is not None:
             config = config.replace(total_steps=args.budget)
-        # What this environment or machine cannot run, before the search's folder is made; the
-        # first trial is this config itself. Imported here: --help need not wait for torch.
-        from dqn_ref.training.build import resolve_device
-        from dqn_ref.training.preflight import check_run_can_start
+        # Before the folder is made (torch loads here, not for --help); trial 0 is this config.
+        from dqn_ref.training.preflight import check_can_run_here
 
-        check_run_can_start(config, resolve_device(config.device))
+        check_can_run_here(config)
         penalty_seconds = args.penalty_seconds
         if penalty_seconds is None:
             penalty_seconds = PENALTY_FACTOR * config.total_steps / PENALTY_STEPS_PER_S

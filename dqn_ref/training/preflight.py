@@ -26,7 +26,7 @@ from dqn_ref.envs import (
 from dqn_ref.errors import DQNRefError
 from dqn_ref.loop import updates_due
 from dqn_ref.memory import check_networks_fit
-from dqn_ref.training.build import uses_frame_replay
+from dqn_ref.training.build import resolve_device, uses_frame_replay
 
 
 def environment_spaces(config: DQNConfig) -> EnvSpaces:
@@ -90,6 +90,13 @@ def check_run_can_start(config: DQNConfig, device: torch.device) -> None:
     """Everything a run needs from this environment and this machine, checked before it starts."""
     check_config_suits(config, environment_spaces(config))
     check_networks_fit(config.network, config.hidden_sizes, config.batch_size, device)
+
+
+def check_can_run_here(config: DQNConfig) -> torch.device:
+    """check_run_can_start on the device the config resolves to here, which it returns."""
+    device = resolve_device(config.device)
+    check_run_can_start(config, device)
+    return device
 
 
 def run_warnings(config: DQNConfig) -> list[str]:
