@@ -13,14 +13,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 import dqn_ref
+from dqn_ref import frame_replay, replay
+from dqn_ref.config import DQNConfig
+from dqn_ref.envs import EnvSpaces
 from dqn_ref.errors import DQNRefError
+from dqn_ref.presets import cartpole, pong
 from dqn_ref.run.flags import config_from_args
 from dqn_ref.run.main import build_parser, main
+from dqn_ref.training import preflight
+from dqn_ref.training.build import make_replay_buffer
 
-# (case, flags on top of the cartpole preset, a fragment of the one-line refusal)
+CARTPOLE = EnvSpaces((4,), np.dtype(np.float32), 2)
+ATARI = EnvSpaces((4, 84, 84), np.dtype(np.uint8), 6)
+
+# (case, flags on top of the cartpole preset, a fragment of the one-line refusal); the memory
+# cases last.
 UNRUNNABLE: list[tuple[str, list[str], str]] = [
     (
         "graphed update without frame stacks",
@@ -37,7 +49,13 @@ UNRUNNABLE: list[tuple[str, list[str], str]] = [
         ["--hidden-sizes", "1000000,1000000"],
         "lower --hidden-sizes or --batch-size",
     ),
+    (
+        "a replay buffer larger than memory",
+        ["--buffer-size", "100000000000"],
+        "the replay buffer of 100000000000 transitions needs",
+    ),
 ]
+MEMORY_CASES = 2
 SHORT = ["--steps", "200", "--no-progress"]
 
 
@@ -69,8 +87,9 @@ COMMANDS: dict[str, Callable[[list[str], Path], list[str]]] = {
 REFUSED_BEFORE_THE_FOLDER = [
     pytest.param(command, flags, message, id=f"{command}: {case}")
     for command in COMMANDS
-    for case, flags, message in UNRUNNABLE
-    if not (command.endswith("ray") and "--hidden-sizes" in flags)
+    for case, flags, message in (
+        UNRUNNABLE[:-MEMORY_CASES] if command.endswith("ray") else UNRUNNABLE
+    )
 ]
 
 
@@ -104,3 +123,31 @@ def test_the_python_api_refuses_the_same_configs_before_the_folder_is_made(
         dqn_ref.train(config, tmp_path / "run")
     assert message in str(error.value) and "\n" not in str(error.value)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "spaces"),
+    [
+        (cartpole.replace(buffer_size=1_000, n_step=1), CARTPOLE),
+        (cartpole.replace(buffer_size=1_000, n_step=3, learning_starts=300), CARTPOLE),
+        (pong.replace(buffer_size=1_000, num_envs=4, device="cpu"), ATARI),
+        (pong.replace(buffer_size=1_000, device="cpu", device_replay=True), ATARI),
+    ],
+    ids=["cartpole", "cartpole n-step", "pong", "pong device replay"],
+)
+def test_the_replay_buffers_memory_is_checked_with_the_buffers_own_sums(
+    monkeypatch: pytest.MonkeyPatch, config: DQNConfig, spaces: EnvSpaces
+) -> None:
+    """Preflight asks check_buffer_fits the same questions (bytes, device, transitions) as the
+    buffer the run then builds asks before it allocates."""
+    asked: dict[str, list[tuple[int, str, int]]] = {"preflight": [], "buffer": []}
+
+    def recorder(who: str) -> Callable[[int, torch.device, int], None]:
+        return lambda needed, device, capacity: asked[who].append((needed, str(device), capacity))
+
+    monkeypatch.setattr(preflight, "check_buffer_fits", recorder("preflight"))
+    for module in (replay, frame_replay):
+        monkeypatch.setattr(module, "check_buffer_fits", recorder("buffer"))
+    preflight.check_replay_fits(config, spaces, torch.device("cpu"))
+    make_replay_buffer(config, spaces, torch.device("cpu"))
+    assert asked["preflight"] == asked["buffer"] != []
