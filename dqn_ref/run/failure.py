@@ -36,7 +36,8 @@ def report_failure(
     where = f" in {folder}" if folder is not None else ""
     terminated = isinstance(error, TerminatedError)
     by = " by SIGTERM" if terminated else ""
-    print(f"dqn_ref: interrupted{by}; {kept}{where} {kept_detail}", file=sys.stderr)
+    detail = f" {kept_detail}" if kept_detail else ""
+    print(f"dqn_ref: interrupted{by}; {kept}{where}{detail}", file=sys.stderr)
     return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
 
 
