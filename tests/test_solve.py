@@ -75,9 +75,10 @@ def test_a_run_stops_once_solved_on_its_last_evaluations_min_not_its_mean() -> N
     (every episode), whatever rows of other kinds follow it; no threshold, no evaluation: no."""
 
     def rows(*evaluations: tuple[float, float]) -> list[dict[str, float | str]]:
-        return [{"kind": "eval", "return": mean, "eval_min": low} for mean, low in evaluations] + [
-            {"kind": "train", "return": 9.0, "eval_min": ""}
+        evaluated: list[dict[str, float | str]] = [
+            {"kind": "eval", "return": mean, "eval_min": low} for mean, low in evaluations
         ]
+        return [*evaluated, {"kind": "train", "return": 9.0, "eval_min": ""}]
 
     assert solved_in_every_episode(rows((480.0, 476.0)), THRESHOLD)
     assert not solved_in_every_episode(rows((480.0, 474.0)), THRESHOLD)  # the mean alone solves

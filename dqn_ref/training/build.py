@@ -17,6 +17,7 @@ from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.graphed_update import GraphedUpdate
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.replay_interface import Replay
+from dqn_ref.training.wording import count
 
 # The replay sampler gets its own seed so that its index stream is not the stream the agent's
 # exploration draws from (both are seeded from config.seed).
@@ -42,7 +43,8 @@ def resolve_device(requested: str) -> torch.device:
     if colon and int(index) >= torch.cuda.device_count():
         raise DQNRefError(
             f"device {requested} asked for, but this machine has "
-            f"{torch.cuda.device_count()} CUDA devices, numbered from 0; use cuda for the first"
+            f"{count(torch.cuda.device_count(), 'CUDA device')}, numbered from 0; use cuda for "
+            "the first"
         )
     return torch.device(requested)
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from dqn_ref.studies import tune_stale
 from dqn_ref.studies.tune_stale import PROCESS_ATTR, fail_abandoned_trials, process_record
 from dqn_ref.studies.tune_storage import open_search
 from tests.studies.test_tune import TINY_TUNE
+
+if TYPE_CHECKING:
+    from optuna.trial import TrialState
 
 optuna = pytest.importorskip("optuna")
 # Trials made here with study.ask(), which Optuna warns heartbeats are meant for optimize().
@@ -81,7 +85,9 @@ def test_a_trial_whose_heartbeat_stopped_is_failed_after_the_grace_period(
     study = open_search("silent", f"sqlite:///{tmp_path / 'study.db'}", 0)
     trial = study.ask()
     trial.set_user_attr(PROCESS_ATTR, {"machine": "elsewhere", "pid": 1, "start_time": 1})
-    study._storage.record_heartbeat(trial._trial_id)
+    storage = study._storage
+    assert isinstance(storage, optuna.storages._heartbeat.BaseHeartbeat)
+    storage.record_heartbeat(trial._trial_id)  # as the thread optimize() runs would
     fail_abandoned_trials(study)
     assert study.trials[0].state == RUNNING  # heard from within the grace period
     time.sleep(2.5)
@@ -143,7 +149,7 @@ def test_a_search_killed_with_sigkill_has_its_running_trials_failed_when_continu
     )
 
 
-def trial_numbers(out: Path, state: optuna.trial.TrialState) -> list[tuple[int, int]]:
+def trial_numbers(out: Path, state: TrialState) -> list[tuple[int, int]]:
     """The search's trials in `state` (number, and the process that started each), read from its
     default storage as a second process would."""
     try:
