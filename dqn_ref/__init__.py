@@ -62,13 +62,16 @@ def train(
     """Train one agent as `config` says, writing run_dir as `python -m dqn_ref.run` does
     (config.json, metrics.csv, checkpoint.pt, curve.png, summary.json); `dqn_ref.load(run_dir)`
     reads the agent back. A run_dir that already holds a run is refused unless `overwrite`, and
-    one that another process is writing is refused. `progress` draws the progress bar;
+    one that another process is writing is refused. What this environment or machine cannot run
+    is refused before run_dir is made, as on the command line. `progress` draws the progress bar;
     `preset_name` is recorded in config.json."""
     from pathlib import Path
 
+    from dqn_ref.training.preflight import check_can_run_here
     from dqn_ref.training.run_folder import folder_lock, prepare_run_dir
     from dqn_ref.training.train import train as train_run
 
+    check_can_run_here(config)
     with folder_lock(Path(run_dir)):
         folder = prepare_run_dir(Path(run_dir), config, preset_name, overwrite)
         return train_run(config, folder, preset_name, progress)

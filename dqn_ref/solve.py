@@ -47,3 +47,15 @@ def stable_solve_of_run(
         float(stable["wall_time_s"]),
         float(train_time) if train_time != "" else None,
     )
+
+
+def solved_in_every_episode(
+    rows: Sequence[Mapping[str, float | str]], threshold: float | None
+) -> bool:
+    """Whether the last evaluation during training (the last metrics.csv row of kind "eval")
+    reached the threshold in every episode, its min included: where a run with stop_when_solved
+    stops (spec/evaluation.md#stopping-once-solved). False without a threshold or evaluation."""
+    if threshold is None:
+        return False
+    evaluations = [row for row in rows if row["kind"] == "eval"]
+    return bool(evaluations) and float(evaluations[-1]["eval_min"]) >= threshold

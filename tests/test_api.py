@@ -41,9 +41,7 @@ def test_the_readme_example_runs_as_written(
     """In a fresh folder, with get_preset's config cut to 300 steps: a run folder, a trained
     agent's action and Q-values, an evaluation and a GIF come out."""
     real_get_preset = dqn_ref.get_preset
-    monkeypatch.setattr(
-        dqn_ref, "get_preset", lambda *args: real_get_preset(*args).replace(**TINY)
-    )
+    monkeypatch.setattr(dqn_ref, "get_preset", lambda *args: real_get_preset(*args).replace(**TINY))
     monkeypatch.chdir(tmp_path)
     exec(compile(readme_block("## From Python"), "README.md", "exec"), {})
     run_dir = tmp_path / "runs" / "from-python"
@@ -86,6 +84,72 @@ def test_loading_a_folder_without_a_run_is_a_one_line_error(tmp_path: Path) -> N
         dqn_ref.load(tmp_path / "absent")
     with pytest.raises(DQNRefError, match="no checkpoint"):
         dqn_ref.load(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("api") / "run"
+    dqn_ref.train(dqn_ref.get_preset("cartpole").replace(**TINY), run_dir)
+    return run_dir
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"episodes": 0}, "episodes=0 must be a whole number in [1, 10000]"),
+        ({"episodes": -3}, "episodes=-3 must be a whole number"),
+        ({"episodes": 2.5}, "episodes=2.5 must be a whole number"),
+        ({"episodes": True}, "episodes=True must be a whole number"),
+        ({"episodes": 10_001}, "episodes=10001 must be a whole number in [1, 10000]"),
+        ({"epsilon": -0.1}, "epsilon=-0.1 must be a number in [0, 1]"),
+        ({"epsilon": float("nan")}, "epsilon=nan must be a number in [0, 1]"),
+        ({"epsilon": "0.1"}, "epsilon='0.1' must be a number in [0, 1]"),
+    ],
+)
+def test_evaluate_refuses_what_it_cannot_play_in_one_line(
+    saved_run: Path, arguments: dict[str, object], message: str
+) -> None:
+    """As `eval --episodes 0` is refused: 0 episodes is no evaluation, never the run's default."""
+    agent = dqn_ref.load(saved_run, device="cpu")
+    with pytest.raises(DQNRefError) as error:
+        agent.evaluate(**arguments)  # type: ignore[arg-type]
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_evaluate_plays_the_episodes_and_epsilon_it_is_given(saved_run: Path) -> None:
+    """1 episode is one, none given the run's 3; record checks its epsilon as evaluate does."""
+    agent = dqn_ref.load(saved_run, device="cpu")
+    assert agent.evaluate(episodes=1).episodes == 1
+    assert agent.evaluate().episodes == TINY["final_eval_episodes"]
+    with pytest.raises(DQNRefError, match=r"epsilon=1\.5 must be a number in"):
+        agent.record(epsilon=1.5)
+
+
+@pytest.mark.parametrize("device", ["gpu", "tpu", "cuda:x", "cpu:0", "cuda:", "", "CUDA"])
+def test_load_refuses_a_device_name_dqn_ref_does_not_run_on(saved_run: Path, device: str) -> None:
+    with pytest.raises(DQNRefError) as error:
+        dqn_ref.load(saved_run, device=device)
+    assert str(error.value) == (
+        f"device {device!r} is not one dqn_ref runs on; use auto, cpu, cuda, or cuda:N for the "
+        "GPU numbered N"
+    )
+
+
+def test_load_refuses_a_gpu_this_machine_does_not_have(saved_run: Path) -> None:
+    """cuda:0 on a CPU-only machine (torch would fail an assertion), or a GPU number beyond
+    those present."""
+    import torch
+
+    if torch.cuda.is_available():
+        absent = f"cuda:{torch.cuda.device_count()}"
+        expected = f"device {absent} asked for, but this machine has "
+    else:
+        absent = "cuda:0"
+        expected = "--device cuda:0 asked for, but this torch sees no CUDA device"
+    with pytest.raises(DQNRefError) as error:
+        dqn_ref.load(saved_run, device=absent)
+    assert str(error.value).startswith(expected) and "\n" not in str(error.value)
+    assert dqn_ref.load(saved_run, device="cpu").evaluate(episodes=1).episodes == 1
 
 
 def test_importing_the_package_leaves_torch_unloaded_until_train_or_load() -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dqn_ref.solve import first_solve_index, stable_solve_index, stable_solve_of_run
+from dqn_ref.solve import (
+    first_solve_index,
+    solved_in_every_episode,
+    stable_solve_index,
+    stable_solve_of_run,
+)
 
 means = st.lists(st.sampled_from([0.0, 100.0, 474.9, 475.0, 500.0]), max_size=12)
 THRESHOLD = 475.0
@@ -63,3 +68,21 @@ def test_stable_solve_of_a_run_reads_that_evaluations_step_and_clocks() -> None:
     older = [{k: v for k, v in row.items() if k != "train_time_s"} for row in rows]
     assert stable_solve_of_run(older, 475.0) == (300, 7.5, None)
     assert stable_solve_of_run([*rows, {**rows[-1], "return": 474.9}], 475.0) is None
+
+
+def test_a_run_stops_once_solved_on_its_last_evaluations_min_not_its_mean() -> None:
+    """spec/evaluation.md#stopping-once-solved: the last "eval" row decides, by its eval_min
+    (every episode), whatever rows of other kinds follow it; no threshold, no evaluation: no."""
+
+    def rows(*evaluations: tuple[float, float]) -> list[dict[str, float | str]]:
+        evaluated: list[dict[str, float | str]] = [
+            {"kind": "eval", "return": mean, "eval_min": low} for mean, low in evaluations
+        ]
+        return [*evaluated, {"kind": "train", "return": 9.0, "eval_min": ""}]
+
+    assert solved_in_every_episode(rows((480.0, 476.0)), THRESHOLD)
+    assert not solved_in_every_episode(rows((480.0, 474.0)), THRESHOLD)  # the mean alone solves
+    assert not solved_in_every_episode(rows((500.0, 500.0), (480.0, 474.0)), THRESHOLD)
+    assert solved_in_every_episode(rows((480.0, 474.0), (475.0, 475.0)), THRESHOLD)
+    assert not solved_in_every_episode(rows((500.0, 500.0)), None)
+    assert not solved_in_every_episode(rows(), THRESHOLD)

@@ -36,7 +36,8 @@ def report_failure(
     where = f" in {folder}" if folder is not None else ""
     terminated = isinstance(error, TerminatedError)
     by = " by SIGTERM" if terminated else ""
-    print(f"dqn_ref: interrupted{by}; {kept}{where} {kept_detail}", file=sys.stderr)
+    detail = f" {kept_detail}" if kept_detail else ""
+    print(f"dqn_ref: interrupted{by}; {kept}{where}{detail}", file=sys.stderr)
     return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
 
 
@@ -57,3 +58,28 @@ def what_is_kept(folder: Path | None, folder_kind: str) -> str:
 def report_interruption(interrupted: TrainingInterruptedError) -> int:
     print(f"dqn_ref: {interrupted}", file=sys.stderr)
     return interrupted.exit_status()
+
+
+def report_video_failure(
+    error: DQNRefError | OSError | KeyboardInterrupt, run_dir: Path, video: Path, kept: str
+) -> int:
+    """The one line a command ends with when its video was not written (a failed write, Ctrl-C or
+    SIGTERM while filming): what stays as it was (`kept`), and how to film the run again; the
+    exit status as report_failure's. A video is never resumed, so resume is not the advice."""
+    again = f"film it again with: {PROG} eval {run_dir} --video {video}"
+    if isinstance(error, KeyboardInterrupt):
+        terminated = isinstance(error, TerminatedError)
+        by = " by SIGTERM" if terminated else ""
+        print(
+            f"dqn_ref: interrupted{by} while writing the video {video}; {kept}; {again}",
+            file=sys.stderr,
+        )
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+    if isinstance(error, OSError):  # met outside write_video, which names its own
+        print(
+            f"dqn_ref: error: cannot write the video {video}: {error}; {kept}; {again}",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"dqn_ref: error: {error}; {kept}; {again}", file=sys.stderr)
+    return 2

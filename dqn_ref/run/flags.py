@@ -213,6 +213,9 @@ def add_per_task_command(
     for task in TASK_PRESETS:
         task_parser = tasks.add_parser(
             task,
+            # Named here: argparse would name it after the command's usage line, which its
+            # one-line errors would then begin with.
+            prog=f"{PROG} {command} {task}",
             help=f"{task_help}: {TASK_HELP[task]}",
             description=description,
             allow_abbrev=False,

@@ -130,6 +130,7 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from dqn_ref.training.build import resolve_device
         from dqn_ref.training.interrupt import sigterm_as_ctrl_c
         from dqn_ref.training.preflight import (
+            check_config_suits,
             check_run_can_start,
             environment_spaces,
             run_warnings,
@@ -153,9 +154,10 @@ def study_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if args.backend == "ray":
             from dqn_ref.studies.ray_backend import RayBackend  # a one-line error without Ray
 
-            # An environment that cannot be made fails here, once, rather than in every task;
-            # the seeds' device is resolved where they train, on the cluster's workers.
-            environment_spaces(config)
+            # An environment that cannot be made, or a config that does not suit it, fails
+            # here, once, rather than in every task; the seeds' device is resolved, and their
+            # memory checked, where they train, on the cluster's workers.
+            check_config_suits(config, environment_spaces(config))
             device: str = config.device
             backend = RayBackend(args.address, workers, config)
             details: dict[str, object] = {

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from dqn_ref.config import MAX_ENV_COPIES
 from dqn_ref.errors import DQNRefError
-from dqn_ref.run.failure import report_failure, report_interruption
+from dqn_ref.run.failure import report_failure, report_interruption, report_video_failure
 from dqn_ref.run.flags import PROG, config_from_args, float_between, int_at_least
-from dqn_ref.training.interrupt import SignalStop, TrainingInterruptedError
+from dqn_ref.training.interrupt import SignalStop, TrainingInterruptedError, sigterm_as_ctrl_c
 from dqn_ref.training.run_folder import (
     folder_lock,
     prepare_run_dir,
@@ -20,6 +20,7 @@ from dqn_ref.training.run_folder import (
 from dqn_ref.training.wording import count
 
 if TYPE_CHECKING:
+    from dqn_ref.training.saved_agent import SavedAgent
     from dqn_ref.training.train import TrainResult
 
 
@@ -66,11 +67,9 @@ def video_path(video: str | None, run_dir: Path) -> Path | None:
     return run_dir / VIDEO_NAME if video == "" else Path(video)  # "": the flag alone
 
 
-def write_video_of_run(run_dir: Path, path: Path, device: str) -> None:
-    """Film the saved agent of run_dir and say what was filmed."""
-    from dqn_ref.training.saved_agent import load
-
-    episode = load(run_dir, device).save_video(path)
+def write_video_of_agent(agent: SavedAgent, path: Path) -> None:
+    """Film a saved agent and say what was filmed."""
+    episode = agent.save_video(path)
     print(
         f"video: 1 episode, return {episode.episode_return:g} in {episode.steps} agent steps, "
         f"{len(episode.frames)} pictures at {episode.fps:g} per second -> {path}",
@@ -220,9 +219,14 @@ def train_main(args: argparse.Namespace) -> int:
     print_result(result)
     if video is not None:
         try:
-            write_video_of_run(run_dir, video, config.device)
+            from dqn_ref.training.saved_agent import load
+
+            with sigterm_as_ctrl_c():
+                write_video_of_agent(load(run_dir, config.device), video)
         except (DQNRefError, OSError, KeyboardInterrupt) as error:
-            return report_failure(error, "run", run_dir, "the run's files are complete", "")
+            return report_video_failure(
+                error, run_dir, video, f"the run's files in {run_dir} are complete"
+            )
     return 0
 
 
@@ -244,19 +248,31 @@ def resume_main(args: argparse.Namespace) -> int:
 
 
 def eval_main(args: argparse.Namespace) -> int:
+    video: Path | None = None
+    filming = False
     try:
         from dqn_ref.training.build import resolve_device
         from dqn_ref.training.saved_run import evaluate_saved_run
 
-        device = resolve_device(args.device)
-        video = video_path(args.video, args.run_dir)
-        if video is not None:
-            from dqn_ref.training.video import check_video_path
+        # SIGTERM ends eval as Ctrl-C does, with its one line, the video's included.
+        with sigterm_as_ctrl_c():
+            device = resolve_device(args.device)
+            video = video_path(args.video, args.run_dir)
+            if video is not None:
+                from dqn_ref.training.saved_agent import load
+                from dqn_ref.training.video import check_video_path
 
-            check_video_path(video)
-            write_video_of_run(args.run_dir, video, args.device)
-        config, summary = evaluate_saved_run(args.run_dir, args.episodes, args.epsilon, device)
+                check_video_path(video)
+                agent = load(args.run_dir, args.device)
+                filming = True
+                write_video_of_agent(agent, video)
+                filming = False
+            config, summary = evaluate_saved_run(args.run_dir, args.episodes, args.epsilon, device)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:
+        if filming and video is not None:
+            return report_video_failure(
+                error, args.run_dir, video, f"the run's files in {args.run_dir} are unchanged"
+            )
         return report_failure(error, "run", args.run_dir, "nothing was written", "")
     print(
         f"evaluation of {args.run_dir} over {count(summary.episodes, 'episode')} "

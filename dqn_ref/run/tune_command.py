@@ -27,6 +27,7 @@ from dqn_ref.studies.tune import (
 )
 from dqn_ref.studies.tune_report import flags_of, worst_seed, write_report
 from dqn_ref.studies.tune_space import search_space
+from dqn_ref.studies.tune_stale import fail_abandoned_trials
 from dqn_ref.studies.tune_storage import check_same_space, open_search, shown_storage
 
 if TYPE_CHECKING:
@@ -219,6 +220,10 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         required_threshold(config)  # refused now, in one line, rather than after a trial
         if args.budget is not None:
             config = config.replace(total_steps=args.budget)
+        # Before the folder is made (torch loads here, not for --help); trial 0 is this config.
+        from dqn_ref.training.preflight import check_can_run_here
+
+        check_can_run_here(config)
         penalty_seconds = args.penalty_seconds
         if penalty_seconds is None:
             penalty_seconds = PENALTY_FACTOR * config.total_steps / PENALTY_STEPS_PER_S
@@ -248,6 +253,7 @@ def tune_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if not args.storage:
             study = open_search(name, storage, args.sampler_seed)
             check_same_space(study, space)
+        fail_abandoned_trials(study)  # a killed search's trials, left RUNNING
         command = shlex.join([*PROG.split(), *argv])
         print(
             f"dqn_ref tune: {args.task}, preset {args.preset}, study {name!r} in "

@@ -41,6 +41,7 @@ from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.solve import stable_solve_index
 from dqn_ref.studies.tune_space import Dimension, preset_params, sample_config
+from dqn_ref.studies.tune_stale import PROCESS_ATTR, process_record
 from dqn_ref.training.interrupt import TrainingInterruptedError
 from dqn_ref.training.metrics import read_metrics
 
@@ -195,6 +196,9 @@ def run_trial(
 
     from dqn_ref.training.train import train
 
+    # Who trains it, so that a search continued after this process is killed can tell that the
+    # trial was abandoned (tune_stale.py).
+    trial.set_user_attr(PROCESS_ATTR, process_record())
     config = sample_config(trial, base, settings.space)
     evals_per_seed = (
         max(1, config.total_steps // config.eval_interval) if config.eval_interval else 1

@@ -90,6 +90,16 @@ def write_report(
 
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+    # Failed: ended by an error, or abandoned by a killed process (tune_stale.py); running: in
+    # another process sharing the storage, or killed too recently to tell.
+    others = [
+        f"{sum(t.state == state for t in study.trials)} {word}"
+        for state, word in [
+            (optuna.trial.TrialState.FAIL, "failed"),
+            (optuna.trial.TrialState.RUNNING, "running"),
+        ]
+        if any(t.state == state for t in study.trials)
+    ]
     best = sorted(complete, key=lambda t: t.value if t.value is not None else float("inf"))
     rows = [trial_row(trial) for trial in best]
     header = "| " + " | ".join(REPORT_COLUMNS) + " |"
@@ -109,7 +119,8 @@ def write_report(
     seeds = f"seeds {settings.seeds[0]}-{settings.seeds[-1]}"
     summary = (
         f"{len(study.trials)} trials in study {study.study_name!r}: {len(complete)} complete, "
-        f"{pruned} pruned; objective: mean {unit} to a stable solve over {seeds} "
+        f"{', '.join([f'{pruned} pruned', *others])}; objective: mean {unit} to a stable "
+        f"solve over {seeds} "
         f"({penalty} for a seed without one), lower is better"
     )
     # Every objective is then the penalty: the ranking is a tie broken by noise, not a best trial.

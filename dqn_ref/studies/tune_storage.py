@@ -15,6 +15,7 @@ from dqn_ref.studies.tune import (
     first_line,
 )
 from dqn_ref.studies.tune_space import Dimension, distribution
+from dqn_ref.studies.tune_stale import heartbeat_storage
 
 if TYPE_CHECKING:
     import optuna
@@ -46,7 +47,7 @@ def open_search(name: str, storage: str, sampler_seed: int) -> optuna.Study:
     try:
         return optuna.create_study(
             study_name=name,
-            storage=storage,
+            storage=heartbeat_storage(storage),
             direction="minimize",
             load_if_exists=True,
             sampler=TrialSeededSampler(sampler_seed),

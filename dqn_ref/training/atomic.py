@@ -37,10 +37,17 @@ class WriteFailedError(DQNRefError):
 def describe_os_error(error: OSError) -> str:
     """'cause (ERRNO); fix' for an OSError met while writing."""
     code = error.errno if error.errno is not None else -1
+    _, fix = WRITE_FAILURES.get(code, ("", f"check that folder, {ELSEWHERE}"))
+    return f"{os_error_cause(error)}; {fix}"
+
+
+def os_error_cause(error: OSError) -> str:
+    """'cause (ERRNO)' for an OSError met while writing: 'no space left on device (ENOSPC)'."""
+    code = error.errno if error.errno is not None else -1
     default_cause = (error.strerror or str(error)).lower()
-    cause, fix = WRITE_FAILURES.get(code, (default_cause, f"check that folder, {ELSEWHERE}"))
+    cause = WRITE_FAILURES[code][0] if code in WRITE_FAILURES else default_cause
     name = f" ({errno.errorcode[code]})" if code in errno.errorcode else ""
-    return f"{cause}{name}; {fix}"
+    return f"{cause}{name}"
 
 
 def write_error(path: Path, error: OSError) -> WriteFailedError:

@@ -22,6 +22,7 @@ from dqn_ref.loop import LoopReport, dqn_loop
 from dqn_ref.loop_state import LoopState
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.replay_interface import Replay
+from dqn_ref.training.wording import count
 from dqn_ref.update import UpdateOutcome
 
 # The replay sampler gets its own seed so that its index stream is not the stream the agent's
@@ -30,13 +31,26 @@ REPLAY_SEED_OFFSET = 7_919
 
 
 def resolve_device(requested: str) -> torch.device:
-    """cpu, cuda, or for auto whichever is best here; a one-line error when cuda is absent."""
+    """cpu, cuda, cuda:N (the Python API's choice of GPU), or for auto whichever is best here;
+    a one-line error for any other name, and for a GPU this machine does not have."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
+    kind, colon, index = requested.partition(":") if isinstance(requested, str) else ("", "", "")
+    if kind not in ("cpu", "cuda") or (colon and not (kind == "cuda" and index.isdigit())):
         raise DQNRefError(
-            "--device cuda asked for, but this torch sees no CUDA device; use --device cpu, "
-            "or install a CUDA build of torch (docs/guides/install.md, 'With a GPU')"
+            f"device {requested!r} is not one dqn_ref runs on; use auto, cpu, cuda, or cuda:N "
+            "for the GPU numbered N"
+        )
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise DQNRefError(
+            f"--device {requested} asked for, but this torch sees no CUDA device; use --device "
+            "cpu, or install a CUDA build of torch (docs/guides/install.md, 'With a GPU')"
+        )
+    if colon and int(index) >= torch.cuda.device_count():
+        raise DQNRefError(
+            f"device {requested} asked for, but this machine has "
+            f"{count(torch.cuda.device_count(), 'CUDA device')}, numbered from 0; use cuda for "
+            "the first"
         )
     return torch.device(requested)
 

@@ -2,8 +2,11 @@
 
 DQNConfig refuses what no environment or machine could run (spec/reliability.md#input-validation);
 these refuse what this environment or this machine cannot: a network that does not suit the
-observations, an Atari replay buffer too small for its frame stacks, networks larger than memory.
-Each is one line, naming the value to change.
+observations, a graphed update without frame stacks to draw on the device, an Atari replay buffer
+too small for its frame stacks, networks or a replay buffer larger than memory. Each is one line,
+naming the value to change, and each comes before the run's folder is made
+(spec/reliability.md#input-validation): a run builds its parts only after these pass, so that
+nothing it builds can refuse the config with files already written.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from dqn_ref.envs import (
     make_env,
 )
 from dqn_ref.errors import DQNRefError
+from dqn_ref.frame_replay import FrameReplayBuffer
 from dqn_ref.loop import updates_due
-from dqn_ref.memory import check_networks_fit
-from dqn_ref.training.build import uses_frame_replay
+from dqn_ref.memory import check_buffer_fits, check_networks_fit
+from dqn_ref.nstep import TransitionLinks
+from dqn_ref.replay import ReplayBuffer
+from dqn_ref.training.build import resolve_device, uses_frame_replay
 
 
 def environment_spaces(config: DQNConfig) -> EnvSpaces:
@@ -47,6 +53,14 @@ def check_config_suits(config: DQNConfig, spaces: EnvSpaces) -> None:
         raise DQNRefError(
             f"network nature_cnn needs stacked frames (K, H, W), but {config.env_id} gives shape "
             f"{spaces.obs_shape}; use --network mlp"
+        )
+    if config.graphed_update and not uses_frame_replay(spaces):
+        # The graphed update draws its minibatch inside the graph, from the device replay of
+        # stacked uint8 frames (dqn_ref/training/build.py, make_update).
+        raise DQNRefError(
+            "graphed_update draws minibatches with the device replay, which holds stacked Atari "
+            f"frames; {config.env_id} gives observations of shape {spaces.obs_shape}, so drop "
+            "--graphed-update"
         )
     if is_atari(config.env_id):
         check_noops_fit(config)
@@ -75,10 +89,41 @@ def check_noops_fit(config: DQNConfig) -> None:
             )
 
 
+def check_replay_fits(config: DQNConfig, spaces: EnvSpaces, device: torch.device) -> None:
+    """The replay buffer's memory check, made by its constructor before it allocates, made here
+    before any folder: a study's or a search's refusal would otherwise come from its first seed,
+    with the study's folder made. The same sums as ReplayBuffer's and FrameReplayBuffer's."""
+    capacity = config.buffer_size
+    if uses_frame_replay(spaces):
+        slots = capacity // config.num_envs * config.num_envs
+        frames, metadata = FrameReplayBuffer.bytes_needed(
+            capacity, spaces.obs_shape, config.num_envs
+        )
+        if device.type == "cpu":
+            check_buffer_fits(frames + metadata, device, slots)
+        else:
+            check_buffer_fits(frames, device, slots)
+            check_buffer_fits(metadata, torch.device("cpu"), slots)
+        return
+    needed = ReplayBuffer.bytes_needed(capacity, spaces.obs_shape, spaces.obs_dtype)
+    if config.n_step > 1 and device.type == "cpu":
+        needed += capacity * TransitionLinks.BYTES_PER_ROW
+    check_buffer_fits(needed, device, capacity)
+
+
 def check_run_can_start(config: DQNConfig, device: torch.device) -> None:
     """Everything a run needs from this environment and this machine, checked before it starts."""
-    check_config_suits(config, environment_spaces(config))
+    spaces = environment_spaces(config)
+    check_config_suits(config, spaces)
     check_networks_fit(config.network, config.hidden_sizes, config.batch_size, device)
+    check_replay_fits(config, spaces, device)
+
+
+def check_can_run_here(config: DQNConfig) -> torch.device:
+    """check_run_can_start on the device the config resolves to here, which it returns."""
+    device = resolve_device(config.device)
+    check_run_can_start(config, device)
+    return device
 
 
 def run_warnings(config: DQNConfig) -> list[str]:

@@ -1,5 +1,6 @@
 """What `resume` checks before it touches a run folder (spec/reliability.md#resume): that the run
-has not finished, and that config.json still says what the checkpoint was trained with.
+has not finished (at its step or episode limit, or stopped once solved), and that config.json
+still says what the checkpoint was trained with.
 
 A refusal is one line and leaves every file as it was. The checks that need the run built (the
 checkpoint's networks fit its config, metrics.csv holds the rows the checkpoint counted) come
@@ -8,33 +9,66 @@ in dqn_ref/training/train.py, also before anything is written.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
-from dqn_ref.loop import training_done
+from dqn_ref.solve import solved_in_every_episode
+from dqn_ref.training.wording import count
 
 # Fields `resume` may change on purpose: --device finishes a GPU run on a CPU.
 FIELDS_RESUME_MAY_CHANGE = ("device",)
+# A config.json that differs from the checkpoint names these first, in this order: the task, and
+# what shapes the networks.
+FIELDS_NAMED_FIRST = ("env_id", "network", "hidden_sizes", "dueling", "layer_norm", "precision")
 
 
-def check_run_not_finished(run_dir: Path, config: DQNConfig, counters: dict[str, Any]) -> None:
+def check_run_not_finished(
+    run_dir: Path, config: DQNConfig, counters: dict[str, Any], metrics_rows: int
+) -> None:
     """Refuse to resume a run that has finished: its loop is done and summary.json is written.
 
-    A run killed after its loop but before summary.json (a crash, a full disk) is not finished:
-    resume then redoes its final evaluation and writes the summary."""
+    The loop is done at total_steps agent steps, at total_episodes episodes, or, with
+    stop_when_solved, at the first evaluation solved in every episode, read off the metrics.csv
+    rows the checkpoint counted (spec/evaluation.md#stopping-once-solved). A run killed after
+    its loop but before summary.json (a crash, a full disk) is not finished: resume then redoes
+    its final evaluation and writes the summary."""
     if not (run_dir / "summary.json").is_file():
         return
-    if not training_done(config, counters["step"], counters["episode"]):
+    step, episode = counters["step"], counters["episode"]
+    if step >= config.total_steps:
+        how = f"{step} agent steps"
+    elif config.total_episodes and episode >= config.total_episodes:
+        how = f"its {episode} episodes in {step} agent steps"
+    elif config.stop_when_solved and solved_in_every_episode(
+        checkpointed_rows(run_dir / "metrics.csv", metrics_rows), config.solved_threshold
+    ):
+        how = (
+            f"stopped once solved at step {step}: every episode of that evaluation reached "
+            f"{config.solved_threshold:g}"
+        )
+    else:
         return
     raise DQNRefError(
-        f"{run_dir} holds a finished run ({counters['step']} agent steps, summary.json written), "
-        f"so there is nothing to resume; evaluate it with: python -m dqn_ref.run eval {run_dir}, "
-        "or train a longer run in another folder"
+        f"{run_dir} holds a finished run ({how}, summary.json written), so there is nothing to "
+        f"resume; evaluate it with: python -m dqn_ref.run eval {run_dir}, or train a longer run "
+        "in another folder"
     )
+
+
+def checkpointed_rows(path: Path, metrics_rows: int) -> list[dict[str, str]]:
+    """The first `metrics_rows` rows of metrics.csv, those the checkpoint counted; none where the
+    file cannot be read (resume refuses that file later, in its own line)."""
+    try:
+        with path.open(newline="") as file:
+            return list(itertools.islice(csv.DictReader(file), metrics_rows))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
 
 
 def check_config_json_matches(run_dir: Path, config: DQNConfig) -> None:
@@ -60,12 +94,28 @@ def check_config_json_matches(run_dir: Path, config: DQNConfig) -> None:
     saved = json.loads(json.dumps(dataclasses.asdict(config)))
     defaults = json.loads(json.dumps(dataclasses.asdict(DQNConfig())))
     on_disk = {**{name: defaults[name] for name in set(defaults) - set(on_disk)}, **on_disk}
-    for name in sorted(set(saved) | set(on_disk)):
-        if name in FIELDS_RESUME_MAY_CHANGE or on_disk.get(name) == saved.get(name):
-            continue
-        raise DQNRefError(
-            f"{path} says {name}={on_disk.get(name, '(missing)')!r} but checkpoint.pt was "
-            f"trained with {name}={saved.get(name, '(missing)')!r}; resume continues the "
-            "checkpoint's run, so put config.json's value back (or remove config.json), or train "
-            "a new run with the new value"
-        )
+    differing = [
+        name
+        for name in fields_most_telling_first(set(saved) | set(on_disk))
+        if name not in FIELDS_RESUME_MAY_CHANGE and on_disk.get(name) != saved.get(name)
+    ]
+    if not differing:
+        return
+    name, others = differing[0], len(differing) - 1
+    also = f" (and differs in {count(others, 'other field')})" if others else ""
+    raise DQNRefError(
+        f"{path} says {name}={on_disk.get(name, '(missing)')!r} but checkpoint.pt was "
+        f"trained with {name}={saved.get(name, '(missing)')!r}{also}; resume "
+        "continues the checkpoint's run, so put config.json's value back (or remove "
+        "config.json), or train a new run with the new value"
+    )
+
+
+def fields_most_telling_first(names: set[str]) -> list[str]:
+    """Config fields in the order a mismatch is named: the task, then what shapes the networks,
+    then DQNConfig's own order, then names it does not have. A checkpoint of another task
+    differs in dozens of fields; its env_id says at once what happened."""
+    declared = [field.name for field in dataclasses.fields(DQNConfig)]
+    order = [*FIELDS_NAMED_FIRST, *(name for name in declared if name not in FIELDS_NAMED_FIRST)]
+    known = [name for name in order if name in names]
+    return known + sorted(names - set(order))

@@ -19,7 +19,7 @@ from dqn_ref.errors import DQNRefError
 from dqn_ref.evaluate import EVAL_SEED_OFFSET, EvalSummary
 from dqn_ref.training.build import resolve_device
 from dqn_ref.training.checkpoint import load_checkpoint, restore_agent
-from dqn_ref.training.saved_run import evaluate_saved_run
+from dqn_ref.training.saved_run import check_epsilon, evaluate_saved_run
 from dqn_ref.training.video import (
     RecordedEpisode,
     check_video_path,
@@ -90,6 +90,8 @@ class SavedAgent:
         """One episode's pictures, played at `epsilon` (default: the run's eval_epsilon) from an
         environment seeded `seed` (default: the final evaluation's seed, so that a run whose
         final evaluation had one episode is filmed playing that very episode)."""
+        if epsilon is not None:
+            check_epsilon(epsilon)
         epsilon = self.config.eval_epsilon if epsilon is None else epsilon
         seed = self.config.seed + 2 * EVAL_SEED_OFFSET if seed is None else seed
         generator = torch.Generator(device=self._device)
@@ -118,10 +120,10 @@ def load(run_dir: Path | str, device: str = "auto") -> SavedAgent:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DQNRefError(f"run folder {run_dir} does not exist; pass the folder a run wrote")
+    resolved = resolve_device(device)
     payload = load_checkpoint(run_dir / "checkpoint.pt")
-    config, agent = restore_agent(payload, resolve_device(device))
+    config, agent = restore_agent(payload, resolved)
     agent.online_net.eval()
     return SavedAgent(
         run_dir, config, agent, tuple(payload["obs_shape"]), int(payload["num_actions"])
     )
-

@@ -38,7 +38,7 @@ from dqn_ref.loop import LoopReport, updates_due
 from dqn_ref.loop_state import LoopState
 from dqn_ref.memory import format_bytes
 from dqn_ref.replay_interface import Replay
-from dqn_ref.solve import stable_solve_of_run
+from dqn_ref.solve import solved_in_every_episode, stable_solve_of_run
 from dqn_ref.training.atomic import atomic_write_json
 from dqn_ref.training.build import (
     make_agent,
@@ -110,7 +110,7 @@ def resume(
     """
     payload = load_checkpoint(run_dir / "checkpoint.pt")
     config = config_of(payload)
-    check_run_not_finished(run_dir, config, payload["counters"])
+    check_run_not_finished(run_dir, config, payload["counters"], payload["metrics_rows"])
     check_config_json_matches(run_dir, config)
     if device is not None:
         config = config.replace(device=device)
@@ -297,11 +297,9 @@ class TrainingRun:
         """With stop_when_solved: every episode of the last evaluation during training reached
         solved_threshold (spec/evaluation.md#stopping-once-solved). Read off the metrics rows, so
         that a run resumed from the checkpoint of the evaluation it stopped at stays stopped."""
-        threshold = self.config.solved_threshold
-        if not self.config.stop_when_solved or threshold is None:  # None: nothing to stop at
-            return False
-        evaluations = [row for row in self.records.metrics.rows if row["kind"] == "eval"]
-        return bool(evaluations) and float(evaluations[-1]["eval_min"]) >= threshold
+        return self.config.stop_when_solved and solved_in_every_episode(
+            self.records.metrics.rows, self.config.solved_threshold
+        )
 
     def stop_if_asked(self, stop: StopCheck | None) -> None:
         """A stop request ends the run here, with a checkpoint `resume` continues from."""

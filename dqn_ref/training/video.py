@@ -39,7 +39,7 @@ from dqn_ref.envs import (
     make_atari_vector_env,
 )
 from dqn_ref.errors import DQNRefError
-from dqn_ref.training.atomic import atomic_write
+from dqn_ref.training.atomic import WriteFailedError, atomic_write, os_error_cause
 
 VIDEO_INSTALL = "pip install 'dqn_ref[video]'"
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -75,6 +75,11 @@ class RenderedEnv(Protocol):
     def close(self) -> None: ...
 
 
+class VideoWriteError(DQNRefError):
+    """The video file could not be written; the message names it, the cause and the fix. Nothing
+    else was written by the attempt (spec/reliability.md#write-failures)."""
+
+
 def missing_video_package(suffix: str) -> str | None:
     """The package a video of this kind needs and lacks, or None."""
     needed = ["imageio", *(["imageio_ffmpeg"] if suffix == ".mp4" else [])]
@@ -90,6 +95,15 @@ def check_video_path(path: Path) -> None:
     missing = missing_video_package(path.suffix.lower())
     if missing is not None:
         raise DQNRefError(f"writing {path.suffix} videos needs {missing}: {VIDEO_INSTALL}")
+    if path.is_dir():
+        raise DQNRefError(f"cannot write a video to {path}: it is a folder; name a file in it")
+    # The nearest folder that exists: the video's own, or the one it would be made in.
+    folder = next(parent for parent in path.absolute().parents if parent.exists())
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise DQNRefError(
+            f"cannot write a video to {path}: {folder} is not a folder this process may write "
+            "to; name a video path in a writable folder"
+        )
 
 
 class GymnasiumRendered:
@@ -216,16 +230,31 @@ def record_episode(
 
 
 def write_video(frames: list[NDArray[np.uint8]], fps: float, path: Path) -> None:
-    """A GIF (looping) or an MP4 (H.264) of `frames`, written atomically."""
+    """A GIF (looping) or an MP4 (H.264) of `frames`, encoded in a temporary folder, then written
+    atomically; a failed write of either is a VideoWriteError naming `path`."""
     import imageio.v3 as iio
 
     suffix = path.suffix.lower()
-    with tempfile.TemporaryDirectory() as folder:
-        encoded = Path(folder) / f"video{suffix}"
-        if suffix == ".gif":
-            # GIF frame times are whole hundredths of a second.
-            iio.imwrite(encoded, frames, extension=".gif", duration=1000.0 / fps, loop=0)
-        else:
-            iio.imwrite(encoded, frames, fps=fps, codec="libx264", macro_block_size=2)
-        data = encoded.read_bytes()
-    atomic_write(path, lambda file: file.write(data))
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            encoded = Path(folder) / f"video{suffix}"
+            if suffix == ".gif":
+                # GIF frame times are whole hundredths of a second.
+                iio.imwrite(encoded, frames, extension=".gif", duration=1000.0 / fps, loop=0)
+            else:
+                iio.imwrite(encoded, frames, fps=fps, codec="libx264", macro_block_size=2)
+            data = encoded.read_bytes()
+    except OSError as error:
+        raise VideoWriteError(
+            f"cannot encode the video {path} in the temporary folder {tempfile.gettempdir()}: "
+            f"{os_error_cause(error)}; free space there, or point TMPDIR elsewhere"
+        ) from error
+    try:
+        atomic_write(path, lambda file: file.write(data))
+    except WriteFailedError as error:
+        cause = error.__cause__
+        reason = os_error_cause(cause) if isinstance(cause, OSError) else str(error)
+        raise VideoWriteError(
+            f"cannot write the video {path}: {reason}; name a video path in a writable folder "
+            "with free space"
+        ) from error

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,3 +176,110 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one_and_resume_finis
         assert status == 0, err
         assert "done: 300 agent steps" in out
         assert_whole_run_files(run_dir)
+
+
+# A run that films its agent after the final evaluation: one CartPole episode, a few seconds.
+FILMED_RUN = [*TINY_RUN, "--steps", "200", "--eval-interval", "0"]
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC])
+def test_a_video_that_cannot_be_written_names_its_path_and_eval_as_the_way_to_film_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], code: int
+) -> None:
+    """spec/reliability.md#write-failures: the run's files are complete, so the line names the
+    video path as what to fix and `eval RUN --video PATH` as the way to film again, never
+    resume (which refuses a finished run); eval's own failed video says the same, and the
+    command it names then films the run."""
+    run_dir, video = tmp_path / "run", tmp_path / "films" / "agent.gif"
+    cause = f"{WRITE_FAILURES[code][0]} ({errno.errorcode[code]})"
+    again = f"film it again with: python -m dqn_ref.run eval {run_dir} --video {video}"
+    with failing_disk(Fault("agent.gif", code)) as fault:
+        status, out, err = run_main(
+            capsys, *FILMED_RUN, "--out", str(run_dir), "--video", str(video)
+        )
+    assert fault.fired and status == 2
+    assert "done: 200 agent steps" in out
+    assert err.splitlines() == [
+        f"dqn_ref: error: cannot write the video {video}: {cause}; name a video path in a "
+        f"writable folder with free space; the run's files in {run_dir} are complete; {again}"
+    ]
+    assert_whole_run_files(run_dir)
+    assert (run_dir / "summary.json").is_file() and not video.exists()
+    assert list(video.parent.iterdir()) == []  # no temporary file left
+    with failing_disk(Fault("agent.gif", code)):
+        status, _, err = run_main(capsys, "eval", str(run_dir), "--video", str(video))
+    assert status == 2
+    assert err.splitlines() == [
+        f"dqn_ref: error: cannot write the video {video}: {cause}; name a video path in a "
+        f"writable folder with free space; the run's files in {run_dir} are unchanged; {again}"
+    ]
+    status, out, err = run_main(capsys, "eval", str(run_dir), "--video", str(video))
+    assert status == 0, err
+    assert video.stat().st_size > 0
+
+
+def test_a_video_path_in_a_read_only_folder_is_refused_before_the_run_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A read-only filesystem (a tmpfs mounted read-only) is known before training: the run is
+    refused in one line and writes nothing, rather than failing after an hour of training."""
+    read_only = tmp_path / "read-only"
+    with small_tmpfs(read_only, 1024 * 1024):
+        subprocess.run(["mount", "-o", "remount,ro", str(read_only)], check=True)
+        video = read_only / "agent.gif"
+        status, _, err = run_main(
+            capsys, *FILMED_RUN, "--out", str(tmp_path / "run"), "--video", str(video)
+        )
+        assert status == 2
+        assert err.splitlines() == [
+            f"dqn_ref: error: cannot write a video to {video}: {read_only} is not a folder this "
+            "process may write to; name a video path in a writable folder"
+        ]
+        assert not (tmp_path / "run").exists()
+
+
+# Runs `main` with write_video replaced by one that receives SIGTERM half-way, as a `kill` while
+# the GIF is written would; argv[1:] are the command's arguments.
+SIGTERM_WHILE_FILMING = """
+import os, signal, sys, time
+import dqn_ref.training.saved_agent as saved_agent
+from dqn_ref.run.main import main
+
+def killed_while_writing(frames, fps, path):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)  # the signal's handler runs here
+    raise AssertionError("SIGTERM did not arrive")
+
+saved_agent.write_video = killed_while_writing
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_while_a_video_is_written_says_what_happened_as_ctrl_c_does(
+    tmp_path: Path,
+) -> None:
+    """After training, and in eval: exit status 143 and one line that the video was interrupted,
+    the run's files as they were, and how to film it again (the default SIGTERM would end the
+    process silently, status -15)."""
+    run_dir, video = tmp_path / "run", tmp_path / "agent.gif"
+    again = f"film it again with: python -m dqn_ref.run eval {run_dir} --video {video}"
+    commands = {
+        "train": [*FILMED_RUN, "--out", str(run_dir), "--video", str(video)],
+        "eval": ["eval", str(run_dir), "--video", str(video)],
+    }
+    kept = {"train": "are complete", "eval": "are unchanged"}
+    for command, args in commands.items():
+        ended = subprocess.run(
+            [sys.executable, "-c", SIGTERM_WHILE_FILMING, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert ended.returncode == 143, (command, ended.returncode, ended.stderr)
+        assert ended.stderr.splitlines() == [
+            f"dqn_ref: interrupted by SIGTERM while writing the video {video}; the run's files "
+            f"in {run_dir} {kept[command]}; {again}"
+        ], command
+        assert_whole_run_files(run_dir)
+        assert not video.exists()

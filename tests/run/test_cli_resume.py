@@ -51,15 +51,25 @@ class StopAt:
         return None
 
 
+# Two other ways a run finishes before total_steps: at its total_episodes, and, with
+# stop_when_solved, at its first evaluation solved in every episode (a threshold of 1 is, at the
+# first evaluation, step 100), as the default CartPole run ends.
+ENDS_AT_EPISODES = ["--total-episodes", "3"]
+ENDS_SOLVED = ["--stop-when-solved", "--solved-threshold", "1"]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A finished run and one stopped at step 150 (with a checkpoint there)."""
+    """Runs finished at their step limit, at their episode limit and once solved, and one
+    stopped at step 150 (with a checkpoint there)."""
     folder = tmp_path_factory.mktemp("resume")
     assert main([*TINY_RUN, "--out", str(folder / "finished")]) == 0
+    assert main([*TINY_RUN, *ENDS_AT_EPISODES, "--out", str(folder / "episodes")]) == 0
+    assert main([*TINY_RUN, *ENDS_SOLVED, "--out", str(folder / "solved")]) == 0
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("dqn_ref.run.train_command.SignalStop", StopAt)
         assert main([*TINY_RUN, "--out", str(folder / "stopped")]) == 130
-    return {"finished": folder / "finished", "stopped": folder / "stopped"}
+    return {name: folder / name for name in ("finished", "episodes", "solved", "stopped")}
 
 
 def edit_config_json(run_dir: Path, **changes: object) -> None:
@@ -75,6 +85,13 @@ def edit_checkpoint_config(run_dir: Path, **changes: object) -> None:
     payload["config"].update(changes)
     torch.save(payload, run_dir / "checkpoint.pt")
     edit_config_json(run_dir, **changes)
+
+
+def as_another_task(run_dir: Path) -> None:
+    """config.json of another task beside the checkpoint (or the checkpoint of another task
+    copied in): its env id differs, and so do fields that sort before it."""
+    written = json.loads((run_dir / "config.json").read_text())["config"]
+    edit_config_json(run_dir, env_id="Acrobot-v1", double_q=not written["double_q"], batch_size=64)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -99,6 +116,21 @@ REFUSALS: list[tuple[str, str, Callable[[Path], None], str, str]] = [
         "finished",
         lambda run_dir: None,
         "{run_dir} holds a finished run (300 agent steps, summary.json written)",
+        "evaluate it with: python -m dqn_ref.run eval",
+    ),
+    (
+        "finished at its total_episodes",
+        "episodes",
+        lambda run_dir: None,
+        "{run_dir} holds a finished run (its 3 episodes in ",
+        "evaluate it with: python -m dqn_ref.run eval",
+    ),
+    (
+        "stopped once solved",
+        "solved",
+        lambda run_dir: None,
+        "{run_dir} holds a finished run (stopped once solved at step 100: every episode of that "
+        "evaluation reached 1, summary.json written)",
         "evaluate it with: python -m dqn_ref.run eval",
     ),
     (
@@ -129,6 +161,14 @@ REFUSALS: list[tuple[str, str, Callable[[Path], None], str, str]] = [
         lambda run_dir: edit_config_json(run_dir, total_steps=600),
         "{run_dir} holds a finished run",
         "train a longer run",
+    ),
+    (
+        "config.json of another task",
+        "stopped",
+        as_another_task,
+        "{run_dir}/config.json says env_id='Acrobot-v1' but checkpoint.pt was trained with "
+        "env_id='CartPole-v1' (and differs in 2 other fields)",
+        "train a new run with the new value",
     ),
     (
         "config.json not JSON",

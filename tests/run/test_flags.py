@@ -11,8 +11,8 @@ import pytest
 
 from dqn_ref.config import CONFIG_GROUPS, field_needs
 from dqn_ref.presets import PRESETS, TASK_PRESETS, cartpole
-from dqn_ref.run.task_help import flag_with_value
 from dqn_ref.run.main import main
+from dqn_ref.run.task_help import flag_with_value
 
 SHORT = ["--steps", "300", "--num-envs", "1", "--learning-starts", "100", "--eval-interval", "0"]
 SHORT += ["--final-eval-episodes", "2", "--no-progress", "--no-tensorboard"]
@@ -118,3 +118,29 @@ def test_a_run_too_short_to_learn_says_so_and_counts_in_the_singular(
     assert "1 episodes" not in out
     assert main(["cartpole", *short, "--learning-starts", "300", "--out", str(tmp_path / "b")]) == 0
     assert "warning" not in capsys.readouterr().out
+
+
+# Every command, by the words that name it, with a value its parser refuses.
+USAGE_ERRORS = [
+    *([task, "--batch-size", "many"] for task in TASK_PRESETS),
+    *(["study", task, "--seeds", "0"] for task in TASK_PRESETS),
+    *(["tune", task, "--workers", "0"] for task in TASK_PRESETS),
+    ["resume", "runs/x", "--device", "gpu"],
+    ["eval", "runs/x", "--episodes", "0"],
+]
+
+
+@pytest.mark.parametrize("argv", USAGE_ERRORS, ids=" ".join)
+def test_a_usage_error_of_every_command_is_one_line_naming_the_command(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """`python -m dqn_ref.run tune cartpole: error: ...`, not the command's whole usage line in
+    front of the message (study and tune had their usage text embedded)."""
+    words = argv[:2] if argv[0] in ("study", "tune") else argv[:1]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"python -m dqn_ref.run {' '.join(words)}: error: argument "), lines
+    assert lines[0].endswith(" (see --help)") and "[" not in lines[0].split(": error: ")[0]

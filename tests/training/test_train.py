@@ -437,7 +437,8 @@ def test_stop_when_solved_ends_training_at_an_evaluation_solved_in_every_episode
 ) -> None:
     """spec/evaluation.md#stopping-once-solved: with a threshold every episode reaches (1: any
     episode lasts a step), training ends at the first evaluation, the final evaluation still
-    runs, and resuming the stopped run trains no further."""
+    runs; the stopped run is finished, so resume refuses it, and once killed before its summary
+    it resumes to that summary, training no further."""
     config = short_run(
         900,
         eval_interval=300,
@@ -450,7 +451,10 @@ def test_stop_when_solved_ends_training_at_an_evaluation_solved_in_every_episode
     assert result.steps == 300
     assert result.stable_solved_step == 300
     assert result.final_eval is not None
+    with pytest.raises(DQNRefError, match="stopped once solved at step 300"):
+        train_module.resume(tmp_path / "run", progress=False)
+    (tmp_path / "run" / "summary.json").unlink()
     resumed = train_module.resume(tmp_path / "run", progress=False)
-    assert resumed.steps == result.steps
+    assert (resumed.steps, resumed.updates) == (result.steps, result.updates)
     unreachable = config.replace(solved_threshold=501.0)  # no episode returns more than 500
     assert train_module.train(unreachable, tmp_path / "full", progress=False).steps == 900
