@@ -14,21 +14,21 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import TypeVar, cast
 
 import torch
-from torch import Tensor
 
 from bench.random_replay import random_replay
 from dqn_ref.agent import DQNAgent
-from dqn_ref.bellman import bellman_target
-from dqn_ref.grad_clip import clip_gradients
-from dqn_ref.loss import td_loss
 from dqn_ref.presets import cartpole
+from dqn_ref.update import LossFunction, dqn_update, td_loss_of_batch
+
+Variant = TypeVar("Variant")  # what update_with is handed: here, a TD-loss function
 
 
 def interleaved_seconds(
-    variants: dict[str, Callable[..., Tensor]],
-    update_with: Callable[[Callable[..., Tensor]], None],
+    variants: dict[str, Variant],
+    update_with: Callable[[Variant], None],
     repeats: int,
     updates: int,
 ) -> dict[str, list[float]]:
@@ -55,32 +55,18 @@ def main() -> None:
     agent = DQNAgent(config, (4,), 2, torch.device("cpu"))
     buffer = random_replay()
 
-    def td_loss_of(
-        obs: Tensor,
-        action: Tensor,
-        reward: Tensor,
-        next_obs: Tensor,
-        terminated: Tensor,
-        discount: Tensor | None = None,
-    ) -> Tensor:
-        with torch.no_grad():
-            next_q = agent.target_net(next_obs)
-            gamma = config.gamma if discount is None else discount  # eq-nstep's gamma^k
-            target = bellman_target(reward, next_q, terminated, gamma)
-        q_taken = agent.online_net(obs).gather(1, action.unsqueeze(1)).squeeze(1)
-        return td_loss(q_taken, target, config.loss, config.huber_delta)
-
-    compiled_td_loss = torch.compile(td_loss_of, mode=args.mode)
-
-    def update_with(loss_fn: Callable[..., Tensor]) -> None:
-        loss = loss_fn(*buffer.sample(config.batch_size))
-        agent.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_gradients(agent.online_parameters, config.max_grad_value, config.max_grad_norm)
-        agent.optimizer.step()
+    def update_with(loss_of_batch: LossFunction) -> None:
+        batch = buffer.sample(config.batch_size)
+        dqn_update(
+            agent.online_net, agent.target_net, agent.optimizer, batch, config, loss_of_batch
+        )
         agent.sync_target()
 
-    variants = {"eager": td_loss_of, f"compiled ({args.mode})": compiled_td_loss}
+    compiled = cast(LossFunction, torch.compile(td_loss_of_batch, mode=args.mode, dynamic=False))
+    variants: dict[str, LossFunction] = {
+        "eager": td_loss_of_batch,
+        f"compiled ({args.mode})": compiled,
+    }
     for name, loss_fn in variants.items():
         start = time.perf_counter()
         update_with(loss_fn)

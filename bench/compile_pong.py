@@ -3,10 +3,11 @@
 python -m bench.compile_pong [--updates 20] [--repeats 5] [--threads 1 2] [--mode default]
 
 The pong-cpu update (bf16 autocast, channels-last Nature CNN with the dueling head, Double DQN on
-3-step returns, Huber loss, batch 32): the compiled variant compiles what autograd sees as one
-graph (both networks' forward passes, the Double DQN target and the loss, forward and backward
-through AOTAutograd); gradient clipping and the fused Adam step stay eager, as in
-bench/compile_check.py. Interleaved rounds on a fixed random batch; medians.
+3-step returns, Huber loss, batch 32): dqn_update with the eager TD loss against the same with the
+compiled one, as the compile option runs it (dqn_ref/fast/compiled_update.py: both networks'
+forward passes, the Double DQN target and the loss, forward and backward through AOTAutograd;
+gradient clipping and the fused Adam step stay eager). Interleaved rounds on a fixed random
+batch; medians.
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from typing import cast
 
 import torch
-from torch import Tensor
 
 from bench.compile_check import interleaved_seconds
 from bench.machine import machine
 from bench.update_options import make_agent, random_batch
-from dqn_ref.bellman import double_bellman_target
-from dqn_ref.grad_clip import clip_gradients
-from dqn_ref.loss import td_loss
 from dqn_ref.presets import pong_cpu
+from dqn_ref.update import LossFunction, dqn_update, td_loss_of_batch
 
 
 def main() -> None:
@@ -40,31 +38,16 @@ def main() -> None:
     batch = random_batch(config.batch_size)
     assert batch.discount is not None
 
-    def td_loss_of(
-        obs: Tensor,
-        action: Tensor,
-        reward: Tensor,
-        next_obs: Tensor,
-        terminated: Tensor,
-        discount: Tensor,
-    ) -> Tensor:
-        with torch.no_grad():
-            next_q = agent.target_net(next_obs)
-            next_q_online = agent.online_net(next_obs)
-            target = double_bellman_target(reward, next_q_online, next_q, terminated, discount)
-        q_taken = agent.online_net(obs).gather(1, action.unsqueeze(1)).squeeze(1)
-        return td_loss(q_taken, target, config.loss, config.huber_delta)
-
-    def update_with(loss_fn: Callable[..., Tensor]) -> None:
-        loss = loss_fn(
-            batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, batch.discount
+    def update_with(loss_of_batch: LossFunction) -> None:
+        dqn_update(
+            agent.online_net, agent.target_net, agent.optimizer, batch, config, loss_of_batch
         )
-        agent.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_gradients(agent.online_parameters, config.max_grad_value, config.max_grad_norm)
-        agent.optimizer.step()
 
-    variants = {"eager": td_loss_of, f"compiled ({args.mode})": torch.compile(td_loss_of)}
+    compiled = cast(LossFunction, torch.compile(td_loss_of_batch, mode=args.mode, dynamic=False))
+    variants: dict[str, LossFunction] = {
+        "eager": td_loss_of_batch,
+        f"compiled ({args.mode})": compiled,
+    }
     info = machine()
     print(f"{info['cpu']}, {info['cpu_count']} cores, torch {info['torch']}")
     for threads in args.threads:
