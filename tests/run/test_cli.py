@@ -44,8 +44,8 @@ def test_help_lists_tasks_and_examples() -> None:
     assert "cartpole" in result.stdout and "--preset paper" in result.stdout
 
 
-def test_task_help_lists_every_config_field_with_each_presets_value() -> None:
-    result = run_cli("cartpole", "--help")
+def test_task_help_all_lists_every_config_field_with_each_presets_value() -> None:
+    result = run_cli("cartpole", "--help-all")
     assert result.returncode == 0
     assert "--learning-rate" in result.stdout and "--steps" in result.stdout
     assert "cartpole: 0.995, paper: 0.95" in " ".join(
