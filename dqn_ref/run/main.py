@@ -14,6 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from dqn_ref import __version__
 from dqn_ref.presets import TASK_PRESETS
 from dqn_ref.run.flags import PROG, TASK_HELP, OneLineParser, add_task_flags
 from dqn_ref.run.process_io import outputs_that_may_close, set_aside_unknown_mplbackend
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"dqn_ref {__version__}", help="print the version"
     )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser
