@@ -8,8 +8,11 @@ The Python API (README, "From Python"):
     result = dqn_ref.train(config, "runs/mine")      # the run folder the CLI writes; a TrainResult
     agent = dqn_ref.load("runs/mine")                # its checkpoint's online network
     action = agent.act(observation)                  # one observation -> one action (int)
+    actions = agent.act(observations)                # a batch (N, 4) -> actions (N,)
+    agent.play("CartPole-v1", episodes=5)            # raw returns, the run's preprocessing
     agent.evaluate(episodes=10)                      # the final evaluation's protocol
     agent.save_video("cartpole.gif")                 # one episode (pip install 'dqn_ref[video]')
+    agent.save_policy("cartpole.pt")                 # one file; dqn_ref.load_policy reads it
 
 `DQNConfig`, `PRESETS` and `get_preset` load at once; `train`, `load` and the classes they return
 load torch on first use, so that `python -m dqn_ref.run --help` answers at once.
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dqn_ref.evaluate import EvalSummary
+    from dqn_ref.training.policy import Policy, load_policy
     from dqn_ref.training.saved_agent import SavedAgent, load
     from dqn_ref.training.train import TrainResult
 
@@ -36,10 +40,12 @@ __all__ = [
     "DQNConfig",
     "DQNRefError",
     "EvalSummary",
+    "Policy",
     "SavedAgent",
     "TrainResult",
     "get_preset",
     "load",
+    "load_policy",
     "train",
 ]
 
@@ -47,6 +53,8 @@ __all__ = [
 _LAZY = {
     "load": "dqn_ref.training.saved_agent",
     "SavedAgent": "dqn_ref.training.saved_agent",
+    "load_policy": "dqn_ref.training.policy",
+    "Policy": "dqn_ref.training.policy",
     "TrainResult": "dqn_ref.training.train",
     "EvalSummary": "dqn_ref.evaluate",
 }
@@ -58,18 +66,21 @@ def train(
     preset_name: str = "custom",
     progress: bool = False,
     overwrite: bool = False,
+    verbose: int = 1,
 ) -> TrainResult:
     """Train one agent as `config` says, writing run_dir as `python -m dqn_ref.run` does
     (config.json, metrics.csv, checkpoint.pt, curve.png, summary.json); `dqn_ref.load(run_dir)`
     reads the agent back. A run_dir that already holds a run is refused unless `overwrite`, and
     one that another process is writing is refused. `progress` draws the progress bar;
-    `preset_name` is recorded in config.json."""
+    `preset_name` is recorded in config.json. `verbose=1` prints each evaluation's line and the
+    run's notices on stdout, `verbose=0` nothing (warnings still go to stderr)."""
     from pathlib import Path
 
+    from dqn_ref.training.quiet import output_at
     from dqn_ref.training.run_folder import folder_lock, prepare_run_dir
     from dqn_ref.training.train import train as train_run
 
-    with folder_lock(Path(run_dir)):
+    with output_at(verbose), folder_lock(Path(run_dir)):
         folder = prepare_run_dir(Path(run_dir), config, preset_name, overwrite)
         return train_run(config, folder, preset_name, progress)
 
