@@ -20,6 +20,7 @@ load torch on first use, so that `python -m dqn_ref.run --help` answers at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dqn_ref.config import DQNConfig
@@ -46,6 +47,7 @@ __all__ = [
     "get_preset",
     "load",
     "load_policy",
+    "resume",
     "train",
 ]
 
@@ -61,28 +63,80 @@ _LAZY = {
 
 
 def train(
-    config: DQNConfig,
-    run_dir: Path | str,
-    preset_name: str = "custom",
+    config: DQNConfig | str,
+    run_dir: Path | str | None = None,
+    preset_name: str | None = None,
     progress: bool = False,
     overwrite: bool = False,
     verbose: int = 1,
+    *,
+    env: str | Callable[..., Any] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train one agent as `config` says, writing run_dir as `python -m dqn_ref.run` does
-    (config.json, metrics.csv, checkpoint.pt, curve.png, summary.json); `dqn_ref.load(run_dir)`
-    reads the agent back. A run_dir that already holds a run is refused unless `overwrite`, and
-    one that another process is writing is refused. `progress` draws the progress bar;
-    `preset_name` is recorded in config.json. `verbose=1` prints each evaluation's line and the
-    run's notices on stdout, `verbose=0` nothing (warnings still go to stderr)."""
+    """Train one agent as `config` says (a DQNConfig, or a preset's name), writing run_dir as
+    `python -m dqn_ref.run` does (config.json, metrics.csv, checkpoint.pt, curve.png,
+    summary.json; default runs/<env>-<preset>-s<seed>-<time>); `dqn_ref.load(run_dir)` reads
+    the agent back.
+
+    `env` replaces the config's environment: an id (gymnasium's `module:EnvId` form too), or a
+    callable returning a gymnasium.Env, called once per environment copy, with gymnasium's
+    TimeLimit (the config's max_episode_steps) around it; config.json records the callable's
+    qualified name as env_id, `callable/<module>.<name>`. `env_kwargs` are passed to
+    gymnasium.make (or to the callable) and recorded in the config's env_kwargs.
+
+    A run_dir that already holds a run is refused unless `overwrite`, and one that another
+    process is writing is refused. `progress` draws the progress bar; `preset_name` (default:
+    the preset's name, else "custom") is recorded in config.json. `verbose=1` prints each
+    evaluation's line and the run's notices on stdout, `verbose=0` nothing (warnings still go
+    to stderr). An environment or config the run cannot use is refused before anything is
+    written."""
+    from pathlib import Path
+
+    from dqn_ref.env_source import config_with_env
+    from dqn_ref.training.build import resolve_device
+    from dqn_ref.training.preflight import check_run_can_start
+    from dqn_ref.training.quiet import output_at
+    from dqn_ref.training.run_folder import folder_lock, prepare_run_dir, run_dir_path
+    from dqn_ref.training.train import train as train_run
+
+    if isinstance(config, str):
+        preset_name = preset_name or config
+        config = get_preset(config)
+    config = config_with_env(config, env, env_kwargs)
+    preset_name = preset_name or "custom"
+    with output_at(verbose):
+        check_run_can_start(config, resolve_device(config.device))
+        folder = run_dir_path(None if run_dir is None else Path(run_dir), config, preset_name)
+        with folder_lock(folder):
+            prepare_run_dir(folder, config, preset_name, overwrite)
+            return train_run(config, folder, preset_name, progress)
+
+
+def resume(
+    run_dir: Path | str,
+    total_steps: int | None = None,
+    progress: bool = False,
+    verbose: int = 1,
+    *,
+    env: Callable[..., Any] | None = None,
+) -> TrainResult:
+    """Continue the run in run_dir from its checkpoint.pt, as `python -m dqn_ref.run resume`
+    does (spec/reliability.md#resume): to its own total_steps, or to `total_steps` agent steps,
+    a finished run too, as if its config had said so from the start
+    (spec/reliability.md#more-steps). `env`: the callable the run's environment was made with,
+    where it cannot be imported again (a lambda, a function defined inside another)."""
     from pathlib import Path
 
     from dqn_ref.training.quiet import output_at
-    from dqn_ref.training.run_folder import folder_lock, prepare_run_dir
-    from dqn_ref.training.train import train as train_run
+    from dqn_ref.training.run_folder import folder_lock
+    from dqn_ref.training.train import resume as resume_run
 
-    with output_at(verbose), folder_lock(Path(run_dir)):
-        folder = prepare_run_dir(Path(run_dir), config, preset_name, overwrite)
-        return train_run(config, folder, preset_name, progress)
+    folder = Path(run_dir)
+    with output_at(verbose):
+        if not folder.is_dir():  # said by resume itself; the lock would create the folder
+            return resume_run(folder, progress, env=env, total_steps=total_steps)
+        with folder_lock(folder):
+            return resume_run(folder, progress, env=env, total_steps=total_steps)
 
 
 def __getattr__(name: str) -> Any:

@@ -12,6 +12,7 @@ a field and the rules about it are read (and changed) together.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -33,6 +34,11 @@ class DQNConfig:
     # --- task -----------------------------------------------------------------------------
     env_id: str = knob(
         "CartPole-v1", "Gymnasium environment id; its action space must be discrete."
+    )
+    env_kwargs: str = knob(
+        "",
+        "keyword arguments for the environment, as a JSON object: --env-kwargs "
+        "'{\"sutton_barto_reward\": true}' ('': none; gymnasium environments, not Atari).",
     )
     num_envs: int = knob(
         1, "environments stepped in lockstep; one step of all of them is num_envs agent steps."
@@ -234,7 +240,10 @@ class DQNConfig:
 # The command line's --help shows the fields in these groups, in this order; a field missing here
 # is shown under "algorithm" (tests/test_config.py checks that none is missing).
 FIELD_GROUPS: dict[str, tuple[str, ...]] = {
-    "common": ("env_id", "num_envs", "total_steps", "total_episodes", "max_episode_steps", "seed"),
+    "common": (
+        "env_id", "env_kwargs", "num_envs", "total_steps", "total_episodes", "max_episode_steps",
+        "seed",
+    ),
     "algorithm": (
         "network", "hidden_sizes", "dueling", "layer_norm", "optimizer", "learning_rate",
         "learning_rate_end", "optimizer_eps", "rmsprop_alpha", "weight_decay", "amsgrad", "loss",
@@ -290,6 +299,15 @@ def _problems(config: DQNConfig) -> list[str]:
     ]
 
 
+def _json_object_or_empty(text: str) -> bool:
+    if text == "":
+        return True
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 def _finite(value: float | None) -> bool:
     return value is None or math.isfinite(value)
 
@@ -328,6 +346,11 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
         (0.0 <= config.gamma <= 1.0, f"gamma={config.gamma} must lie in [0, 1]"),
         (0.0 < config.tau <= 1.0, f"tau={config.tau} must lie in (0, 1]; 1 is a hard copy"),
         (config.total_steps > 0, f"total_steps={config.total_steps} must be positive"),
+        (
+            _json_object_or_empty(config.env_kwargs),
+            f"env_kwargs={config.env_kwargs!r} must be a JSON object of keyword arguments, "
+            "such as '{\"sutton_barto_reward\": true}'",
+        ),
         (config.total_episodes >= 0, f"total_episodes={config.total_episodes} must be >= 0"),
         (
             0 <= config.max_episode_steps <= MAX_EPISODE_STEPS,

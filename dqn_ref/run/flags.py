@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 from dqn_ref.config import FIELD_GROUPS, DQNConfig, field_group
+from dqn_ref.env_source import env_kwargs_of
 from dqn_ref.envs import ATARI, VECTOR, check_env_kind, with_env_threshold
 from dqn_ref.errors import DQNRefError
 from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset, preset_for
@@ -263,5 +264,5 @@ def config_from_args(args: argparse.Namespace) -> DQNConfig:
         base = get_preset(args.preset, args.task)
     config = base.replace(**overrides)
     if args.task in TASK_ENV_KIND:
-        check_env_kind(config.env_id, TASK_ENV_KIND[args.task])
+        check_env_kind(config.env_id, TASK_ENV_KIND[args.task], env_kwargs_of(config.env_kwargs))
     return with_env_threshold(config)

@@ -12,6 +12,7 @@ from ale_py.env import AtariEnv
 from numpy.typing import NDArray
 
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import env_kwargs_of
 from dqn_ref.envs import (
     ATARI_FRAME_SKIP,
     ATARI_FRAME_STACK,
@@ -59,7 +60,8 @@ def episode_env(
     grey) and a stack of 4 frames, the pipeline of spec/preprocessing.md#eq-atari-frames."""
     if isinstance(env, str):
         time_limit = config.eval_max_episode_steps or config.max_episode_steps
-        built = make_env(env, 1, time_limit, atari_options(config, training=False))
+        kwargs = env_kwargs_of(config.env_kwargs) if env == config.env_id else {}
+        built = make_env(env, 1, time_limit, atari_options(config, training=False), kwargs)
         return OneEpisode(built), True
     if not isinstance(env, gym.Env):
         raise DQNRefError(

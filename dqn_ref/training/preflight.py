@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import env_kwargs_of
 from dqn_ref.envs import (
     ATARI_FRAME_SKIP,
     ATARI_MAX_EPISODE_FRAMES,
@@ -29,7 +30,13 @@ from dqn_ref.training.build import uses_frame_replay
 def environment_spaces(config: DQNConfig) -> EnvSpaces:
     """One copy of the config's environment, made and closed: an unknown id, a missing extra or a
     continuous action space fails here, once, with its one-line message."""
-    envs = make_env(config.env_id, 1, config.max_episode_steps, atari_options(config, True))
+    envs = make_env(
+        config.env_id,
+        1,
+        config.max_episode_steps,
+        atari_options(config, True),
+        env_kwargs_of(config.env_kwargs),
+    )
     try:
         return env_spaces(envs, config.env_id)
     finally:

@@ -16,6 +16,7 @@ from typing import Any
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.loop import training_done
+from dqn_ref.training.metrics import read_metrics
 
 # Fields `resume` may change on purpose: --device finishes a GPU run on a CPU.
 FIELDS_RESUME_MAY_CHANGE = ("device",)
@@ -33,13 +34,45 @@ def check_run_not_finished(run_dir: Path, config: DQNConfig, counters: dict[str,
     raise DQNRefError(
         f"{run_dir} holds a finished run ({counters['step']} agent steps, summary.json written), "
         f"so there is nothing to resume; evaluate it with: python -m dqn_ref.run eval {run_dir}, "
-        "or train a longer run in another folder"
+        f"or continue it to N agent steps: python -m dqn_ref.run resume {run_dir} --steps N"
     )
 
 
-def check_config_json_matches(run_dir: Path, config: DQNConfig) -> None:
+def check_more_steps(
+    run_dir: Path, config: DQNConfig, counters: dict[str, Any], total_steps: int
+) -> None:
+    """Refuse to continue a run to total_steps agent steps (spec/reliability.md#more-steps)
+    when it has taken them already, or when the run it continues would have ended where it did
+    anyway: at its total_episodes, or once solved (stop_when_solved)."""
+    step, episode = counters["step"], counters["episode"]
+    if total_steps <= step:
+        raise DQNRefError(
+            f"{run_dir} has taken {step} agent steps already; continue it to more than that "
+            f"(--steps {total_steps} asks for {total_steps})"
+        )
+    if config.total_episodes and episode >= config.total_episodes:
+        raise DQNRefError(
+            f"{run_dir} ended at its total_episodes={config.total_episodes}, which more steps do "
+            "not raise; train a new run with a larger --total-episodes"
+        )
+    threshold = config.solved_threshold
+    metrics = run_dir / "metrics.csv"
+    if config.stop_when_solved and threshold is not None and metrics.is_file():
+        evaluations = [row for row in read_metrics(metrics) if row["kind"] == "eval"]
+        if evaluations and float(evaluations[-1]["eval_min"]) >= threshold:
+            raise DQNRefError(
+                f"{run_dir} stopped at step {step} once solved (stop_when_solved), as a longer "
+                "run would have; to train on past a solve, train a new run with "
+                "--no-stop-when-solved"
+            )
+
+
+def check_config_json_matches(
+    run_dir: Path, config: DQNConfig, also_changed: tuple[str, ...] = ()
+) -> None:
     """Refuse to resume when config.json, edited since, no longer says what the checkpoint was
     trained with: resume continues the checkpoint's own config, and would overwrite the edit.
+    `also_changed`: fields this resume changes on purpose (total_steps, for more steps).
 
     A missing config.json is written again from the checkpoint."""
     path = run_dir / "config.json"
@@ -58,7 +91,9 @@ def check_config_json_matches(run_dir: Path, config: DQNConfig) -> None:
     # Through JSON, so that tuples and lists, and ints and floats, compare as written.
     saved = json.loads(json.dumps(dataclasses.asdict(config)))
     for name in sorted(set(saved) | set(on_disk)):
-        if name in FIELDS_RESUME_MAY_CHANGE or on_disk.get(name) == saved.get(name):
+        if name in (*FIELDS_RESUME_MAY_CHANGE, *also_changed):
+            continue
+        if on_disk.get(name) == saved.get(name):
             continue
         raise DQNRefError(
             f"{path} says {name}={on_disk.get(name, '(missing)')!r} but checkpoint.pt was "

@@ -12,6 +12,7 @@ import torch
 
 from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import EnvMaker, give_callable_again
 from dqn_ref.errors import DQNRefError
 from dqn_ref.evaluate import EVAL_SEED_OFFSET, EvalSummary
 from dqn_ref.training.build import resolve_device
@@ -77,15 +78,17 @@ class SavedAgent(Policy):
         return episode
 
 
-def load(run_dir: Path | str, device: str = "auto") -> SavedAgent:
-    """The agent in run_dir/checkpoint.pt, on `device` (auto: cuda when present)."""
+def load(run_dir: Path | str, device: str = "auto", env: EnvMaker | None = None) -> SavedAgent:
+    """The agent in run_dir/checkpoint.pt, on `device` (auto: cuda when present). `env`: the
+    callable the run's environment was made with, where it cannot be imported again; evaluate
+    and save_video build that environment."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DQNRefError(f"run folder {run_dir} does not exist; pass the folder a run wrote")
     payload = load_checkpoint(run_dir / "checkpoint.pt")
     config, agent = restore_agent(payload, resolve_device(device))
+    give_callable_again(config.env_id, env)
     agent.online_net.eval()
     return SavedAgent(
         run_dir, config, agent, tuple(payload["obs_shape"]), int(payload["num_actions"])
     )
-

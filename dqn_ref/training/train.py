@@ -26,6 +26,7 @@ from gymnasium.vector import VectorEnv
 
 from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import EnvMaker, env_kwargs_of, give_callable_again
 from dqn_ref.envs import EnvSpaces, atari_options, env_spaces, make_env, with_env_threshold
 from dqn_ref.evaluate import (
     EVAL_SEED_OFFSET,
@@ -55,7 +56,11 @@ from dqn_ref.training.metrics import MetricsLog, check_metrics_rows
 from dqn_ref.training.numerical_guard import all_finite, non_finite_error
 from dqn_ref.training.plot import plot_curve
 from dqn_ref.training.progress import Progress
-from dqn_ref.training.resume_checks import check_config_json_matches, check_run_not_finished
+from dqn_ref.training.resume_checks import (
+    check_config_json_matches,
+    check_more_steps,
+    check_run_not_finished,
+)
 from dqn_ref.training.run_folder import remove_leftover_temporaries
 from dqn_ref.training.seeding import seed_everything
 from dqn_ref.training.tensorboard_log import open_tensorboard
@@ -96,16 +101,26 @@ def resume(
     progress: bool = True,
     stop: StopCheck | None = None,
     device: str | None = None,
+    env: EnvMaker | None = None,
+    total_steps: int | None = None,
 ) -> TrainResult:
-    """Continue the run in `run_dir` from its checkpoint.pt, to its config's total_steps.
+    """Continue the run in `run_dir` from its checkpoint.pt, to its config's total_steps, or to
+    `total_steps` agent steps, a finished run too (spec/reliability.md#more-steps).
 
     spec/reliability.md#resume says when the result equals that of an uninterrupted run.
-    `device` replaces the config's (a run trained on a GPU can be finished on a CPU).
+    `device` replaces the config's (a run trained on a GPU can be finished on a CPU). `env` is
+    the callable a run's environment was made with, given again (env_source.py).
     """
     payload = load_checkpoint(run_dir / "checkpoint.pt")
     config = config_of(payload)
-    check_run_not_finished(run_dir, config, payload["counters"])
-    check_config_json_matches(run_dir, config)
+    give_callable_again(config.env_id, env)
+    if total_steps is None:
+        check_run_not_finished(run_dir, config, payload["counters"])
+        check_config_json_matches(run_dir, config)
+    else:
+        check_more_steps(run_dir, config, payload["counters"], total_steps)
+        check_config_json_matches(run_dir, config, ("total_steps",))
+        config = config.replace(total_steps=total_steps)
     if device is not None:
         config = config.replace(device=device)
     return train(config, run_dir, payload.get("preset", "custom"), progress, stop, payload)
@@ -337,6 +352,7 @@ def train(
         config.num_envs,
         config.max_episode_steps,
         atari_options(config, training=True),
+        env_kwargs_of(config.env_kwargs),
     )
     spaces = env_spaces(envs, config.env_id)
     eval_envs = evaluation_envs(config, final=False) if config.eval_interval else None
@@ -366,6 +382,8 @@ def train(
         state, envs, eval_envs = restored.loop, restored.envs, restored.eval_envs
         check_metrics_rows(run_dir / "metrics.csv", resume_from["metrics_rows"])
         remove_leftover_temporaries(run_dir)
+        # A run continued to more steps is unfinished again until its new summary is written.
+        (run_dir / "summary.json").unlink(missing_ok=True)
         metrics = MetricsLog.continued(run_dir / "metrics.csv", resume_from["metrics_rows"])
         write_config()
         checkpoint_step = state.step
