@@ -20,7 +20,7 @@ load torch on first use, so that `python -m dqn_ref.run --help` answers at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dqn_ref.config import DQNConfig
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dqn_ref.evaluate import EvalSummary
+    from dqn_ref.training.callbacks import Callback, EpisodeEnd, EvaluationEnd, KeepBestPolicy
     from dqn_ref.training.policy import Policy, load_policy
     from dqn_ref.training.saved_agent import SavedAgent, load
     from dqn_ref.training.train import TrainResult
@@ -38,9 +39,13 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 __all__ = [
     "PRESETS",
+    "Callback",
     "DQNConfig",
     "DQNRefError",
+    "EpisodeEnd",
     "EvalSummary",
+    "EvaluationEnd",
+    "KeepBestPolicy",
     "Policy",
     "SavedAgent",
     "TrainResult",
@@ -56,6 +61,10 @@ _LAZY = {
     "load": "dqn_ref.training.saved_agent",
     "SavedAgent": "dqn_ref.training.saved_agent",
     "load_policy": "dqn_ref.training.policy",
+    "Callback": "dqn_ref.training.callbacks",
+    "EpisodeEnd": "dqn_ref.training.callbacks",
+    "EvaluationEnd": "dqn_ref.training.callbacks",
+    "KeepBestPolicy": "dqn_ref.training.callbacks",
     "Policy": "dqn_ref.training.policy",
     "TrainResult": "dqn_ref.training.train",
     "EvalSummary": "dqn_ref.evaluate",
@@ -72,6 +81,7 @@ def train(
     *,
     env: str | Callable[..., Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train one agent as `config` says (a DQNConfig, or a preset's name), writing run_dir as
     `python -m dqn_ref.run` does (config.json, metrics.csv, checkpoint.pt, curve.png,
@@ -88,12 +98,15 @@ def train(
     process is writing is refused. `progress` draws the progress bar; `preset_name` (default:
     the preset's name, else "custom") is recorded in config.json. `verbose=1` prints each
     evaluation's line and the run's notices on stdout, `verbose=0` nothing (warnings still go
-    to stderr). An environment or config the run cannot use is refused before anything is
+    to stderr). `callbacks` (dqn_ref.Callback objects) are called at each training episode's end
+    and each evaluation's end; one returning False stops training, and the run ends as any run
+    does. An environment, config or callback the run cannot use is refused before anything is
     written."""
     from pathlib import Path
 
     from dqn_ref.env_source import config_with_env
     from dqn_ref.training.build import resolve_device
+    from dqn_ref.training.callbacks import Callbacks
     from dqn_ref.training.preflight import check_run_can_start
     from dqn_ref.training.quiet import output_at
     from dqn_ref.training.run_folder import folder_lock, prepare_run_dir, run_dir_path
@@ -104,12 +117,13 @@ def train(
         config = get_preset(config)
     config = config_with_env(config, env, env_kwargs)
     preset_name = preset_name or "custom"
+    Callbacks(callbacks)  # refuses what is not a Callback
     with output_at(verbose):
         check_run_can_start(config, resolve_device(config.device))
         folder = run_dir_path(None if run_dir is None else Path(run_dir), config, preset_name)
         with folder_lock(folder):
             prepare_run_dir(folder, config, preset_name, overwrite)
-            return train_run(config, folder, preset_name, progress)
+            return train_run(config, folder, preset_name, progress, callbacks=callbacks)
 
 
 def resume(
@@ -119,12 +133,14 @@ def resume(
     verbose: int = 1,
     *,
     env: Callable[..., Any] | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Continue the run in run_dir from its checkpoint.pt, as `python -m dqn_ref.run resume`
     does (spec/reliability.md#resume): to its own total_steps, or to `total_steps` agent steps,
     a finished run too, as if its config had said so from the start
     (spec/reliability.md#more-steps). `env`: the callable the run's environment was made with,
-    where it cannot be imported again (a lambda, a function defined inside another)."""
+    where it cannot be imported again (a lambda, a function defined inside another).
+    `callbacks` as for train."""
     from pathlib import Path
 
     from dqn_ref.training.quiet import output_at
@@ -134,9 +150,13 @@ def resume(
     folder = Path(run_dir)
     with output_at(verbose):
         if not folder.is_dir():  # said by resume itself; the lock would create the folder
-            return resume_run(folder, progress, env=env, total_steps=total_steps)
+            return resume_run(
+                folder, progress, env=env, total_steps=total_steps, callbacks=callbacks
+            )
         with folder_lock(folder):
-            return resume_run(folder, progress, env=env, total_steps=total_steps)
+            return resume_run(
+                folder, progress, env=env, total_steps=total_steps, callbacks=callbacks
+            )
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from dqn_ref.replay_interface import Replay
 from dqn_ref.solve import stable_solve_of_run
 from dqn_ref.training.atomic import atomic_write_json
 from dqn_ref.training.build import make_replay_buffer, make_update, resolve_device
+from dqn_ref.training.callbacks import Callback, Callbacks, EpisodeEnd, EvaluationEnd
 from dqn_ref.training.checkpoint import (
     Resumable,
     config_of,
@@ -55,6 +56,7 @@ from dqn_ref.training.interrupt import StopCheck, TrainingInterruptedError
 from dqn_ref.training.metrics import MetricsLog, check_metrics_rows
 from dqn_ref.training.numerical_guard import all_finite, non_finite_error
 from dqn_ref.training.plot import plot_curve
+from dqn_ref.training.policy import Policy
 from dqn_ref.training.progress import Progress
 from dqn_ref.training.resume_checks import (
     check_config_json_matches,
@@ -103,6 +105,7 @@ def resume(
     device: str | None = None,
     env: EnvMaker | None = None,
     total_steps: int | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Continue the run in `run_dir` from its checkpoint.pt, to its config's total_steps, or to
     `total_steps` agent steps, a finished run too (spec/reliability.md#more-steps).
@@ -123,7 +126,8 @@ def resume(
         config = config.replace(total_steps=total_steps)
     if device is not None:
         config = config.replace(device=device)
-    return train(config, run_dir, payload.get("preset", "custom"), progress, stop, payload)
+    preset = payload.get("preset", "custom")
+    return train(config, run_dir, preset, progress, stop, payload, callbacks=callbacks)
 
 
 @dataclass
@@ -146,6 +150,7 @@ class TrainingRun:
     checkpoint_step: int | None = None  # the step checkpoint.pt holds now
     last_eval: EvalSummary | None = None
     solved_stop: bool = False  # stop_when_solved and the last evaluation solved in every episode
+    callbacks: Callbacks = dataclasses.field(default_factory=lambda: Callbacks([]))
 
     def __post_init__(self) -> None:
         # Seconds of training: those before the checkpoint a resumed run starts from, plus this
@@ -187,6 +192,15 @@ class TrainingRun:
                 loss=loss_mean,
             )
             state.recent_returns.append(episode_return)
+            self.callbacks.episode_end(
+                EpisodeEnd(
+                    state.step,
+                    number,
+                    episode_return,
+                    int(state.episode_length[index]),
+                    report.epsilon,
+                )
+            )
             state.episode_return[index] = 0.0
             state.episode_length[index] = 0
         for loss in report.losses:
@@ -262,6 +276,16 @@ class TrainingRun:
         eval_start = self.clock()
         self.last_eval = self.evaluate(self.eval_envs, "eval", self.eval_generator)
         eval_end = self.clock()
+        policy = Policy(
+            self.config,
+            self.agent.online_net,
+            self.spaces.obs_shape,
+            self.spaces.num_actions,
+            self.agent.device,
+        )
+        self.callbacks.evaluation_end(
+            EvaluationEnd(state.step, state.episode, self.last_eval, policy)
+        )
         state.eval_time_s += eval_end - eval_start
         threshold = self.config.solved_threshold  # None: the environment gives none
         solved = threshold is not None and self.last_eval.mean >= threshold
@@ -333,13 +357,16 @@ def train(
     stop: StopCheck | None = None,
     resume_from: dict[str, Any] | None = None,
     clock: Clock = time.perf_counter,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train one agent as `config` says and write the run folder (README, 'What a run writes').
 
     After each step of the loop `stop.should_stop(step)` is asked; when it says so, a checkpoint
     is saved and TrainingInterruptedError raised. `resume_from`, a checkpoint's payload, continues
     that run. `clock` (seconds) times the run and its checkpoints; tests pass their own.
+    `callbacks` are called at each episode's and evaluation's end (callbacks.py).
     """
+    hooks = Callbacks(callbacks)
     # The threshold the run is judged by, stated in config.json: the config's or the env's own.
     config = with_env_threshold(config)
     # Alg. step 1: seed, build the environments, the replay buffer and both networks.
@@ -422,6 +449,7 @@ def train(
         clock,
         bar,
         checkpoint_step,
+        callbacks=hooks,
     )
     run.solved_stop = run.solved_in_every_episode()
     try:
@@ -433,7 +461,7 @@ def train(
             run.evaluate_and_checkpoint_when_due()
             bar.advance(int(report.real.sum()), state, report.epsilon, run.last_eval)
             run.stop_if_asked(stop)
-            if run.solved_stop:
+            if run.solved_stop or run.callbacks.stop_requested:
                 break  # spec/evaluation.md#stopping-once-solved: the final evaluation follows
         bar.close()
         wall_time = run.seconds()
