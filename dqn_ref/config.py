@@ -203,6 +203,12 @@ class DQNConfig:
         "also write a TensorBoard event file in the run folder, where tensorboard is installed "
         "(pip install 'dqn_ref[tensorboard]'); --no-tensorboard turns it off.",
     )
+    wandb: str = knob(
+        "",
+        "also log TensorBoard's scalars and the config to Weights & Biases, as PROJECT or "
+        "PROJECT/RUN_NAME (run name: the run folder's by default); pip install "
+        "'dqn_ref[wandb]'; WANDB_MODE=offline writes RUN_DIR/wandb/ without network ('': off).",
+    )
 
     # --- checkpoints (spec/reliability.md) -----------------------------------------------------
     checkpoint_minutes: float = knob(
@@ -259,7 +265,7 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "Atari only": ("noop_max", "terminal_on_life_loss", "repeat_action_probability"),
     "run management": (
-        "device", "torch_threads", "precision", "tensorboard", "checkpoint_minutes",
+        "device", "torch_threads", "precision", "tensorboard", "wandb", "checkpoint_minutes",
         "checkpoint_replay", "device_replay", "graphed_update",
     ),
 }  # fmt: skip

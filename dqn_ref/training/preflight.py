@@ -25,6 +25,7 @@ from dqn_ref.errors import DQNRefError
 from dqn_ref.loop import updates_due
 from dqn_ref.memory import check_networks_fit
 from dqn_ref.training.build import uses_frame_replay
+from dqn_ref.training.wandb_log import check_wandb
 
 
 def environment_spaces(config: DQNConfig) -> EnvSpaces:
@@ -84,6 +85,7 @@ def check_noops_fit(config: DQNConfig) -> None:
 
 def check_run_can_start(config: DQNConfig, device: torch.device) -> None:
     """Everything a run needs from this environment and this machine, checked before it starts."""
+    check_wandb(config.wandb)
     check_config_suits(config, environment_spaces(config))
     check_networks_fit(config.network, config.hidden_sizes, config.batch_size, device)
 

@@ -64,8 +64,8 @@ from dqn_ref.training.resume_checks import (
     check_run_not_finished,
 )
 from dqn_ref.training.run_folder import remove_leftover_temporaries
+from dqn_ref.training.run_logs import open_run_logs
 from dqn_ref.training.seeding import seed_everything
-from dqn_ref.training.tensorboard_log import open_tensorboard
 from dqn_ref.training.thread_choice import ThreadChoice
 from dqn_ref.training.wording import count
 
@@ -425,8 +425,8 @@ def train(
             f"dqn_ref: checkpoints include the replay buffer, up to {format_bytes(replay.nbytes)}",
             flush=True,
         )
-    metrics.listener = open_tensorboard(
-        config.tensorboard, run_dir, agent, lambda: state.updates_done, dataclasses.asdict(config)
+    metrics.listener = open_run_logs(
+        config, run_dir, agent, lambda: state.updates_done, dataclasses.asdict(config)
     )
     bar = Progress(
         config.total_steps,
