@@ -43,9 +43,16 @@ examples:
   python -m dqn_ref.run control --env-id Acrobot-v1   # any discrete-action vector env
   python -m dqn_ref.run atari --env-id ALE/Breakout-v5  # any Atari game (a GPU job)
   python -m dqn_ref.run resume runs/NAME              # continue a stopped run
+  python -m dqn_ref.run resume runs/NAME --steps 80000  # train a run on, to 80,000 steps
+  python -m dqn_ref.run control --env-id mypkg.envs:MyEnv-v0 --env-kwargs '{"size": 8}'
+                                                      # imports mypkg.envs, which registers it
   python -m dqn_ref.run eval runs/NAME --episodes 20  # evaluate a saved run
 A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metrics.csv,
-checkpoint.pt, curve.png and summary.json. `study --help` says what a study writes.
+checkpoint.pt, curve.png and summary.json (with --wandb PROJECT[/RUN_NAME], a Weights & Biases
+run too). `study --help` says what a study writes. `--version` prints the version.
+From Python (README, "From Python"): dqn_ref.train(config_or_preset, env=id_or_callable,
+env_kwargs={...}, callbacks=[...], verbose=0), dqn_ref.resume(run_dir, total_steps=N),
+dqn_ref.load(run_dir) (act on one observation or a batch, play, save_policy), load_policy.
 Ctrl-C (or SIGTERM) saves a checkpoint and says how to resume; spec/reliability.md says what
 resuming guarantees. The times are measured: CartPole's in docs/cartpole/peers.md (2-core Intel
 Xeon), Pong's from the 511 agent steps/s of docs/results.md, "Speed by preset on the H200", and
