@@ -62,7 +62,7 @@ def registered_name(env_id: str) -> str:
     module, name = env_id.split(":", 1)
     try:
         importlib.import_module(module)
-    except ImportError as error:
+    except (ImportError, ValueError, TypeError) as error:  # ValueError: an empty module name
         raise DQNRefError(
             f"cannot import {module!r}, the module named in the environment id {env_id!r} "
             f"({type(error).__name__}: {error}); install it or correct the id"

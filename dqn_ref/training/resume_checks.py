@@ -90,10 +90,14 @@ def check_config_json_matches(
         ) from error
     # Through JSON, so that tuples and lists, and ints and floats, compare as written.
     saved = json.loads(json.dumps(dataclasses.asdict(config)))
+    # A field newer than the run's config.json is missing there; at its default it was not edited.
+    defaults = json.loads(json.dumps(dataclasses.asdict(DQNConfig())))
     for name in sorted(set(saved) | set(on_disk)):
         if name in (*FIELDS_RESUME_MAY_CHANGE, *also_changed):
             continue
         if on_disk.get(name) == saved.get(name):
+            continue
+        if name not in on_disk and saved.get(name) == defaults.get(name):
             continue
         raise DQNRefError(
             f"{path} says {name}={on_disk.get(name, '(missing)')!r} but checkpoint.pt was "

@@ -122,3 +122,20 @@ def test_resume_without_steps_still_refuses_a_finished_run(
     dqn_ref.train(config(total_steps=FIRST), run_dir, verbose=0)
     assert main(["resume", str(run_dir)]) == 2
     assert "holds a finished run" in capsys.readouterr().err
+
+
+def test_a_run_whose_config_json_predates_a_field_resumes(tmp_path: Path) -> None:
+    """config.json written before env_kwargs and wandb existed lacks them; at their defaults in
+    the checkpoint they were not edited, so resume goes on (and writes them)."""
+    run_dir = tmp_path / "run"
+    dqn_ref.train(config(total_steps=FIRST), run_dir, verbose=0)
+    written = json.loads((run_dir / "config.json").read_text())
+    for name in ("env_kwargs", "wandb"):
+        del written["config"][name]
+    (run_dir / "config.json").write_text(json.dumps(written))
+    assert dqn_ref.resume(run_dir, total_steps=MORE, verbose=0).steps >= MORE
+    assert json.loads((run_dir / "config.json").read_text())["config"]["wandb"] == ""
+    written["config"]["gamma"] = 0.5  # a field that is there and edited is still refused
+    (run_dir / "config.json").write_text(json.dumps(written))
+    with pytest.raises(DQNRefError, match="config.json says gamma=0.5"):
+        dqn_ref.resume(run_dir, total_steps=MORE + 300)
