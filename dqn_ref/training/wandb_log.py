@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import netrc
+import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from dqn_ref.training.tensorboard_log import TensorBoardLog
 
 WANDB_INSTALL = "pip install 'dqn_ref[wandb]'"
 STEP_METRIC = "agent_step"
+OFFLINE_MODES = ("offline", "disabled", "dryrun")  # W&B modes that need no key
+DEFAULT_HOST = "https://api.wandb.ai"
 
 
 def wandb_available() -> bool:
@@ -39,6 +44,25 @@ def check_wandb(target: str) -> None:
         )
     if not wandb_available():
         raise DQNRefError(f"--wandb needs the wandb package: {WANDB_INSTALL}")
+    if not wandb_can_log():
+        raise DQNRefError(
+            "--wandb needs a W&B login to log online: run wandb login (or set WANDB_API_KEY), "
+            "or set WANDB_MODE=offline to write RUN_DIR/wandb/ for a later wandb sync"
+        )
+
+
+def wandb_can_log() -> bool:
+    """Whether W&B can start a run here without asking for a key: offline or disabled by
+    WANDB_MODE, or a key in WANDB_API_KEY or in the netrc file `wandb login` writes."""
+    if os.environ.get("WANDB_MODE", "").lower() in OFFLINE_MODES:
+        return True
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urllib.parse.urlparse(os.environ.get("WANDB_BASE_URL", DEFAULT_HOST)).hostname
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host or "") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
 
 
 class WandbLog(TensorBoardLog):
@@ -55,13 +79,20 @@ class WandbLog(TensorBoardLog):
         import wandb
 
         project, _, name = target.partition("/")
-        self.run = wandb.init(
-            project=project,
-            name=name or run_dir.name,
-            dir=str(run_dir),
-            config=dict(config),
-            reinit="create_new",
-        )
+        try:
+            self.run = wandb.init(
+                project=project,
+                name=name or run_dir.name,
+                dir=str(run_dir),
+                config=dict(config),
+                reinit="create_new",
+            )
+        except Exception as error:  # W&B's errors: no key, no network, a refused project, ...
+            first_line = (str(error).splitlines() or [type(error).__name__])[0]
+            raise DQNRefError(
+                f"W&B could not start the run ({type(error).__name__}: {first_line}); fix that, "
+                "or set WANDB_MODE=offline"
+            ) from error
         self.run.define_metric(STEP_METRIC)
         self.run.define_metric("*", step_metric=STEP_METRIC)
         self.take_mean_q = take_mean_q

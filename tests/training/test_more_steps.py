@@ -137,5 +137,5 @@ def test_a_run_whose_config_json_predates_a_field_resumes(tmp_path: Path) -> Non
     assert json.loads((run_dir / "config.json").read_text())["config"]["wandb"] == ""
     written["config"]["gamma"] = 0.5  # a field that is there and edited is still refused
     (run_dir / "config.json").write_text(json.dumps(written))
-    with pytest.raises(DQNRefError, match="config.json says gamma=0.5"):
+    with pytest.raises(DQNRefError, match=r"config\.json says gamma=0\.5"):
         dqn_ref.resume(run_dir, total_steps=MORE + 300)

@@ -127,3 +127,22 @@ def test_wandb_without_the_package_says_what_to_install(
     with pytest.raises(DQNRefError, match=r"--wandb needs the wandb package: pip install"):
         wandb_log.check_wandb("proj")
     wandb_log.check_wandb("")  # off: nothing to check
+
+
+def test_wandb_online_without_a_key_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No WANDB_MODE=offline, no WANDB_API_KEY, no netrc entry: W&B would ask for a key (or
+    raise); the run is refused in one line instead, its folder unwritten."""
+    pytest.importorskip("wandb")
+    for name in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "absent-netrc"))
+    out = tmp_path / "run"
+    assert main(["cartpole", "--steps", "100", "--wandb", "proj", "--out", str(out)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "--wandb needs a W&B login" in line and "WANDB_MODE=offline" in line
+    assert not out.exists()
+    (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password key\n")
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    assert wandb_log.wandb_can_log()
