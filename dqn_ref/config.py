@@ -18,6 +18,7 @@ a field and the rules about it are read (and changed) together.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import types
 import typing
@@ -42,6 +43,11 @@ class EnvironmentConfig:
 
     env_id: str = knob(
         "CartPole-v1", "Gymnasium environment id; its action space must be discrete."
+    )
+    env_kwargs: str = knob(
+        "",
+        "keyword arguments for the environment, as a JSON object: --env-kwargs "
+        "'{\"sutton_barto_reward\": true}' ('': none; gymnasium environments, not Atari).",
     )
     num_envs: int = knob(
         1, "environments stepped in lockstep; one step of all of them is num_envs agent steps."
@@ -194,6 +200,12 @@ class RunConfig:
         True,
         "also write a TensorBoard event file in the run folder, where tensorboard is installed "
         "(pip install 'dqn_ref[tensorboard]'); --no-tensorboard turns it off.",
+    )
+    wandb: str = knob(
+        "",
+        "also log TensorBoard's scalars and the config to Weights & Biases, as PROJECT or "
+        "PROJECT/RUN_NAME (run name: the run folder's by default); pip install "
+        "'dqn_ref[wandb]'; WANDB_MODE=offline writes RUN_DIR/wandb/ without network ('': off).",
     )
     checkpoint_minutes: float = knob(
         5.0,
@@ -399,6 +411,15 @@ def _problems(config: DQNConfig) -> list[str]:
     ]
 
 
+def _json_object_or_empty(text: str) -> bool:
+    if text == "":
+        return True
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 def _finite(value: float | None) -> bool:
     return value is None or math.isfinite(value)
 
@@ -437,6 +458,11 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
         (0.0 <= config.gamma <= 1.0, f"gamma={config.gamma} must lie in [0, 1]"),
         (0.0 < config.tau <= 1.0, f"tau={config.tau} must lie in (0, 1]; 1 is a hard copy"),
         (config.total_steps > 0, f"total_steps={config.total_steps} must be positive"),
+        (
+            _json_object_or_empty(config.env_kwargs),
+            f"env_kwargs={config.env_kwargs!r} must be a JSON object of keyword arguments, "
+            "such as '{\"sutton_barto_reward\": true}'",
+        ),
         (config.total_episodes >= 0, f"total_episodes={config.total_episodes} must be >= 0"),
         (
             0 <= config.max_episode_steps <= MAX_EPISODE_STEPS,

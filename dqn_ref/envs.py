@@ -1,4 +1,10 @@
-"""Building environments: gymnasium vector envs with next-step autoreset, checked for DQN."""
+"""Building environments: gymnasium vector envs with next-step autoreset, checked for DQN.
+
+Longer than 300 lines for a reason: one concept, the vector env a config names (gymnasium's, or
+ale-py's with the Nature pipeline), built with the checks that make each refusal one line; where
+an environment comes from besides a registered id (a callable, `module:EnvId`, keyword
+arguments) is env_source.py's.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from numpy.typing import NDArray
 
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import is_callable_id, rebuild_callable, registered_name
 from dqn_ref.errors import DQNRefError
 
 gym.register_envs(ale_py)  # the ALE/... ids; ale-py ships the Atari ROMs
@@ -44,10 +51,16 @@ class EnvSpaces:
 
 
 def check_env_id(env_id: str) -> None:
-    """Raise a one-line DQNRefError naming close matches when gymnasium does not know env_id."""
-    if env_id in gym.registry:
+    """Raise a one-line DQNRefError naming close matches when gymnasium does not know env_id.
+    gymnasium's `module:EnvId` form imports the module first; a callable's id (env_source.py)
+    registers the callable again where it can be imported."""
+    name = registered_name(env_id)
+    if name in gym.registry:
         return
-    suggestions = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+    if is_callable_id(env_id):
+        rebuild_callable(env_id)
+        return
+    suggestions = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.5)
     hint = (
         f"; did you mean {', '.join(suggestions)}?" if suggestions else "; see gymnasium.registry"
     )
@@ -58,7 +71,7 @@ def spec_reward_threshold(env_id: str) -> float | None:
     """The return at which gymnasium's spec of env_id counts the task solved (475 for
     CartPole-v1, -100 for Acrobot-v1), or None where the spec gives none (the Atari games)."""
     check_env_id(env_id)
-    threshold = gym.spec(env_id).reward_threshold
+    threshold = gym.spec(registered_name(env_id)).reward_threshold
     return None if threshold is None else float(threshold)
 
 
@@ -76,11 +89,13 @@ VECTOR = "vector"  # a Gymnasium environment with discrete actions and flat vect
 ATARI = "atari"  # an ale-py game, seen through the Nature frame pipeline
 
 
-def check_env_kind(env_id: str, kind: str) -> None:
+def check_env_kind(env_id: str, kind: str, env_kwargs: dict[str, Any] | None = None) -> None:
     """Refuse, in one line, an environment that is not of `kind` (VECTOR or ATARI): continuous
     actions, pixels or images under VECTOR, a non-Atari id under ATARI, a missing extra."""
     check_env_id(env_id)
     if kind == ATARI:
+        if env_kwargs:
+            make_env(env_id, 1, env_kwargs=env_kwargs)  # refuses env_kwargs for an Atari game
         if not is_atari(env_id):
             raise DQNRefError(
                 f"{env_id} is not an Atari game; the atari task takes ale-py ids such as "
@@ -92,7 +107,8 @@ def check_env_kind(env_id: str, kind: str) -> None:
             f"{env_id} is an Atari game, seen as pixels; train it with the atari task "
             f"(atari --env-id {env_id})"
         )
-    envs = make_vector_env(env_id, 1)  # refuses continuous actions and non-Box observations
+    # Refuses continuous actions and non-Box observations.
+    envs = make_vector_env(env_id, 1, env_kwargs=env_kwargs)
     try:
         shape = tuple(envs.single_observation_space.shape or ())
     finally:
@@ -124,7 +140,8 @@ def atari_options(config: DQNConfig, training: bool) -> AtariOptions:
 
 def is_atari(env_id: str) -> bool:
     """Whether env_id is one of ale-py's Atari games (ALE/Pong-v5, PongNoFrameskip-v4, ...)."""
-    return env_id in gym.registry and str(gym.spec(env_id).entry_point).startswith("ale_py")
+    name = registered_name(env_id)
+    return name in gym.registry and str(gym.spec(name).entry_point).startswith("ale_py")
 
 
 def make_atari_vector_env(
@@ -150,7 +167,7 @@ def make_atari_vector_env(
     check_env_id(env_id)
     frames = max_episode_steps * ATARI_FRAME_SKIP if max_episode_steps else ATARI_MAX_EPISODE_FRAMES
     envs = AtariVectorEnv(
-        gym.spec(env_id).kwargs["game"],
+        gym.spec(registered_name(env_id)).kwargs["game"],
         num_envs,
         frameskip=ATARI_FRAME_SKIP,
         stack_num=1 if colour_screen else ATARI_FRAME_STACK,
@@ -188,15 +205,31 @@ def game_over(
 
 
 def make_env(
-    env_id: str, num_envs: int, max_episode_steps: int = 0, atari: AtariOptions = AtariOptions()
+    env_id: str,
+    num_envs: int,
+    max_episode_steps: int = 0,
+    atari: AtariOptions = AtariOptions(),
+    env_kwargs: dict[str, Any] | None = None,
 ) -> gym.vector.VectorEnv:
-    """The vector env for env_id: the Atari pipeline for ale-py games, gymnasium's otherwise."""
+    """The vector env for env_id: the Atari pipeline for ale-py games, gymnasium's otherwise,
+    made with env_kwargs (a config's env_kwargs_of) where given."""
     if is_atari(env_id):
+        if env_kwargs:
+            raise DQNRefError(
+                f"env_kwargs are passed to gymnasium.make, but {env_id} runs in ale-py's vector "
+                "env; set its options with the Atari config fields (--noop-max, "
+                "--repeat-action-probability, ...) instead"
+            )
         return make_atari_vector_env(env_id, num_envs, max_episode_steps, atari)
-    return make_vector_env(env_id, num_envs, max_episode_steps)
+    return make_vector_env(env_id, num_envs, max_episode_steps, env_kwargs)
 
 
-def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> gym.vector.VectorEnv:
+def make_vector_env(
+    env_id: str,
+    num_envs: int,
+    max_episode_steps: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+) -> gym.vector.VectorEnv:
     """num_envs copies of env_id stepped in lockstep, truncated at max_episode_steps if it is not 0.
 
     Autoreset is next-step (gymnasium's default): the step that ends an episode returns the true
@@ -206,27 +239,35 @@ def make_vector_env(env_id: str, num_envs: int, max_episode_steps: int = 0) -> g
     Where gymnasium has a natively vectorised version of the environment (CartPole's steps every
     copy in one set of numpy operations) and there are several copies, that version is used: it
     is about 4x faster than stepping 8 copies one by one. For one copy the plain environment in a
-    SyncVectorEnv is faster. Both follow the same dynamics and the same autoreset rule.
+    SyncVectorEnv is faster. Both follow the same dynamics and the same autoreset rule. With
+    env_kwargs, each copy is gymnasium.make(env_id, **env_kwargs) (the native version's own
+    arguments may differ).
     """
     check_env_id(env_id)
     time_limit: dict[str, Any] = {}
     if max_episode_steps:
         time_limit["max_episode_steps"] = max_episode_steps
+    native = not env_kwargs and num_envs >= NATIVE_VECTOR_MIN_ENVS
     try:
-        if num_envs >= NATIVE_VECTOR_MIN_ENVS and gym.spec(env_id).vector_entry_point:
+        if native and gym.spec(registered_name(env_id)).vector_entry_point:
             envs = gym.make_vec(
                 env_id, num_envs, vectorization_mode=VectorizeMode.VECTOR_ENTRY_POINT, **time_limit
             )
         else:
             # A partial, not a lambda, so that the vector env pickles (capture_env_state).
             envs = SyncVectorEnv(
-                [functools.partial(gym.make, env_id, **time_limit)] * num_envs,
+                [functools.partial(gym.make, env_id, **time_limit, **(env_kwargs or {}))]
+                * num_envs,
                 autoreset_mode=AutoresetMode.NEXT_STEP,
             )
     except gym.error.DependencyNotInstalled as error:
         raise DQNRefError(missing_dependency_message(env_id, error)) from error
     except gym.error.Error as error:  # a bad env argument, ...
         raise DQNRefError(f"cannot make {env_id}: {error}") from error
+    except TypeError as error:  # an env_kwargs name the environment does not take
+        if not env_kwargs:
+            raise
+        raise DQNRefError(f"cannot make {env_id} with env_kwargs {env_kwargs}: {error}") from error
     autoreset_mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if autoreset_mode != AutoresetMode.NEXT_STEP:
         raise DQNRefError(
@@ -243,7 +284,7 @@ EXTRA_OF_FAMILY = {"box2d": "box2d"}
 
 def missing_dependency_message(env_id: str, error: Exception) -> str:
     """One line naming what env_id lacks and, where dqn_ref has one, the extra that installs it."""
-    family = str(gym.spec(env_id).entry_point).split(".")[2:3]  # gymnasium.envs.<family>...
+    family = str(gym.spec(registered_name(env_id)).entry_point).split(".")[2:3]  # envs.<family>
     extra = EXTRA_OF_FAMILY.get(family[0]) if family else None
     if extra is not None:
         return f'{env_id} needs {extra} (not installed here): pip install -e ".[{extra}]"'

@@ -12,6 +12,7 @@ from torch import nn
 
 from dqn_ref.agent import epsilon_greedy
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import env_kwargs_of
 from dqn_ref.envs import atari_options, make_env
 
 # Evaluation environments draw from seed ranges disjoint from training's (seed, seed + 1, ...), so
@@ -46,7 +47,13 @@ def evaluation_envs(config: DQNConfig, final: bool) -> VectorEnv:
     evaluations during training (final=False) or the final evaluation (final=True)."""
     episodes = config.final_eval_episodes if final else config.eval_episodes
     time_limit = config.eval_max_episode_steps or config.max_episode_steps
-    envs = make_env(config.env_id, episodes, time_limit, atari_options(config, training=False))
+    envs = make_env(
+        config.env_id,
+        episodes,
+        time_limit,
+        atari_options(config, training=False),
+        env_kwargs_of(config.env_kwargs),
+    )
     envs.reset(seed=config.seed + (2 if final else 1) * EVAL_SEED_OFFSET)
     return envs
 

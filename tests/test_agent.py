@@ -22,7 +22,7 @@ from dqn_ref.config import DQNConfig
 from dqn_ref.loss import td_loss
 from dqn_ref.network import DuelingHead
 from dqn_ref.presets import cartpole
-from dqn_ref.training.tensorboard_log import MeanQTaken
+from dqn_ref.training.run_logs import MeanQTaken
 
 q_tables = st.integers(1, 16).flatmap(
     lambda rows: st.integers(1, 6).flatmap(

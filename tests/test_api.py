@@ -48,6 +48,7 @@ def test_the_readme_example_runs_as_written(
     assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "video.gif").stat().st_size > 0
     printed = capsys.readouterr().out
     assert "EvalSummary(mean=" in printed and "episodes=10)" in printed
+    assert (run_dir / "policy.pt").is_file()
 
 
 def test_an_agent_acts_on_one_observation_as_its_network_ranks_the_actions(
@@ -64,10 +65,28 @@ def test_an_agent_acts_on_one_observation_as_its_network_ranks_the_actions(
         assert agent.act(observation) == int(np.argmax(agent.q_values(observation)))
     # At epsilon 1 every action is random: both come up in 200 draws.
     assert {agent.act(np.zeros(4, np.float32), epsilon=1.0) for _ in range(200)} == {0, 1}
-    with pytest.raises(DQNRefError, match=r"shape \(1, 4\) given; .* shape \(4,\)"):
-        agent.act(np.zeros((1, 4), np.float32))
+    with pytest.raises(DQNRefError, match=r"shape \(1, 5\) given; .* shape \(4,\)"):
+        agent.act(np.zeros((1, 5), np.float32))
     with pytest.raises(DQNRefError, match="epsilon=2"):
         agent.act(np.zeros(4, np.float32), epsilon=2)
+
+
+def test_verbose_0_prints_nothing_and_verbose_1_each_evaluation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = dqn_ref.get_preset("cartpole").replace(
+        **{**TINY, "eval_interval": 100, "checkpoint_replay": True}
+    )
+    dqn_ref.train(config, tmp_path / "loud")
+    loud = capsys.readouterr().out
+    assert loud.count("\nevaluation at step") == 3 and "final evaluation at step 300" in loud
+    assert "checkpoints include the replay buffer" in loud
+    dqn_ref.train(config, tmp_path / "quiet", verbose=0)
+    assert capsys.readouterr().out == ""
+    assert (tmp_path / "quiet" / "summary.json").is_file()
+    with pytest.raises(DQNRefError, match=r"verbose=2 must be 0 .* or 1"):
+        dqn_ref.train(config, tmp_path / "other", verbose=2)
+    assert not (tmp_path / "other").exists()
 
 
 def test_train_refuses_a_folder_that_holds_a_run_unless_told_to_overwrite(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 from dqn_ref.config import CONFIG_GROUPS, DQNConfig, field_group
+from dqn_ref.env_source import env_kwargs_of
 from dqn_ref.envs import ATARI, VECTOR, check_env_kind, with_env_threshold
 from dqn_ref.errors import DQNRefError
 from dqn_ref.presets import PRESETS, TASK_PRESETS, get_preset, preset_for
@@ -42,10 +44,44 @@ TASK_ENV_KIND = {"control": VECTOR, "atari": ATARI}
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, except that a usage error is one line on stderr rather than the whole usage."""
+    """argparse, except that a usage error is one line on stderr rather than the whole usage,
+    and a mistyped flag names the flags it is close to."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's, except that a command's own parser (one without subcommands) notes which
+        of its flags an unknown flag is close to: the parser above, which refuses the unknown
+        flag, does not know this command's flags."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if self._subparsers is None and extras:
+            setattr(parsed, HINT_DEST, did_you_mean(extras, list(self._option_string_actions)))
+        return parsed, extras
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        hint = vars(parsed).pop(HINT_DEST, "")
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{'; ' if hint else ''}{hint}")
+        return parsed
+
+
+HINT_DEST = "_did_you_mean"  # where a command's parser leaves its hint for the parser above
+
+
+def did_you_mean(given: Sequence[str], known: Sequence[str]) -> str:
+    """ "did you mean --learning-rate?" for the first given flag that is close to a known one
+    (difflib's ratio of at least 0.75), else ""."""
+    for flag in (text.split("=", 1)[0] for text in given if text.startswith("--")):
+        matches = difflib.get_close_matches(flag, known, n=2, cutoff=0.75)
+        if matches:
+            return f"did you mean {' or '.join(matches)}?"
+    return ""
 
 
 def parse_optional_float(text: str) -> float | None:
@@ -247,5 +283,5 @@ def config_from_args(args: argparse.Namespace) -> DQNConfig:
         base = get_preset(args.preset, args.task)
     config = base.replace(**overrides)
     if args.task in TASK_ENV_KIND:
-        check_env_kind(config.env_id, TASK_ENV_KIND[args.task])
+        check_env_kind(config.env_id, TASK_ENV_KIND[args.task], env_kwargs_of(config.env_kwargs))
     return with_env_threshold(config)

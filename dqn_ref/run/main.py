@@ -14,6 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from dqn_ref import __version__
 from dqn_ref.presets import TASK_PRESETS
 from dqn_ref.run.flags import PROG, TASK_HELP, OneLineParser, add_task_flags
 from dqn_ref.run.process_io import outputs_that_may_close, set_aside_unknown_mplbackend
@@ -42,9 +43,16 @@ examples:
   python -m dqn_ref.run control --env-id Acrobot-v1   # any discrete-action vector env
   python -m dqn_ref.run atari --env-id ALE/Breakout-v5  # any Atari game (a GPU job)
   python -m dqn_ref.run resume runs/NAME              # continue a stopped run
+  python -m dqn_ref.run resume runs/NAME --steps 80000  # train a run on, to 80,000 steps
+  python -m dqn_ref.run control --env-id mypkg.envs:MyEnv-v0 --env-kwargs '{"size": 8}'
+                                                      # imports mypkg.envs, which registers it
   python -m dqn_ref.run eval runs/NAME --episodes 20  # evaluate a saved run
 A run writes runs/<env>-<preset>-s<seed>-<time>/ (or --out): config.json, metrics.csv,
-checkpoint.pt, curve.png and summary.json. `study --help` says what a study writes.
+checkpoint.pt, curve.png and summary.json (with --wandb PROJECT[/RUN_NAME], a Weights & Biases
+run too). `study --help` says what a study writes. `--version` prints the version.
+From Python (README, "From Python"): dqn_ref.train(config_or_preset, env=id_or_callable,
+env_kwargs={...}, callbacks=[...], verbose=0), dqn_ref.resume(run_dir, total_steps=N),
+dqn_ref.load(run_dir) (act on one observation or a batch, play, save_policy), load_policy.
 Ctrl-C (or SIGTERM) saves a checkpoint and says how to resume; spec/reliability.md says what
 resuming guarantees. Measured (docs/claims.json lists each figure with its source): the default
 CartPole preset takes a median 2.3 s of training to a stable solve on a 2-core Intel Xeon
@@ -59,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"dqn_ref {__version__}", help="print the version"
     )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser

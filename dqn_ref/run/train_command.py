@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from dqn_ref.training.train import TrainResult
 
 
-RESUME_HELP = "continue a run from its checkpoint.pt to its total_steps"
+RESUME_HELP = "continue a run from its checkpoint.pt to its total_steps, or to --steps N"
 RESUME_DESCRIPTION = """\
 Continue the run in RUN_DIR from its checkpoint.pt, with the run's own config, until its
 total_steps; metrics.csv is cut back to the checkpoint's rows and appended to. With the replay
@@ -32,7 +32,14 @@ buffer in the checkpoint (--checkpoint-replay when training) the result equals t
 interrupted, wall-clock columns aside; without it the buffer refills before learning goes on.
 Nothing is changed in RUN_DIR before it is checked: a finished run (summary.json written), a
 config.json edited since the checkpoint, or a checkpoint whose networks do not fit its config is
-refused in one line, every file left as it was."""
+refused in one line, every file left as it was.
+
+--steps N continues the run, a finished one too, to N agent steps, as if its config had said
+total_steps=N from the start (spec/reliability.md#more-steps): epsilon goes on along its schedule
+(a function of the step); a decaying learning rate follows eq-lr-linear over the N steps from
+there on. With --checkpoint-replay it ends exactly as a run of N steps never stopped. A run that
+ended at its total_episodes, or once solved (stop_when_solved), is refused: a longer run would
+have ended there too."""
 EVAL_HELP = "evaluate a saved run's network as the final evaluation does"
 EVAL_DESCRIPTION = """\
 Evaluate the online network in RUN_DIR/checkpoint.pt under the protocol of spec/evaluation.md:
@@ -85,9 +92,17 @@ def add_run_dir_commands(commands: Any) -> None:
         help=RESUME_HELP,
         description=RESUME_DESCRIPTION,
         allow_abbrev=False,
-        usage=f"{PROG} resume RUN_DIR [--device DEVICE] [--no-progress]",
+        usage=f"{PROG} resume RUN_DIR [--steps N] [--device DEVICE] [--no-progress]",
     )
     resume_parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run's folder")
+    resume_parser.add_argument(
+        "--steps",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="continue to N agent steps in all, a finished run too (default: the run's own "
+        "total_steps)",
+    )
     resume_parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help=device_help)
     resume_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     eval_parser = commands.add_parser(
@@ -238,7 +253,9 @@ def resume_main(args: argparse.Namespace) -> int:
         # checks the folder before it changes anything, crash leftovers included.
         lock = folder_lock(args.run_dir) if args.run_dir.is_dir() else contextlib.nullcontext()
         with lock, SignalStop() as stop:
-            result = resume(args.run_dir, not args.no_progress, stop, args.device)
+            result = resume(
+                args.run_dir, not args.no_progress, stop, args.device, total_steps=args.steps
+            )
     except TrainingInterruptedError as interrupted:
         return report_interruption(interrupted)
     except (DQNRefError, OSError, KeyboardInterrupt) as error:

@@ -11,6 +11,7 @@ import torch
 from dqn_ref.agent import DQNAgent
 from dqn_ref.batch import Batch
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import env_kwargs_of
 from dqn_ref.envs import EnvSpaces, atari_options, make_env
 
 WARN_ABOVE_S = 600.0  # runs estimated shorter than this start without a word
@@ -42,7 +43,13 @@ def seconds_per_update(config: DQNConfig, spaces: EnvSpaces, device: torch.devic
 
 def seconds_per_lockstep(config: DQNConfig, spaces: EnvSpaces) -> float:
     """Time of one step of all copies of a scratch environment, with random actions."""
-    envs = make_env(config.env_id, config.num_envs, 0, atari_options(config, training=True))
+    envs = make_env(
+        config.env_id,
+        config.num_envs,
+        0,
+        atari_options(config, training=True),
+        env_kwargs_of(config.env_kwargs),
+    )
     try:
         envs.reset(seed=config.seed)
         actions = np.zeros(config.num_envs, dtype=np.int64)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import env_kwargs_of
 from dqn_ref.envs import (
     ATARI_FRAME_SKIP,
     ATARI_MAX_EPISODE_FRAMES,
@@ -30,12 +31,19 @@ from dqn_ref.memory import check_buffer_fits, check_networks_fit
 from dqn_ref.nstep import TransitionLinks
 from dqn_ref.replay import ReplayBuffer
 from dqn_ref.training.build import resolve_device, uses_frame_replay
+from dqn_ref.training.wandb_log import check_wandb
 
 
 def environment_spaces(config: DQNConfig) -> EnvSpaces:
     """One copy of the config's environment, made and closed: an unknown id, a missing extra or a
     continuous action space fails here, once, with its one-line message."""
-    envs = make_env(config.env_id, 1, config.max_episode_steps, atari_options(config, True))
+    envs = make_env(
+        config.env_id,
+        1,
+        config.max_episode_steps,
+        atari_options(config, True),
+        env_kwargs_of(config.env_kwargs),
+    )
     try:
         return env_spaces(envs, config.env_id)
     finally:
@@ -113,6 +121,7 @@ def check_replay_fits(config: DQNConfig, spaces: EnvSpaces, device: torch.device
 
 def check_run_can_start(config: DQNConfig, device: torch.device) -> None:
     """Everything a run needs from this environment and this machine, checked before it starts."""
+    check_wandb(config.wandb)
     spaces = environment_spaces(config)
     check_config_suits(config, spaces)
     check_networks_fit(config.network, config.hidden_sizes, config.batch_size, device)

@@ -19,6 +19,7 @@ from typing import Any
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
 from dqn_ref.solve import solved_in_every_episode
+from dqn_ref.training.metrics import read_metrics
 from dqn_ref.training.wording import count
 
 # Fields `resume` may change on purpose: --device finishes a GPU run on a CPU.
@@ -56,8 +57,8 @@ def check_run_not_finished(
         return
     raise DQNRefError(
         f"{run_dir} holds a finished run ({how}, summary.json written), so there is nothing to "
-        f"resume; evaluate it with: python -m dqn_ref.run eval {run_dir}, or train a longer run "
-        "in another folder"
+        f"resume; evaluate it with: python -m dqn_ref.run eval {run_dir}, or continue it to N "
+        f"agent steps: python -m dqn_ref.run resume {run_dir} --steps N"
     )
 
 
@@ -71,9 +72,39 @@ def checkpointed_rows(path: Path, metrics_rows: int) -> list[dict[str, str]]:
         return []
 
 
-def check_config_json_matches(run_dir: Path, config: DQNConfig) -> None:
+def check_more_steps(
+    run_dir: Path, config: DQNConfig, counters: dict[str, Any], total_steps: int
+) -> None:
+    """Refuse to continue a run to total_steps agent steps (spec/reliability.md#more-steps)
+    when it has taken them already, or when the run it continues would have ended where it did
+    anyway: at its total_episodes, or once solved (stop_when_solved)."""
+    step, episode = counters["step"], counters["episode"]
+    if total_steps <= step:
+        raise DQNRefError(
+            f"{run_dir} has taken {step} agent steps already; continue it to more than that "
+            f"(--steps {total_steps} asks for {total_steps})"
+        )
+    if config.total_episodes and episode >= config.total_episodes:
+        raise DQNRefError(
+            f"{run_dir} ended at its total_episodes={config.total_episodes}, which more steps do "
+            "not raise; train a new run with a larger --total-episodes"
+        )
+    metrics = run_dir / "metrics.csv"
+    rows = read_metrics(metrics) if metrics.is_file() else []
+    if config.stop_when_solved and solved_in_every_episode(rows, config.solved_threshold):
+        raise DQNRefError(
+            f"{run_dir} stopped at step {step} once solved (stop_when_solved), as a longer "
+            "run would have; to train on past a solve, train a new run with "
+            "--no-stop-when-solved"
+        )
+
+
+def check_config_json_matches(
+    run_dir: Path, config: DQNConfig, also_changed: tuple[str, ...] = ()
+) -> None:
     """Refuse to resume when config.json, edited since, no longer says what the checkpoint was
     trained with: resume continues the checkpoint's own config, and would overwrite the edit.
+    `also_changed`: fields this resume changes on purpose (total_steps, for more steps).
 
     A missing config.json is written again from the checkpoint."""
     path = run_dir / "config.json"
@@ -97,7 +128,8 @@ def check_config_json_matches(run_dir: Path, config: DQNConfig) -> None:
     differing = [
         name
         for name in fields_most_telling_first(set(saved) | set(on_disk))
-        if name not in FIELDS_RESUME_MAY_CHANGE and on_disk.get(name) != saved.get(name)
+        if name not in (*FIELDS_RESUME_MAY_CHANGE, *also_changed)
+        and on_disk.get(name) != saved.get(name)
     ]
     if not differing:
         return

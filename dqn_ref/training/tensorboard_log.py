@@ -21,14 +21,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # torch loads with the first run, not with --help
-    from torch import Tensor
-
-    from dqn_ref.update import UpdateOutcome
+from typing import Any
 
 TENSORBOARD_INSTALL = "pip install 'dqn_ref[tensorboard]'"
 EVENT_FILE_PREFIX = "events.out.tfevents."  # TensorBoard's own file name, then time and host
@@ -55,41 +50,24 @@ def tensorboard_available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-class MeanQTaken:
-    """The mean over updates of each update's mean Q(s, a; theta) of its minibatch's actions,
-    summed on the device as the updates return it (no host sync per update)."""
-
-    def __init__(self) -> None:
-        self.total: Tensor | None = None
-        self.updates = 0
-
-    def add(self, updates: Sequence[UpdateOutcome]) -> None:
-        for outcome in updates:
-            mean_q = outcome.mean_q_taken
-            self.total = mean_q.clone() if self.total is None else self.total.add_(mean_q)
-            self.updates += 1
-
-    def take(self) -> float | None:
-        """The mean since the last call (one host sync), or None when no update was made."""
-        if self.total is None or self.updates == 0:
-            return None
-        mean = (self.total / self.updates).item()
-        self.total, self.updates = None, 0
-        return mean
-
-
 class TensorBoardLog:
     """Writes one run's metrics rows as TensorBoard scalars (the module docstring lists them).
 
-    `mean_q_taken` sums the mean Q of the taken actions of the updates the run hands it;
-    `updates_done` is the run's update count. Both are read once per training row.
+    `mean_q` gives the mean Q of the taken actions over the updates since the last training row
+    (or None without an update); `updates_done` the run's update count. Both are read once per
+    training row.
     """
 
-    def __init__(self, run_dir: Path, updates_done: Callable[[], int]):
+    def __init__(
+        self,
+        run_dir: Path,
+        mean_q: Callable[[], float | None],
+        updates_done: Callable[[], int],
+    ):
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=FLUSH_S)
-        self.mean_q_taken = MeanQTaken()
+        self.mean_q = mean_q
         self.updates_done = updates_done
         self.rate_start: tuple[int, float, int] | None = None  # step, wall_time_s, updates
 
@@ -117,7 +95,7 @@ class TensorBoardLog:
             self.scalar("train/episode_length", float(row["length"]), step)
             self.scalar("train/epsilon", float(row["epsilon"]), step)
             self.scalar("train/loss", float(row.get("loss", math.nan)), step)
-            mean_q = self.mean_q_taken.take()
+            mean_q = self.mean_q()
             if mean_q is not None:
                 self.scalar("train/mean_q_taken", mean_q, step)
             self.rates(step, wall_time_s)
@@ -143,19 +121,3 @@ class TensorBoardLog:
 
     def close(self) -> None:
         self.writer.close()
-
-
-def open_tensorboard(
-    enabled: bool,
-    run_dir: Path,
-    updates_done: Callable[[], int],
-    config: Mapping[str, Any] | None = None,
-) -> TensorBoardLog | None:
-    """The run's TensorBoard log when `enabled` (config.tensorboard) and tensorboard is installed,
-    with `config`'s fields as its hyperparameters."""
-    if not enabled or not tensorboard_available():
-        return None
-    log = TensorBoardLog(run_dir, updates_done)
-    if config is not None:
-        log.hparams(config)
-    return log

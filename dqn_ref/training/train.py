@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from gymnasium.vector import VectorEnv
 
 from dqn_ref.agent import DQNAgent
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import EnvMaker, env_kwargs_of, give_callable_again
 from dqn_ref.envs import EnvSpaces, atari_options, env_spaces, make_env, with_env_threshold
 from dqn_ref.evaluate import (
     EVAL_SEED_OFFSET,
@@ -47,6 +48,7 @@ from dqn_ref.training.build import (
     resolve_device,
     run_loop,
 )
+from dqn_ref.training.callbacks import Callback, Callbacks, EpisodeEnd, EvaluationEnd
 from dqn_ref.training.checkpoint import (
     Resumable,
     config_of,
@@ -60,11 +62,16 @@ from dqn_ref.training.interrupt import StopCheck, TrainingInterruptedError
 from dqn_ref.training.metrics import MetricsLog, check_metrics_rows
 from dqn_ref.training.numerical_guard import all_finite, non_finite_error
 from dqn_ref.training.plot import plot_curve
+from dqn_ref.training.policy import Policy
 from dqn_ref.training.progress import Progress
-from dqn_ref.training.resume_checks import check_config_json_matches, check_run_not_finished
+from dqn_ref.training.resume_checks import (
+    check_config_json_matches,
+    check_more_steps,
+    check_run_not_finished,
+)
 from dqn_ref.training.run_folder import remove_leftover_temporaries
+from dqn_ref.training.run_logs import RunLogs, open_run_logs
 from dqn_ref.training.seeding import seed_everything
-from dqn_ref.training.tensorboard_log import TensorBoardLog, open_tensorboard
 from dqn_ref.training.thread_choice import ThreadChoice
 from dqn_ref.training.wording import count
 
@@ -102,19 +109,31 @@ def resume(
     progress: bool = True,
     stop: StopCheck | None = None,
     device: str | None = None,
+    env: EnvMaker | None = None,
+    total_steps: int | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
-    """Continue the run in `run_dir` from its checkpoint.pt, to its config's total_steps.
+    """Continue the run in `run_dir` from its checkpoint.pt, to its config's total_steps, or to
+    `total_steps` agent steps, a finished run too (spec/reliability.md#more-steps).
 
     spec/reliability.md#resume says when the result equals that of an uninterrupted run.
-    `device` replaces the config's (a run trained on a GPU can be finished on a CPU).
+    `device` replaces the config's (a run trained on a GPU can be finished on a CPU). `env` is
+    the callable a run's environment was made with, given again (env_source.py).
     """
     payload = load_checkpoint(run_dir / "checkpoint.pt")
     config = config_of(payload)
-    check_run_not_finished(run_dir, config, payload["counters"], payload["metrics_rows"])
-    check_config_json_matches(run_dir, config)
+    give_callable_again(config.env_id, env)
+    if total_steps is None:
+        check_run_not_finished(run_dir, config, payload["counters"], payload["metrics_rows"])
+        check_config_json_matches(run_dir, config)
+    else:
+        check_more_steps(run_dir, config, payload["counters"], total_steps)
+        check_config_json_matches(run_dir, config, ("total_steps",))
+        config = config.replace(total_steps=total_steps)
     if device is not None:
         config = config.replace(device=device)
-    return train(config, run_dir, payload.get("preset", "custom"), progress, stop, payload)
+    preset = payload.get("preset", "custom")
+    return train(config, run_dir, preset, progress, stop, payload, callbacks=callbacks)
 
 
 @dataclass
@@ -137,7 +156,7 @@ class RunRecords:
     metrics: MetricsLog
     progress: Progress
     clock: Clock
-    tensorboard: TensorBoardLog | None = None  # also metrics.listener; it reads the mean Q
+    logs: RunLogs | None = None  # TensorBoard and W&B; also metrics.listener
 
 
 @dataclass
@@ -154,6 +173,7 @@ class TrainingRun:
     checkpoint_step: int | None = None  # the step checkpoint.pt holds now
     last_eval: EvalSummary | None = None
     solved_stop: bool = False  # stop_when_solved and the last evaluation solved in every episode
+    callbacks: Callbacks = dataclasses.field(default_factory=lambda: Callbacks([]))
 
     def __post_init__(self) -> None:
         # Seconds of training: those before the checkpoint a resumed run starts from, plus this
@@ -168,8 +188,8 @@ class TrainingRun:
         """A metrics row per finished episode (raw return, length, mean loss since the last row),
         then this step's losses join the next row's mean."""
         state = self.state
-        if self.records.tensorboard is not None:
-            self.records.tensorboard.mean_q_taken.add(report.updates)
+        if self.records.logs is not None:
+            self.records.logs.add_updates(report.updates)
         state.episode_return += np.where(report.real, report.reward, 0.0)
         state.episode_length += report.real
         finished = np.flatnonzero(report.ended & report.real)
@@ -197,6 +217,15 @@ class TrainingRun:
                 loss=loss_mean,
             )
             state.recent_returns.append(episode_return)
+            self.callbacks.episode_end(
+                EpisodeEnd(
+                    state.step,
+                    number,
+                    episode_return,
+                    int(state.episode_length[index]),
+                    report.epsilon,
+                )
+            )
             state.episode_return[index] = 0.0
             state.episode_length[index] = 0
         for outcome in report.updates:
@@ -280,6 +309,16 @@ class TrainingRun:
         eval_start = self.records.clock()
         self.last_eval = self.evaluate(self.parts.eval_envs, "eval", self.parts.eval_generator)
         eval_end = self.records.clock()
+        policy = Policy(
+            self.config,
+            self.parts.agent.online_net,
+            self.parts.spaces.obs_shape,
+            self.parts.spaces.num_actions,
+            self.parts.agent.device,
+        )
+        self.callbacks.evaluation_end(
+            EvaluationEnd(state.step, state.episode, self.last_eval, policy)
+        )
         state.eval_time_s += eval_end - eval_start
         threshold = self.config.solved_threshold  # None: the environment gives none
         solved = threshold is not None and self.last_eval.mean >= threshold
@@ -349,6 +388,7 @@ def train(
     stop: StopCheck | None = None,
     resume_from: dict[str, Any] | None = None,
     clock: Clock = time.perf_counter,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train one agent as `config` says and write the run folder (docs/guides/training.md, "What
     a run writes").
@@ -356,7 +396,9 @@ def train(
     After each step of the loop `stop.should_stop(step)` is asked; when it says so, a checkpoint
     is saved and TrainingInterruptedError raised. `resume_from`, a checkpoint's payload, continues
     that run. `clock` (seconds) times the run and its checkpoints; tests pass their own.
+    `callbacks` are called at each episode's and evaluation's end (callbacks.py).
     """
+    hooks = Callbacks(callbacks)
     # The threshold the run is judged by, stated in config.json: the config's or the env's own.
     config = with_env_threshold(config)
     # Alg. step 1: seed, build the environments, the replay buffer and both networks.
@@ -369,6 +411,7 @@ def train(
         config.num_envs,
         config.max_episode_steps,
         atari_options(config, training=True),
+        env_kwargs_of(config.env_kwargs),
     )
     spaces = env_spaces(envs, config.env_id)
     eval_envs = evaluation_envs(config, final=False) if config.eval_interval else None
@@ -398,6 +441,8 @@ def train(
         state, envs, eval_envs = restored.loop, restored.envs, restored.eval_envs
         check_metrics_rows(run_dir / "metrics.csv", resume_from["metrics_rows"])
         remove_leftover_temporaries(run_dir)
+        # A run continued to more steps is unfinished again until its new summary is written.
+        (run_dir / "summary.json").unlink(missing_ok=True)
         metrics = MetricsLog.continued(run_dir / "metrics.csv", resume_from["metrics_rows"])
         write_config()
         checkpoint_step = state.step
@@ -412,10 +457,10 @@ def train(
             f"dqn_ref: checkpoints include the replay buffer, up to {format_bytes(replay.nbytes)}",
             flush=True,
         )
-    tensorboard = open_tensorboard(
-        config.tensorboard, run_dir, lambda: state.updates_done, dataclasses.asdict(config)
+    run_logs = open_run_logs(
+        config, run_dir, lambda: state.updates_done, dataclasses.asdict(config)
     )
-    metrics.listener = tensorboard
+    metrics.listener = run_logs
     bar = Progress(
         config.total_steps,
         state.step,
@@ -423,7 +468,7 @@ def train(
         progress,
     )
     parts = RunParts(agent, spaces, envs, eval_envs, replay, eval_generator)
-    records = RunRecords(metrics, bar, clock, tensorboard)
+    records = RunRecords(metrics, bar, clock, run_logs)
     run = TrainingRun(
         config=config,
         run_dir=run_dir,
@@ -432,6 +477,7 @@ def train(
         records=records,
         state=state,
         checkpoint_step=checkpoint_step,
+        callbacks=hooks,
     )
     run.solved_stop = run.solved_in_every_episode()
     try:
@@ -443,7 +489,7 @@ def train(
             run.evaluate_and_checkpoint_when_due()
             bar.advance(int(report.real.sum()), state, report.epsilon, run.last_eval)
             run.stop_if_asked(stop)
-            if run.solved_stop:
+            if run.solved_stop or run.callbacks.stop_requested:
                 break  # spec/evaluation.md#stopping-once-solved: the final evaluation follows
         bar.close()
         wall_time = run.seconds()

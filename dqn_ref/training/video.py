@@ -31,10 +31,12 @@ from torch import nn
 
 from dqn_ref.agent import epsilon_greedy
 from dqn_ref.config import DQNConfig
+from dqn_ref.env_source import env_kwargs_of
 from dqn_ref.envs import (
     ATARI_FRAME_SKIP,
     AtariOptions,
     atari_options,
+    check_env_id,
     is_atari,
     make_atari_vector_env,
 )
@@ -109,13 +111,18 @@ def check_video_path(path: Path) -> None:
 class GymnasiumRendered:
     """A gymnasium task: the training pipeline's one-copy vector env, rendering its copy."""
 
-    def __init__(self, env_id: str, max_episode_steps: int):
+    def __init__(
+        self, env_id: str, max_episode_steps: int, env_kwargs: dict[str, Any] | None = None
+    ):
         # SDL, which pygame draws with, otherwise looks for a display and complains without one.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         time_limit: dict[str, Any] = {}
         if max_episode_steps:
             time_limit["max_episode_steps"] = max_episode_steps
-        make = functools.partial(gym.make, env_id, render_mode="rgb_array", **time_limit)
+        check_env_id(env_id)  # a callable's id registered again, a module imported
+        make = functools.partial(
+            gym.make, env_id, render_mode="rgb_array", **time_limit, **(env_kwargs or {})
+        )
         self.envs = SyncVectorEnv([make], autoreset_mode=AutoresetMode.NEXT_STEP)
         self.steps_per_second = float(self.envs.envs[0].metadata.get("render_fps") or TARGET_FPS)
 
@@ -189,7 +196,7 @@ def rendered_env(config: DQNConfig) -> RenderedEnv:
     time_limit = config.eval_max_episode_steps or config.max_episode_steps
     if is_atari(config.env_id):
         return AtariRendered(config.env_id, time_limit, atari_options(config, training=False))
-    return GymnasiumRendered(config.env_id, time_limit)
+    return GymnasiumRendered(config.env_id, time_limit, env_kwargs_of(config.env_kwargs))
 
 
 def shrink(frame: NDArray[np.uint8], max_width: int = MAX_WIDTH) -> NDArray[np.uint8]:

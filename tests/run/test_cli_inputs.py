@@ -63,6 +63,9 @@ WIDTHS = ["1", "8,8", "0", "-1", "100000,100000", ",", "a", "9223372036854775808
 VALUES_BY_FIELD = {
     "torch_threads": ["-2", "-1", "0", "1", "2", "1025", "4294967296", "x"],
     "env_id": ["CartPole-v1", "CartPol-v1", "Pendulum-v1", "MountainCar-v0", ""],
+    "env_kwargs": ["", "{}", '{"sutton_barto_reward": true}', '{"bogus": 1}', "[1]", "x", "nan"],
+    # Refused before W&B is reached (no valid target: a valid one would log online).
+    "wandb": ["", "/x", "a/b/c", "/"],
 }
 ERROR_LINE = re.compile(r"^(dqn_ref: error: |python -m dqn_ref\.run( \w+)*: error: ).+")
 

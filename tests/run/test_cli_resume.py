@@ -138,7 +138,7 @@ REFUSALS: list[tuple[str, str, Callable[[Path], None], str, str]] = [
         "finished",
         leave_a_temporary_file,
         "{run_dir} holds a finished run",
-        "train a longer run in another folder",
+        "or continue it to N agent steps: python -m dqn_ref.run resume",
     ),
     (
         "config.json's network edited",
@@ -160,7 +160,7 @@ REFUSALS: list[tuple[str, str, Callable[[Path], None], str, str]] = [
         "finished",
         lambda run_dir: edit_config_json(run_dir, total_steps=600),
         "{run_dir} holds a finished run",
-        "train a longer run",
+        "--steps N",
     ),
     (
         "config.json of another task",

@@ -144,3 +144,28 @@ def test_a_usage_error_of_every_command_is_one_line_naming_the_command(
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"python -m dqn_ref.run {' '.join(words)}: error: argument "), lines
     assert lines[0].endswith(" (see --help)") and "[" not in lines[0].split(": error: ")[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "unknown", "hint"),
+    [
+        (["cartpole", "--learnin-rate", "3e-4"], "--learnin-rate 3e-4", "--learning-rate or"),
+        (["cartpole", "--gama=0.9"], "--gama=0.9", "--gamma?"),
+        (["study", "cartpole", "--sedes", "3"], "--sedes 3", "--seeds or --seed?"),
+    ],
+)
+def test_a_mistyped_flag_names_the_flags_it_is_close_to(
+    argv: list[str], unknown: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hint comes from the command's own flags, in the one line of the usage error."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"unrecognized arguments: {unknown}; did you mean {hint}" in line
+
+
+def test_a_flag_close_to_none_gets_no_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["cartpole", "--zzz", "1"])
+    assert capsys.readouterr().err.strip().endswith("unrecognized arguments: --zzz 1 (see --help)")
