@@ -192,6 +192,12 @@ class RunConfig:
     total_episodes: int = knob(
         0, "also stop after this many training episodes (0: no episode limit)."
     )
+    total_minutes: float = knob(
+        0.0,
+        "also stop after this many minutes of training (wall-clock less the evaluations), then "
+        "play the final evaluation (spec/algorithm.md step 9); 0: no time limit. The step limit "
+        "stays, for reproducibility; summary.json's stopped_by says which limit ended the run.",
+    )
     seed: int = knob(0, "seeds python, numpy, torch and the environments.")
     device: Literal["auto", "cpu", "cuda"] = knob(
         "auto", "where the networks live; auto picks cuda when present."
@@ -464,6 +470,7 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
             "such as '{\"sutton_barto_reward\": true}'",
         ),
         (config.total_episodes >= 0, f"total_episodes={config.total_episodes} must be >= 0"),
+        (config.total_minutes >= 0, f"total_minutes={config.total_minutes} must be >= 0 (0: none)"),
         (
             0 <= config.max_episode_steps <= MAX_EPISODE_STEPS,
             f"max_episode_steps={config.max_episode_steps} must lie in [0, {MAX_EPISODE_STEPS}]",

@@ -25,7 +25,7 @@ from dqn_ref.training.config_file import read_config_file
 from dqn_ref.training.tensorboard_log import TENSORBOARD_INSTALL, tensorboard_available
 
 PROG = "python -m dqn_ref.run"
-FLAG_ALIASES = {"total_steps": ["--steps"]}
+FLAG_ALIASES = {"total_steps": ["--steps"], "total_minutes": ["--minutes"]}
 TASK_HELP = {
     # The figures are docs/claims.json's, word for word (tests/test_claims.py).
     "cartpole": "train DQN on CartPole-v1 (the default preset: a median 2.3 s of training to a "

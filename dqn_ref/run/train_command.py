@@ -171,6 +171,9 @@ def print_result(result: TrainResult) -> None:
         f"done: {count(result.steps, 'agent step')}, {count(result.episodes, 'episode')}, "
         f"{count(result.updates, 'update')} in {result.wall_time_s:.1f} s; {solved}"
     )
+    if result.stopped_by == "total_minutes":
+        trained_s = result.wall_time_s - result.eval_time_s
+        print(f"stopped at the time limit (total_minutes): {trained_s:.0f} s of training")
     if result.final_eval is not None:
         final = result.final_eval
         took = (

@@ -163,9 +163,7 @@ class RayBackend:
         study_sigterm = signal.getsignal(signal.SIGTERM)
         try:
             if self.address is None:
-                ray.init(
-                    address="local", num_cpus=self.workers, include_dashboard=False, **options
-                )
+                ray.init(address="local", num_cpus=self.workers, include_dashboard=False, **options)
             else:
                 ray.init(address=self.address, **options)
         except (ConnectionError, RuntimeError, ValueError) as error:

@@ -30,11 +30,16 @@ FIELDS_NAMED_FIRST = ("env_id", "network", "hidden_sizes", "dueling", "layer_nor
 
 
 def check_run_not_finished(
-    run_dir: Path, config: DQNConfig, counters: dict[str, Any], metrics_rows: int
+    run_dir: Path,
+    config: DQNConfig,
+    counters: dict[str, Any],
+    metrics_rows: int,
+    training_s: float = 0.0,
 ) -> None:
     """Refuse to resume a run that has finished: its loop is done and summary.json is written.
 
-    The loop is done at total_steps agent steps, at total_episodes episodes, or, with
+    The loop is done at total_steps agent steps, at total_episodes episodes, after total_minutes
+    of training (`training_s`, the checkpoint's seconds less its evaluations), or, with
     stop_when_solved, at the first evaluation solved in every episode, read off the metrics.csv
     rows the checkpoint counted (spec/evaluation.md#stopping-once-solved). A run killed after
     its loop but before summary.json (a crash, a full disk) is not finished: resume then redoes
@@ -46,6 +51,8 @@ def check_run_not_finished(
         how = f"{step} agent steps"
     elif config.total_episodes and episode >= config.total_episodes:
         how = f"its {episode} episodes in {step} agent steps"
+    elif config.total_minutes and training_s >= 60.0 * config.total_minutes:
+        how = f"its {config.total_minutes:g} minutes of training, at step {step}"
     elif config.stop_when_solved and solved_in_every_episode(
         checkpointed_rows(run_dir / "metrics.csv", metrics_rows), config.solved_threshold
     ):
@@ -73,11 +80,15 @@ def checkpointed_rows(path: Path, metrics_rows: int) -> list[dict[str, str]]:
 
 
 def check_more_steps(
-    run_dir: Path, config: DQNConfig, counters: dict[str, Any], total_steps: int
+    run_dir: Path,
+    config: DQNConfig,
+    counters: dict[str, Any],
+    total_steps: int,
+    training_s: float = 0.0,
 ) -> None:
     """Refuse to continue a run to total_steps agent steps (spec/reliability.md#more-steps)
     when it has taken them already, or when the run it continues would have ended where it did
-    anyway: at its total_episodes, or once solved (stop_when_solved)."""
+    anyway: at its total_episodes, its total_minutes, or once solved (stop_when_solved)."""
     step, episode = counters["step"], counters["episode"]
     if total_steps <= step:
         raise DQNRefError(
@@ -88,6 +99,11 @@ def check_more_steps(
         raise DQNRefError(
             f"{run_dir} ended at its total_episodes={config.total_episodes}, which more steps do "
             "not raise; train a new run with a larger --total-episodes"
+        )
+    if config.total_minutes and training_s >= 60.0 * config.total_minutes:
+        raise DQNRefError(
+            f"{run_dir} ended at its total_minutes={config.total_minutes:g} of training, which "
+            "more steps do not raise; train a new run with a larger --minutes"
         )
     metrics = run_dir / "metrics.csv"
     rows = read_metrics(metrics) if metrics.is_file() else []

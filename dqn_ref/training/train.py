@@ -102,6 +102,8 @@ class TrainResult:
     stable_solved_train_time_s: float | None  # stable_solved_time_s less the evaluations' time
     final_eval: EvalSummary | None
     final_eval_time_s: float | None = None  # after wall_time_s, the final evaluation's seconds
+    # What ended training: total_steps, total_episodes, total_minutes, stop_when_solved, callback.
+    stopped_by: str = "total_steps"
 
 
 def resume(
@@ -124,16 +126,26 @@ def resume(
     config = config_of(payload)
     give_callable_again(config.env_id, env)
     if total_steps is None:
-        check_run_not_finished(run_dir, config, payload["counters"], payload["metrics_rows"])
+        check_run_not_finished(
+            run_dir, config, payload["counters"], payload["metrics_rows"], training_seconds(payload)
+        )
         check_config_json_matches(run_dir, config)
     else:
-        check_more_steps(run_dir, config, payload["counters"], total_steps)
+        check_more_steps(
+            run_dir, config, payload["counters"], total_steps, training_seconds(payload)
+        )
         check_config_json_matches(run_dir, config, ("total_steps",))
         config = config.replace(total_steps=total_steps)
     if device is not None:
         config = config.replace(device=device)
     preset = payload.get("preset", "custom")
     return train(config, run_dir, preset, progress, stop, payload, callbacks=callbacks)
+
+
+def training_seconds(payload: dict[str, Any]) -> float:
+    """A checkpoint's seconds of training: wall-clock up to it, less its evaluations."""
+    loop = payload["loop"]
+    return float(loop["elapsed_s"]) - float(loop["eval_time_s"])
 
 
 @dataclass
@@ -173,6 +185,7 @@ class TrainingRun:
     checkpoint_step: int | None = None  # the step checkpoint.pt holds now
     last_eval: EvalSummary | None = None
     solved_stop: bool = False  # stop_when_solved and the last evaluation solved in every episode
+    ended_by: str = "total_steps"  # stopped_by() once the loop has ended
     callbacks: Callbacks = dataclasses.field(default_factory=lambda: Callbacks([]))
 
     def __post_init__(self) -> None:
@@ -350,6 +363,24 @@ class TrainingRun:
             self.run_dir, self.state.step, self.config.checkpoint_replay, stop.signal_number
         )
 
+    def out_of_time(self) -> bool:
+        """total_minutes of training (wall-clock less the evaluations) are spent."""
+        limit_s = 60.0 * self.config.total_minutes
+        return limit_s > 0 and self.seconds() - self.state.eval_time_s >= limit_s
+
+    def stopped_by(self) -> str:
+        """The limit or request that ended training, the first that holds in this order."""
+        config, state = self.config, self.state
+        if self.solved_stop:
+            return "stop_when_solved"
+        if self.callbacks.stop_requested:
+            return "callback"
+        if state.step < config.total_steps and self.out_of_time():
+            return "total_minutes"
+        if config.total_episodes and state.episode >= config.total_episodes:
+            return "total_episodes"
+        return "total_steps"
+
     def result(
         self, wall_time: float, final_eval: EvalSummary | None, final_eval_time: float | None
     ) -> TrainResult:
@@ -377,6 +408,7 @@ class TrainingRun:
             stable_solved_train_time_s=stable_solved[2] if stable_solved else None,
             final_eval=final_eval,
             final_eval_time_s=final_eval_time,
+            stopped_by=self.ended_by,
         )
 
 
@@ -489,8 +521,9 @@ def train(
             run.evaluate_and_checkpoint_when_due()
             bar.advance(int(report.real.sum()), state, report.epsilon, run.last_eval)
             run.stop_if_asked(stop)
-            if run.solved_stop or run.callbacks.stop_requested:
+            if run.solved_stop or run.callbacks.stop_requested or run.out_of_time():
                 break  # spec/evaluation.md#stopping-once-solved: the final evaluation follows
+        run.ended_by = run.stopped_by()
         bar.close()
         wall_time = run.seconds()
 
