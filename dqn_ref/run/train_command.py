@@ -11,6 +11,7 @@ from dqn_ref.config import MAX_ENV_COPIES
 from dqn_ref.errors import DQNRefError
 from dqn_ref.run.failure import report_failure, report_interruption, report_video_failure
 from dqn_ref.run.flags import PROG, config_from_args, float_between, int_at_least
+from dqn_ref.run.run_outcome import print_result
 from dqn_ref.training.interrupt import SignalStop, TrainingInterruptedError, sigterm_as_ctrl_c
 from dqn_ref.training.run_folder import (
     folder_lock,
@@ -21,7 +22,6 @@ from dqn_ref.training.wording import count
 
 if TYPE_CHECKING:
     from dqn_ref.training.saved_agent import SavedAgent
-    from dqn_ref.training.train import TrainResult
 
 
 RESUME_HELP = "continue a run from its checkpoint.pt to its total_steps, or to --steps N"
@@ -135,56 +135,6 @@ def add_run_dir_commands(commands: Any) -> None:
         help="where the network runs (default: auto, cuda when present)",
     )
     add_video_flag(eval_parser, "saved agent")
-
-
-NO_THRESHOLD = (
-    "no solve measured (the environment's spec gives no reward threshold; "
-    "--solved-threshold X states one)"
-)
-
-
-def after(seconds: float | None, train_seconds: float | None) -> str:
-    """ "after 5.2 s (4.0 s training only)": wall-clock, then without the evaluations' time."""
-    text = f"after {seconds or 0.0:.1f} s"
-    return text if train_seconds is None else f"{text} ({train_seconds:.1f} s training only)"
-
-
-def print_result(result: TrainResult) -> None:
-    if result.solved_threshold is None:
-        solved = NO_THRESHOLD
-    elif result.first_solved_step is not None:
-        solved = (
-            f"first solved (eval mean >= {result.solved_threshold:g}) at step "
-            f"{result.first_solved_step} "
-            f"{after(result.first_solved_time_s, result.first_solved_train_time_s)}"
-        )
-    else:
-        solved = f"never solved during training (threshold {result.solved_threshold:g})"
-    if result.stable_solved_step is not None:
-        solved += (
-            f", stably (every later evaluation too) from step {result.stable_solved_step} "
-            f"{after(result.stable_solved_time_s, result.stable_solved_train_time_s)}"
-        )
-    elif result.first_solved_step is not None:
-        solved += ", not stably (the last evaluation is below the threshold)"
-    print(
-        f"done: {count(result.steps, 'agent step')}, {count(result.episodes, 'episode')}, "
-        f"{count(result.updates, 'update')} in {result.wall_time_s:.1f} s; {solved}"
-    )
-    if result.stopped_by == "total_minutes":
-        trained_s = result.wall_time_s - result.eval_time_s
-        print(f"stopped at the time limit (total_minutes): {trained_s:.0f} s of training")
-    if result.final_eval is not None:
-        final = result.final_eval
-        took = (
-            f" in {result.final_eval_time_s:.1f} s" if result.final_eval_time_s is not None else ""
-        )
-        print(
-            f"final evaluation (epsilon {result.eval_epsilon:g}) over "
-            f"{count(final.episodes, 'episode')}{took}: mean {final.mean:.1f}, "
-            f"std {final.std:.1f}, min {final.min:.0f}, max {final.max:.0f}"
-        )
-    print(f"run folder: {result.run_dir}")
 
 
 def report_run_failure(

@@ -96,6 +96,6 @@ def test_minutes_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     argv = ["cartpole", "--minutes", "0.002", "--steps", "1000000", "--eval-interval", "0"]
     argv += ["--final-eval-episodes", "1", "--no-progress", "--no-tensorboard", "--out", str(out)]
     assert main(argv) == 0
-    assert "stopped at the time limit (total_minutes)" in capsys.readouterr().out
+    assert "stopped by its time limit (total_minutes); " in capsys.readouterr().out
     assert json.loads((out / "config.json").read_text())["config"]["total_minutes"] == 0.002
     assert json.loads((out / "summary.json").read_text())["stopped_by"] == "total_minutes"
