@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import dqn_ref.evaluate
 import dqn_ref.training.train as train_module
 from dqn_ref.errors import DQNRefError
 from dqn_ref.presets import cartpole
@@ -40,7 +41,7 @@ def timed_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evaluation_s: float, name: str
 ) -> train_module.TrainResult:
     clock = CountingClock()
-    evaluate = train_module.evaluate
+    evaluate = dqn_ref.evaluate.evaluate
 
     def slow_evaluation(*args: Any, **kwargs: Any) -> Any:
         clock.now += evaluation_s
