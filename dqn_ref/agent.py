@@ -35,6 +35,19 @@ def epsilon_greedy(q_values: Tensor, epsilon: float, generator: torch.Generator)
     return torch.where(explore, random_actions, q_values.argmax(dim=1))
 
 
+def q_network(config: DQNConfig, obs_shape: tuple[int, ...], num_actions: int) -> nn.Module:
+    """The config's Q-network for these observations and actions (spec/network.md)."""
+    return make_q_network(
+        config.network,
+        obs_shape,
+        num_actions,
+        config.hidden_sizes,
+        config.dueling,
+        config.precision,
+        config.layer_norm,
+    )
+
+
 def make_optimizer(config: DQNConfig, parameters: Any) -> torch.optim.Optimizer:
     """The configured optimiser; fused kernels where torch has them (Adam, AdamW)."""
     if config.optimizer == "rmsprop":
@@ -77,15 +90,7 @@ class DQNAgent:
     ):
         self.config = config
         self.device = device
-        self.online_net = make_q_network(
-            config.network,
-            obs_shape,
-            num_actions,
-            config.hidden_sizes,
-            config.dueling,
-            config.precision,
-            config.layer_norm,
-        ).to(device)
+        self.online_net = q_network(config, obs_shape, num_actions).to(device)
         # Alg. step 1: theta^- starts as an exact copy of theta (eq-hard), made by deepcopy.
         self.target_net = copy.deepcopy(self.online_net).requires_grad_(False)
         # Listed once: the update and the sync use them every few steps, and listing a module's

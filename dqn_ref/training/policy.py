@@ -19,10 +19,9 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from dqn_ref.agent import epsilon_greedy
+from dqn_ref.agent import epsilon_greedy, q_network
 from dqn_ref.config import DQNConfig
 from dqn_ref.errors import DQNRefError
-from dqn_ref.network import make_q_network
 from dqn_ref.training.atomic import atomic_write
 from dqn_ref.training.build import resolve_device
 from dqn_ref.training.checkpoint import config_of
@@ -167,15 +166,7 @@ def load_policy(path: Path | str, device: str = "auto") -> Policy:
     config = config_of(payload)
     obs_shape, num_actions = tuple(payload["obs_shape"]), int(payload["num_actions"])
     resolved = resolve_device(device)
-    online_net = make_q_network(
-        config.network,
-        obs_shape,
-        num_actions,
-        config.hidden_sizes,
-        config.dueling,
-        config.precision,
-        config.layer_norm,
-    ).to(resolved)
+    online_net = q_network(config, obs_shape, num_actions).to(resolved)
     try:
         online_net.load_state_dict(payload["online_net"])
     except RuntimeError as error:
