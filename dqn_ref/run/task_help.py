@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import textwrap
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
@@ -43,7 +44,7 @@ def flag_with_value(name: str, value: Any) -> str:
         return f"--{flag} none"
     if isinstance(value, tuple):
         return f"--{flag} {','.join(str(item) for item in value)}"
-    return f"--{flag} {value}"
+    return f"--{flag} {shlex.quote(str(value))}"  # an empty string as
 
 
 def preset_listing(preset_name: str, hides: AbstractSet[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def test_the_listed_flags_set_the_presets_values(
     preset's config, as a run of the cartpole preset itself does (short runs of both)."""
     text = help_text(capsys, ["cartpole", "--help"])
     listing = text[text.index("config fields, as the cartpole preset") :].splitlines()
-    flags = [token for line in listing if line.startswith("  ") for token in line[14:].split()]
+    flags = [token for line in listing if line.startswith("  ") for token in shlex.split(line[14:])]
     assert len([token for token in flags if token.startswith("--")]) > 40
     short = ["--steps", "300", "--eval-interval", "0", "--final-eval-episodes", "1"]
     short += ["--no-progress", "--no-tensorboard"]
