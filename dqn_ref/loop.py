@@ -40,7 +40,8 @@ class LoopReport:
 
 def updates_due(config: DQNConfig, step: int) -> int:
     """Updates that should have happened once `step` transitions are stored: one at learning_starts,
-    then one every train_frequency agent steps; with gradient_steps, SB3's rounds (eq-update-rounds)."""
+    then one every train_frequency agent steps; with gradient_steps, SB3's rounds
+    (eq-update-rounds)."""
     if config.gradient_steps != 0:
         return updates_in_rounds(
             step, config.learning_starts, config.train_frequency, config.gradient_steps
