@@ -32,6 +32,12 @@ def test_rl_zoo_presets_match_back_to_the_zoos_own_keys(name: str) -> None:
         else:
             assert matched[key] == value, key
     assert preset.random_warmup  # SB3 always acts at random until learning_starts
+    # The schedule is a share of the run, so a longer run keeps the Zoo's exploration_fraction.
+    longer = preset.replace(total_steps=2 * zoo_steps)
+    assert (
+        matched_kwargs(longer, longer.total_steps)["exploration_fraction"]
+        == zoo["exploration_fraction"]
+    )
 
 
 @pytest.mark.skipif(not sb3_available(), reason="the peers extra is absent")
