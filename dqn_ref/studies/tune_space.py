@@ -15,8 +15,9 @@ compared with: clamped, it would be another config reported under the preset's n
   network is the MLP (the Nature CNN's layers are fixed, and layer normalisation is an MLP
   option), epsilon_duration unless the epsilon schedule is linear and its length is not a share
   of the run (the exponential one reads epsilon_decay; with epsilon_fraction, eq-eps-fraction,
-  the length is that share of total_steps), and tau when the target network is copied whole (tau = 1, every
-  target_update_interval steps), which a sampled tau below 1 would turn into a soft update.
+  the length is that share of total_steps), and tau when the target network is copied whole
+  (tau = 1, every target_update_interval steps), which a sampled tau below 1 would turn into a
+  soft update.
 
 For the `cartpole` preset the space is SEARCH_SPACE exactly. For Pong it holds CartPole's scales
 beside the preset's own values (learning_starts 500, 1,000, 2,000 and 10,000): the space says
