@@ -8,13 +8,16 @@ functions here, so importing this module never needs it. Not part of the dqn_ref
 How a DQNConfig maps onto SB3's DQN (`matched_kwargs`), field by field:
 
 - hidden_sizes: policy_kwargs net_arch (a ReLU MLP, as dqn_ref's).
-- batch_size, buffer_size, gamma, learning_starts: the same names (SB3 acts uniformly at random
-  until learning_starts, dqn_ref follows its epsilon schedule from the start).
+- batch_size, buffer_size, gamma, learning_starts: the same names. SB3 always acts uniformly at
+  random until learning_starts; dqn_ref does with random_warmup (eq-eps-warmup), and otherwise
+  follows its epsilon schedule from the start.
 - num_envs: SB3's n_envs (a DummyVecEnv of that many copies, built by `make_dqn`). SB3 counts
   train_freq in steps of the vector env, each num_envs agent steps.
-- train_frequency: one update per train_frequency agent steps, as train_freq=(vector steps,
-  "step") with gradient_steps updates each: (train_frequency, 1) with one copy, (1, 1) for the
-  earlier default preset's 4 copies and 1 update per 4 agent steps.
+- train_frequency, gradient_steps: with gradient_steps set (eq-update-rounds), SB3's own
+  schedule: train_freq = train_frequency / num_envs steps of the vector env, gradient_steps the
+  same (-1 included). Without it, one update per train_frequency agent steps, as
+  train_freq=(vector steps, "step") with gradient_steps updates each: (train_frequency, 1) with
+  one copy, (1, 1) for 4 copies and 1 update per 4 agent steps.
 - target_update_interval, tau: SB3 applies Polyak averaging of weight tau every
   target_update_interval env steps (tau 1 is a hard copy), as eq-soft/eq-hard do, but at most
   once per vector step: with num_envs copies and an interval below num_envs, tau becomes
@@ -23,7 +26,8 @@ How a DQNConfig maps onto SB3's DQN (`matched_kwargs`), field by field:
   (Adam or AdamW) and optimizer_kwargs, and learning_rate.
 - max_grad_norm: max_grad_norm (None becomes infinity, which clips nothing).
 - the linear epsilon schedule: exploration_initial_eps, exploration_final_eps, and
-  exploration_fraction = epsilon_duration / the run's length in agent steps.
+  exploration_fraction = epsilon_fraction where set (eq-eps-fraction), else epsilon_duration /
+  the run's length in agent steps.
 
 SB3's loss is always smooth L1 (Huber with delta 1), it clips no gradient values, its schedule is
 linear only and time-limit truncation always bootstraps (its replay buffer handles timeouts, as
@@ -64,8 +68,9 @@ RL_ZOO_CARTPOLE: dict[str, Any] = {
 }
 
 # RL Zoo's "Tuned" Acrobot-v1 and LunarLander-v3 presets (the same numbers for both) and its
-# "Tuned" MountainCar-v0 preset, from the same file; dqn_ref's acrobot, lunarlander and
-# mountaincar presets are these in dqn_ref's fields (spec/presets.md#control).
+# "Tuned" MountainCar-v0 preset, from the same file (commit 22e3ff2); dqn_ref's acrobot,
+# lunarlander and mountaincar presets are these in dqn_ref's fields (spec/presets.md#control), and
+# matched_kwargs turns them back into these (tests/test_bench_sb3_dqn.py).
 RL_ZOO_ACROBOT_STEPS = 100_000  # n_timesteps: 1e5
 RL_ZOO_ACROBOT: dict[str, Any] = {
     "learning_rate": 6.3e-4,
@@ -123,6 +128,10 @@ def matched_kwargs(config: DQNConfig, total_steps: int) -> dict[str, Any]:
             "a train_frequency that neither divides nor is a multiple of num_envs",
         ),
         (config.truncation_as_terminal, "masking the bootstrap on time-limit truncation"),
+        (
+            config.gradient_steps != 0 and config.train_frequency % config.num_envs != 0,
+            "rounds of updates that end part-way through a step of its vector env",
+        ),
     ]
     refuse_options(config, "SB3's DQN (as matched here)")
     for problem, what in unmappable:
@@ -131,6 +140,13 @@ def matched_kwargs(config: DQNConfig, total_steps: int) -> dict[str, Any]:
     optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     vector_steps_per_update = max(config.train_frequency // config.num_envs, 1)
     updates_per_vector_step = max(config.num_envs // config.train_frequency, 1)
+    if config.gradient_steps != 0:  # SB3's rounds, as they are (eq-update-rounds)
+        vector_steps_per_update = config.train_frequency // config.num_envs
+        updates_per_vector_step = config.gradient_steps
+    exploration_fraction = config.epsilon_fraction
+    if exploration_fraction is None:
+        # Above 1 when the schedule outlasts the run: SB3's LinearSchedule then stops part way too.
+        exploration_fraction = config.epsilon_duration / total_steps
     syncs_per_vector_step = config.num_envs / config.target_update_interval
     tau = config.tau
     if syncs_per_vector_step > 1:
@@ -147,8 +163,7 @@ def matched_kwargs(config: DQNConfig, total_steps: int) -> dict[str, Any]:
         "target_update_interval": config.target_update_interval,
         "exploration_initial_eps": config.epsilon_start,
         "exploration_final_eps": config.epsilon_end,
-        # Above 1 when the schedule outlasts the run: SB3's LinearSchedule then stops part way too.
-        "exploration_fraction": config.epsilon_duration / total_steps,
+        "exploration_fraction": exploration_fraction,
         "max_grad_norm": config.max_grad_norm if config.max_grad_norm is not None else np.inf,
         "policy_kwargs": {
             "net_arch": list(config.hidden_sizes),

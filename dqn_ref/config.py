@@ -123,6 +123,13 @@ class AlgorithmConfig:
     batch_size: int = knob(128, "transitions per minibatch.")
     learning_starts: int = knob(1_000, "agent steps stored before the first update.")
     train_frequency: int = knob(1, "agent steps per update once learning has started.")
+    gradient_steps: int = knob(
+        0,
+        "updates made in a row at the end of each round of train_frequency agent steps that "
+        "ends after learning_starts, as SB3's gradient_steps (eq-update-rounds; SB3's train_freq "
+        "x num_envs is train_frequency); -1: as many as the round's agent steps; 0: no rounds, "
+        "one update every train_frequency agent steps from learning_starts on.",
+    )
     gamma: float = knob(0.99, "discount factor of eq-target, in [0, 1].")
     n_step: int = knob(
         1, "sum rewards over up to n agent steps before bootstrapping (eq-nstep); 1: eq-target."
@@ -155,6 +162,16 @@ class AlgorithmConfig:
     epsilon_end: float = knob(0.05, "exploration rate the schedule settles at.")
     epsilon_duration: int = knob(10_000, "linear schedule: agent steps to go from start to end.")
     epsilon_decay: float = knob(2_000.0, "exponential schedule: time constant in agent steps.")
+    epsilon_fraction: float | None = knob(
+        None,
+        "linear schedule: reach epsilon_end after this share of total_steps, as SB3's "
+        "exploration_fraction (eq-eps-fraction); none: after epsilon_duration agent steps.",
+    )
+    random_warmup: bool = knob(
+        False,
+        "act uniformly at random (epsilon 1) until learning_starts agent steps are stored, as "
+        "SB3 does (eq-eps-warmup); the epsilon schedule counts from step 0 beneath it.",
+    )
 
 
 @dataclass(frozen=True)
@@ -400,6 +417,9 @@ MAX_ENV_COPIES = 10_000
 # signed integer, so seeds stop that span short of 2**31 (numpy's own limit is 2**32 - 1).
 ENV_SEED_SPAN = 2 * 1_000_003 + MAX_ENV_COPIES
 SEED_LIMIT = 2**31 - ENV_SEED_SPAN  # seeds lie in [0, SEED_LIMIT - 1]
+# A round's updates are made between two agent steps, where no stop request is heard: beyond ten
+# thousand in a row (RL Zoo's largest is 128) a typo would hold the run for hours at one step.
+MAX_UPDATES_PER_ROUND = 10_000
 MAX_TORCH_THREADS = 1_024  # more than any CPU's cores; torch would spawn them all
 # ALE counts an episode's limit in frames (4 per agent step) as a 32-bit integer.
 MAX_EPISODE_STEPS = (2**31 - 1) // 4
@@ -486,6 +506,16 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
         (config.n_step >= 1, f"n_step={config.n_step} must be >= 1"),
         (config.train_frequency >= 1, f"train_frequency={config.train_frequency} must be >= 1"),
         (
+            -1 <= config.gradient_steps <= MAX_UPDATES_PER_ROUND,
+            f"gradient_steps={config.gradient_steps} must be -1 (one update per agent step of a "
+            f"round), 0 (no rounds) or a count up to {MAX_UPDATES_PER_ROUND}",
+        ),
+        (
+            config.gradient_steps != -1 or config.train_frequency <= MAX_UPDATES_PER_ROUND,
+            f"gradient_steps=-1 makes train_frequency={config.train_frequency} updates a round; "
+            f"at most {MAX_UPDATES_PER_ROUND} are allowed, so lower train_frequency",
+        ),
+        (
             config.target_update_interval >= 1,
             f"target_update_interval={config.target_update_interval} must be >= 1",
         ),
@@ -522,6 +552,10 @@ def _range_checks(config: DQNConfig) -> list[tuple[bool, str]]:
         ),
         (config.epsilon_duration >= 1, f"epsilon_duration={config.epsilon_duration} must be >= 1"),
         (config.epsilon_decay > 0, f"epsilon_decay={config.epsilon_decay} must be positive"),
+        (
+            config.epsilon_fraction is None or config.epsilon_fraction > 0,
+            f"epsilon_fraction={config.epsilon_fraction} must be positive or none",
+        ),
         (config.eval_interval >= 0, f"eval_interval={config.eval_interval} must be >= 0"),
         (config.eval_episodes >= 1, f"eval_episodes={config.eval_episodes} must be >= 1"),
         (

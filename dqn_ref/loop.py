@@ -21,7 +21,7 @@ from dqn_ref.envs import game_over
 from dqn_ref.loop_state import LoopState
 from dqn_ref.preprocessing import clip_reward
 from dqn_ref.replay_interface import Replay
-from dqn_ref.schedule import epsilon_at, learning_rate_at
+from dqn_ref.schedule import epsilon_at, learning_rate_at, updates_in_rounds
 from dqn_ref.target_update import hard_update
 from dqn_ref.update import UpdateOutcome
 
@@ -54,7 +54,12 @@ class LoopReport:
 
 def updates_due(config: DQNConfig, step: int) -> int:
     """Updates that should have happened once `step` transitions are stored: one at learning_starts,
-    then one every train_frequency agent steps."""
+    then one every train_frequency agent steps; with gradient_steps, SB3's rounds
+    (eq-update-rounds)."""
+    if config.gradient_steps != 0:
+        return updates_in_rounds(
+            step, config.learning_starts, config.train_frequency, config.gradient_steps
+        )
     if step < config.learning_starts or step == 0:
         return 0
     return (step - config.learning_starts) // config.train_frequency + 1

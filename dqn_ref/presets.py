@@ -186,10 +186,12 @@ nature = pong.replace(
 
 # Any Gymnasium environment with discrete actions and vector observations
 # (spec/presets.md#control): RL Baselines3 Zoo's DQN hyperparameters for Acrobot-v1, which are
-# also its LunarLander-v3 ones (hyperparams/dqn.yml, "Tuned"), with SB3's defaults for what the
-# Zoo leaves out (Adam, Huber, gradient norm 10, hard target copies, epsilon from 1, no reward
-# clipping). The Zoo's 4 updates after every 4 steps (train_freq 4, gradient_steps -1) become one
-# update per step; its exploration_fraction 0.12 of 100,000 steps becomes 12,000 steps.
+# also its LunarLander-v3 ones (hyperparams/dqn.yml, "Tuned"), field by field in SB3's schedule:
+# 4 updates in a row after every 4 agent steps (train_freq 4, gradient_steps -1:
+# eq-update-rounds), uniformly random actions until learning_starts (eq-eps-warmup; none here,
+# as learning_starts is 0), epsilon reaching its end after 0.12 of the run (exploration_fraction:
+# eq-eps-fraction); SB3's defaults for what the Zoo leaves out (Adam, Huber, gradient norm 10,
+# hard target copies, epsilon from 1, no reward clipping).
 control = DQNConfig(
     env_id="Acrobot-v1",
     num_envs=1,
@@ -202,7 +204,8 @@ control = DQNConfig(
     buffer_size=50_000,
     batch_size=128,
     learning_starts=0,
-    train_frequency=1,
+    train_frequency=4,
+    gradient_steps=-1,
     gamma=0.99,
     reward_clip=False,
     target_update_interval=250,
@@ -210,7 +213,9 @@ control = DQNConfig(
     epsilon_schedule="linear",
     epsilon_start=1.0,
     epsilon_end=0.1,
-    epsilon_duration=12_000,
+    epsilon_fraction=0.12,
+    epsilon_duration=12_000,  # unused while epsilon_fraction is set: 0.12 x 100,000
+    random_warmup=True,
     eval_interval=5_000,
 )
 
@@ -218,8 +223,9 @@ control = DQNConfig(
 acrobot = control
 lunarlander = control.replace(env_id="LunarLander-v3")
 
-# RL Zoo's MountainCar-v0 preset (hyperparams/dqn.yml, "Tuned"): 8 updates after every 16 steps
-# become one update per 2 steps; exploration_fraction 0.2 of 120,000 steps is 24,000 steps.
+# RL Zoo's MountainCar-v0 preset (hyperparams/dqn.yml, "Tuned"): 8 updates in a row after every 16
+# agent steps once more than 1,000 are stored, uniformly random actions for those first 1,000,
+# epsilon reaching 0.07 after 0.2 of the run.
 mountaincar = control.replace(
     env_id="MountainCar-v0",
     total_steps=120_000,
@@ -227,11 +233,13 @@ mountaincar = control.replace(
     buffer_size=10_000,
     batch_size=128,
     learning_starts=1_000,
-    train_frequency=2,
+    train_frequency=16,
+    gradient_steps=8,
     gamma=0.98,
     target_update_interval=600,
     epsilon_end=0.07,
-    epsilon_duration=24_000,
+    epsilon_fraction=0.2,
+    epsilon_duration=24_000,  # unused while epsilon_fraction is set: 0.2 x 120,000
 )
 
 PRESETS: dict[str, DQNConfig] = {

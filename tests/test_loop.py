@@ -379,3 +379,74 @@ def stored_transitions(run: Drive) -> list[tuple[Any, ...]]:
     return [
         tuple(value.tolist() for value in dataclasses.astuple(added)) for added in run.replay.added
     ]
+@pytest.mark.parametrize(
+    ("copies", "train_frequency", "gradient_steps", "expected"),
+    [
+        # one copy, rounds of 4 agent steps, 3 updates a round beyond learning_starts 5:
+        # 3 at t = 8, 12 and 16
+        (1, 4, 3, [0] * 7 + [3, 0, 0, 0, 3, 0, 0, 0, 3]),
+        # gradient_steps -1: as many as the round's agent steps, 4
+        (1, 4, -1, [0] * 7 + [4, 0, 0, 0, 4, 0, 0, 0, 4]),
+        # two copies, SB3's train_freq 2 vector steps (4 agent steps), -1: 4 at t = 8, 12, 16
+        (2, 4, -1, [0, 0, 0, 4, 0, 4, 0, 4]),
+    ],
+)
+def test_gradient_steps_make_the_updates_in_rounds_as_sb3_does(
+    copies: int, train_frequency: int, gradient_steps: int, expected: list[int]
+) -> None:
+    """Alg. step 7 with eq-update-rounds P4: learning_starts 5; G updates in a row (G' = F with
+    -1) at the lockstep step whose agent steps complete a round of train_frequency beyond
+    learning_starts, none between; each samples the buffer as it stands after that step."""
+    config = QUIET.replace(
+        learning_starts=5,
+        train_frequency=train_frequency,
+        gradient_steps=gradient_steps,
+        batch_size=4,
+    )
+    run = drive(config, [[ScriptedStep(1.0)] * 16] * copies, len(expected))
+    assert [len(report.losses) for report in run.reports] == expected
+    per_round = train_frequency if gradient_steps == -1 else gradient_steps
+    assert run.replay.sampled == [(t, 4) for t in (8, 12, 16) for _ in range(per_round)]
+    assert run.agent.updates == run.state.updates_done == sum(expected)
+
+
+@pytest.mark.parametrize("random_warmup", [True, False])
+def test_actions_before_learning_starts_are_uniform_with_random_warmup(random_warmup: bool) -> None:
+    """Alg. steps 2-3 with eq-eps-warmup P3: learning_starts 4, eq-eps-linear 0.5 -> 0.1 over 10
+    steps; with random_warmup the actions at t = 0..3 use epsilon 1 and later ones the schedule's
+    0.5 + (0.1 - 0.5) min(t / 10, 1), counted from step 0; without it, the schedule's throughout
+    (two copies; autoreset steps add no step)."""
+    config = QUIET.replace(
+        learning_starts=4,
+        random_warmup=random_warmup,
+        epsilon_start=0.5,
+        epsilon_end=0.1,
+        epsilon_duration=10,
+    )
+    ends_every_third = [ScriptedStep(1.0, terminated=k % 3 == 2) for k in range(20)]
+    run = drive(config, [ends_every_third, ends_every_third[1:]], 10)
+    steps_before = [0, *run.steps[:-1]]
+
+    def schedule(t: int) -> float:
+        return 0.5 + (0.1 - 0.5) * min(t / 10, 1.0)
+
+    warm = [1.0 if random_warmup and t < 4 else schedule(t) for t in steps_before]
+    assert run.agent.epsilons == warm
+    assert [report.epsilon for report in run.reports] == warm
+    assert steps_before[1] < 4 <= steps_before[-1]  # the warm-up ended within the run
+
+
+def test_with_epsilon_fraction_the_schedule_lasts_that_share_of_the_run() -> None:
+    """Alg. steps 2-3 with eq-eps-fraction P3: epsilon_fraction 0.5 of total_steps 20 is T = 10,
+    whatever epsilon_duration (3) says: the action at t uses 1 + (0.1 - 1) min(t / 10, 1)."""
+    config = QUIET.replace(
+        total_steps=20,
+        epsilon_fraction=0.5,
+        epsilon_duration=3,
+        epsilon_start=1.0,
+        epsilon_end=0.1,
+    )
+    run = drive(config, [[ScriptedStep(1.0)] * 20], 14)
+    steps_before = [0, *run.steps[:-1]]
+    assert run.agent.epsilons == [1.0 + (0.1 - 1.0) * min(t / 10, 1.0) for t in steps_before]
+    assert steps_before[-1] > 10  # the schedule reached its end within the run

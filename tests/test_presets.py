@@ -182,9 +182,10 @@ def test_nature_preset_has_extended_data_table_1() -> None:
 def test_rl_zoo_presets_have_the_zoos_numbers_in_our_fields() -> None:
     """RL Zoo's hyperparams/dqn.yml, Acrobot-v1 and LunarLander-v3 (the same numbers): n_timesteps
     1e5, lr 6.3e-4, batch 128, buffer 50000, learning_starts 0, gamma 0.99, target every 250,
-    train_freq 4 with gradient_steps -1 (one update a step), exploration 0.12 of the run to 0.1,
-    net_arch [256, 256]. MountainCar-v0: 1.2e5 steps, lr 4e-3, batch 128, buffer 10000, starts
-    1000, gamma 0.98, target every 600, 8 updates every 16 steps, 0.2 of the run to 0.07."""
+    train_freq 4 with gradient_steps -1 (4 updates in a row every 4 steps), exploration 0.12 of
+    the run to 0.1, net_arch [256, 256]. MountainCar-v0: 1.2e5 steps, lr 4e-3, batch 128, buffer
+    10000, starts 1000, gamma 0.98, target every 600, 8 updates in a row every 16 steps, 0.2 of
+    the run to 0.07. SB3 acts uniformly at random until learning_starts (eq-eps-warmup)."""
     for name, env_id in [("acrobot", "Acrobot-v1"), ("lunarlander", "LunarLander-v3")]:
         zoo = get_preset(name, "control")
         assert zoo.env_id == env_id and zoo.hidden_sizes == (256, 256)
@@ -200,8 +201,8 @@ def test_rl_zoo_presets_have_the_zoos_numbers_in_our_fields() -> None:
             250,
             1.0,
         )
-        assert zoo.train_frequency == 1  # 4 updates after every 4 steps
-        assert (zoo.epsilon_end, zoo.epsilon_duration) == (0.1, 0.12 * 100_000)
+        assert (zoo.train_frequency, zoo.gradient_steps) == (4, -1)  # eq-update-rounds
+        assert (zoo.epsilon_end, zoo.epsilon_fraction) == (0.1, 0.12)
     car = get_preset("mountaincar", "control")
     assert car.env_id == "MountainCar-v0" and car.hidden_sizes == (256, 256)
     assert (car.total_steps, car.learning_rate, car.batch_size, car.buffer_size) == (
@@ -211,8 +212,8 @@ def test_rl_zoo_presets_have_the_zoos_numbers_in_our_fields() -> None:
         10_000,
     )
     assert (car.learning_starts, car.gamma, car.target_update_interval) == (1_000, 0.98, 600)
-    assert car.train_frequency == 16 // 8  # 8 updates after every 16 steps
-    assert (car.epsilon_end, car.epsilon_duration) == (0.07, 0.2 * 120_000)
+    assert (car.train_frequency, car.gradient_steps) == (16, 8)
+    assert (car.epsilon_end, car.epsilon_fraction) == (0.07, 0.2)
     for zoo in (get_preset("control"), car):
         # SB3's DQN: Adam, Huber, norm clip 10, plain one-step targets, no reward clipping.
         assert (zoo.optimizer, zoo.loss, zoo.max_grad_norm, zoo.n_step) == (
@@ -222,6 +223,7 @@ def test_rl_zoo_presets_have_the_zoos_numbers_in_our_fields() -> None:
             1,
         )
         assert not (zoo.double_q or zoo.dueling or zoo.layer_norm or zoo.reward_clip)
+        assert zoo.random_warmup and zoo.epsilon_start == 1.0
         assert zoo.solved_threshold is None  # the environment's own
 
 

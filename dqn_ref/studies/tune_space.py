@@ -13,9 +13,11 @@ compared with: clamped, it would be another config reported under the preset's n
   divisor of the documented step that lands on it;
 - a field that does not apply to the base is left out: hidden_sizes and layer_norm unless the
   network is the MLP (the Nature CNN's layers are fixed, and layer normalisation is an MLP
-  option), epsilon_duration unless the epsilon schedule is linear (the exponential one reads
-  epsilon_decay), and tau when the target network is copied whole (tau = 1, every
-  target_update_interval steps), which a sampled tau below 1 would turn into a soft update.
+  option), epsilon_duration unless the epsilon schedule is linear and its length is not a share
+  of the run (the exponential one reads epsilon_decay; with epsilon_fraction, eq-eps-fraction,
+  the length is that share of total_steps), and tau when the target network is copied whole
+  (tau = 1, every target_update_interval steps), which a sampled tau below 1 would turn into a
+  soft update.
 
 For the `cartpole` preset the space is SEARCH_SPACE exactly. For Pong it holds CartPole's scales
 beside the preset's own values (learning_starts 500, 1,000, 2,000 and 10,000): the space says
@@ -86,7 +88,7 @@ def applies(name: str, config: DQNConfig) -> bool:
     if name in ("hidden_sizes", "layer_norm"):
         return config.network == "mlp"
     if name == "epsilon_duration":
-        return config.epsilon_schedule == "linear"
+        return config.epsilon_schedule == "linear" and config.epsilon_fraction is None
     if name == "tau":
         return config.tau < 1.0
     return True

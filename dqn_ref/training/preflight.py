@@ -138,7 +138,14 @@ def check_can_run_here(config: DQNConfig) -> torch.device:
 def run_warnings(config: DQNConfig) -> list[str]:
     """What a config allows but a user would not want, each a line said before the run starts."""
     warnings = []
-    if updates_due(config, config.total_steps) == 0:
+    if updates_due(config, config.total_steps) == 0 and config.gradient_steps != 0:
+        warnings.append(
+            f"total_steps={config.total_steps} ends before the first round of updates (rounds of "
+            f"train_frequency={config.train_frequency} agent steps, the first ending after "
+            f"learning_starts={config.learning_starts}), so this run makes no update and its "
+            "network stays as initialised; raise --steps or lower --train-frequency"
+        )
+    elif updates_due(config, config.total_steps) == 0:
         warnings.append(
             f"total_steps={config.total_steps} ends before learning_starts="
             f"{config.learning_starts}, so this run makes no update and its network stays as "

@@ -170,3 +170,23 @@ def test_a_flag_close_to_none_gets_no_hint(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         main(["cartpole", "--zzz", "1"])
     assert capsys.readouterr().err.strip().endswith("unrecognized arguments: --zzz 1 (see --help)")
+
+
+def test_a_run_too_short_for_its_first_round_of_updates_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """eq-update-rounds: with gradient_steps, 12 steps end before the first round of 16 (the
+    acrobot preset's learning_starts 0 notwithstanding): one warning naming the rounds, 0 updates;
+    at 16 steps, the round's 4 updates and no warning."""
+    short = ["--steps", "12", "--train-frequency", "16", "--gradient-steps", "4"]
+    short += ["--eval-interval", "0", "--final-eval-episodes", "1", "--no-progress"]
+    short += ["--no-tensorboard", "--hidden-sizes", "8"]
+    assert main(["control", *short, "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    warnings = [line for line in out.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert "total_steps=12 ends before the first round of updates" in warnings[0]
+    assert "0 updates" in out
+    assert main(["control", *short, "--steps", "16", "--out", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "warning" not in out and "4 updates" in out

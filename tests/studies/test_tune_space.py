@@ -59,6 +59,9 @@ def test_every_point_of_each_presets_space_is_a_valid_config(preset: str) -> Non
         ("paper", {"epsilon_duration"}),  # its epsilon decays exponentially
         ("pong", {"hidden_sizes", "layer_norm", "tau"}),  # Nature CNN; hard target copies
         ("book", {"hidden_sizes", "layer_norm", "tau", "epsilon_duration"}),
+        # hard target copies; epsilon's length is a share of the run (eq-eps-fraction)
+        ("acrobot", {"tau", "epsilon_duration"}),
+        ("mountaincar", {"tau", "epsilon_duration"}),
     ],
 )
 def test_fields_that_do_not_apply_to_the_preset_are_left_out(
