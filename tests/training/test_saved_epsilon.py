@@ -1,8 +1,8 @@
 """An explicit epsilon of 0 for a saved run is greedy, never "not given": `eval --epsilon 0`,
 evaluate_saved_run, SavedAgent.evaluate and SavedAgent.record at 0 play the greedy policy of a
 run whose own eval_epsilon is 1 (every action random),
-spec/reliability.md#evaluation-of-a-saved-run. The greedy returns are worked out independently: the checkpoint's network, the final
-evaluation's environments and generator, evaluate() at 0."""
+spec/reliability.md#evaluation-of-a-saved-run. The greedy returns are worked out independently:
+the checkpoint's network, the final evaluation's environments and generator, evaluate() at 0."""
 
 from __future__ import annotations
 
