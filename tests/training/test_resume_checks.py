@@ -29,11 +29,11 @@ def test_a_run_is_finished_at_its_step_or_its_episode_limit(
     counters = {"step": step, "episode": episode, "updates": 0}
     if finished:
         with pytest.raises(DQNRefError, match="holds a finished run"):
-            check_run_not_finished(tmp_path, BY_EPISODES, counters)
+            check_run_not_finished(tmp_path, BY_EPISODES, counters, metrics_rows=0)
     else:
-        check_run_not_finished(tmp_path, BY_EPISODES, counters)
+        check_run_not_finished(tmp_path, BY_EPISODES, counters, metrics_rows=0)
     (tmp_path / "summary.json").unlink()  # killed before its summary: not finished
-    check_run_not_finished(tmp_path, BY_EPISODES, counters)
+    check_run_not_finished(tmp_path, BY_EPISODES, counters, metrics_rows=0)
 
 
 def test_resume_refuses_a_run_that_ended_at_its_episode_limit(tmp_path: Path) -> None:
