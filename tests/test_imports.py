@@ -106,14 +106,20 @@ def test_every_module_lies_in_a_layer() -> None:
     assert folders <= set(LAYERS)
 
 
-def test_an_upward_import_planted_in_a_copy_of_the_package_is_found(tmp_path: Path) -> None:
-    """The check itself: the algorithm's loop importing the run's checkpoints is reported; the
-    real tree with one line added, not a hand-made graph."""
-    planted = tmp_path / "dqn_ref"
+def copy_of_the_package(folder: Path) -> Path:
+    """The package's modules copied under `folder`, for a test to plant a line in."""
+    planted = folder / "dqn_ref"
     for path in PACKAGE.rglob("*.py"):
         target = planted / path.relative_to(PACKAGE)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(path.read_text())
+    return planted
+
+
+def test_an_upward_import_planted_in_a_copy_of_the_package_is_found(tmp_path: Path) -> None:
+    """The check itself: the algorithm's loop importing the run's checkpoints is reported; the
+    real tree with one line added, not a hand-made graph."""
+    planted = copy_of_the_package(tmp_path)
     loop = planted / "loop.py"
     planted_import = "    from dqn_ref.training.checkpoint import save_checkpoint\n"
     loop.write_text(loop.read_text() + "\n\ndef planted() -> None:\n" + planted_import)
@@ -125,11 +131,7 @@ def test_an_upward_import_planted_in_a_copy_of_the_package_is_found(tmp_path: Pa
 def test_an_algorithm_module_importing_a_speed_up_is_found(tmp_path: Path) -> None:
     """The reference never leans on its speed-ups: the loop importing the overlapped loop, even
     inside a function, is reported."""
-    planted = tmp_path / "dqn_ref"
-    for path in PACKAGE.rglob("*.py"):
-        target = planted / path.relative_to(PACKAGE)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(path.read_text())
+    planted = copy_of_the_package(tmp_path)
     agent = planted / "agent.py"
     planted_import = "    from dqn_ref.fast.graphed_update import capturable_optimizer\n"
     agent.write_text(agent.read_text() + "\n\ndef planted() -> None:\n" + planted_import)

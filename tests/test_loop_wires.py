@@ -17,22 +17,10 @@ from dqn_ref.loop import dqn_loop
 from dqn_ref.loop_state import LoopState
 from dqn_ref.replay import ReplayBuffer
 from tests.scripted_env import NUM_ACTIONS, ScriptedStep, ScriptedVectorEnv
-
-CPU = torch.device("cpu")
-NEVER = 10**9
+from tests.test_loop import CPU, QUIET
 
 # Acting and storing only: no update moves theta, so only syncs move theta^-.
-NO_LEARNING = DQNConfig(
-    device="cpu",
-    hidden_sizes=(8,),
-    total_steps=NEVER,
-    buffer_size=1_000,
-    batch_size=4,
-    learning_starts=NEVER,
-    eval_interval=0,
-    final_eval_episodes=0,
-    max_grad_norm=None,
-)
+NO_LEARNING = QUIET.replace(target_update_interval=DQNConfig().target_update_interval)
 
 
 def distance_after_each_lockstep(config: DQNConfig, copies: int, locksteps: int) -> list[float]:
