@@ -156,6 +156,8 @@ def trial_numbers(out: Path, state: TrialState) -> list[tuple[int, int]]:
         study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{out / 'study.db'}")
     except KeyError:  # the file is made, the study not yet
         return []
+    except sqlalchemy.exc.OperationalError:  # the search is making its tables at this moment
+        return []
     return [
         (trial.number, trial.user_attrs[PROCESS_ATTR]["pid"])
         for trial in study.get_trials(deepcopy=False, states=(state,))
