@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from optuna.trial import TrialState
 
 optuna = pytest.importorskip("optuna")
+sqlalchemy_errors = pytest.importorskip("sqlalchemy.exc")  # optuna's storage engine
 # Trials made here with study.ask(), which Optuna warns heartbeats are meant for optimize().
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
 RUNNING, FAIL = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
@@ -156,7 +157,7 @@ def trial_numbers(out: Path, state: TrialState) -> list[tuple[int, int]]:
         study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{out / 'study.db'}")
     except KeyError:  # the file is made, the study not yet
         return []
-    except sqlalchemy.exc.OperationalError:  # the search is making its tables at this moment
+    except sqlalchemy_errors.OperationalError:  # the search is making its tables at this moment
         return []
     return [
         (trial.number, trial.user_attrs[PROCESS_ATTR]["pid"])
