@@ -110,8 +110,10 @@ def test_a_search_killed_with_sigkill_has_its_running_trials_failed_when_continu
     if tune_stale.this_machine() is None:
         pytest.skip("processes are told apart through /proc, on Linux")
     out = tmp_path / "tune"
-    # Long enough trials (5000 steps each) that both are still running when the kill comes.
-    command = [*TINY_TUNE, "--budget", "5000", "--no-pruning", "--out", str(out)]
+    # Long enough trials (20,000 steps each, not stopped by their first solve) that both are
+    # still running when the kill comes, however fast the machine.
+    command = [*TINY_TUNE, "--budget", "20000", "--no-pruning", "--no-stop-when-solved"]
+    command += ["--out", str(out)]
     search = subprocess.Popen(
         [sys.executable, "-m", "dqn_ref.run", *command, "--workers", "2", "--trials", "4"],
         stdout=subprocess.DEVNULL,
