@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=int, default=400, help="agent steps timed per round")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
+        "--precision",
+        choices=["bfloat16", "float32"],
+        default=None,
+        help="override pong-cpu's precision (float32 on a CPU without native bf16)",
+    )
+    parser.add_argument(
         "--variants",
         type=lambda text: [label.strip() for label in text.split(";")],
         default=list(VARIANTS),
@@ -109,6 +115,7 @@ def measure(args: argparse.Namespace) -> None:
                 eval_interval=0,
                 final_eval_episodes=0,
                 **settings,
+                **({"precision": args.precision} if args.precision else {}),
             )
         )
         for label, settings in VARIANTS.items()
