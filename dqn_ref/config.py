@@ -338,7 +338,7 @@ def field_group(name: str) -> str:
 def field_needs(name: str) -> str | None:
     """ "atari" or "cuda" for a field that does something only there, else None."""
     needs: str | None = DQNConfig.__dataclass_fields__[name].metadata["needs"]
-    return needs if needs is not None or field_group(name) != "Atari only" else "atari"
+    return needs
 
 
 FIELD_TYPES: dict[str, Any] = {}  # DQNConfig's annotations, resolved at the first check

@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import itertools
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,21 +48,26 @@ def check_run_not_finished(
     if not (run_dir / "summary.json").is_file():
         return
     step, episode = counters["step"], counters["episode"]
-    if step >= config.total_steps:
+    ended_by = "total_steps" if step >= config.total_steps else None
+    ended_by = ended_by or ended_early_by(
+        config,
+        episode,
+        training_s,
+        lambda: checkpointed_rows(run_dir / "metrics.csv", metrics_rows),
+    )
+    if ended_by is None:
+        return
+    if ended_by == "total_steps":
         how = f"{step} agent steps"
-    elif config.total_episodes and episode >= config.total_episodes:
+    elif ended_by == "total_episodes":
         how = f"its {episode} episodes in {step} agent steps"
-    elif config.total_minutes and training_s >= 60.0 * config.total_minutes:
+    elif ended_by == "total_minutes":
         how = f"its {config.total_minutes:g} minutes of training, at step {step}"
-    elif config.stop_when_solved and solved_in_every_episode(
-        checkpointed_rows(run_dir / "metrics.csv", metrics_rows), config.solved_threshold
-    ):
+    else:  # stop_when_solved, which holds only where a threshold is stated
         how = (
             f"stopped once solved at step {step}: every episode of that evaluation reached "
             f"{config.solved_threshold:g}"
         )
-    else:
-        return
     raise DQNRefError(
         f"{run_dir} holds a finished run ({how}, summary.json written), so there is nothing to "
         f"resume; evaluate it with: python -m dqn_ref.run eval {run_dir}, or continue it to N "
@@ -95,24 +101,46 @@ def check_more_steps(
             f"{run_dir} has taken {step} agent steps already; continue it to more than that "
             f"(--steps {total_steps} asks for {total_steps})"
         )
-    if config.total_episodes and episode >= config.total_episodes:
+    metrics = run_dir / "metrics.csv"
+    ended_by = ended_early_by(
+        config, episode, training_s, lambda: read_metrics(metrics) if metrics.is_file() else []
+    )
+    if ended_by == "total_episodes":
         raise DQNRefError(
             f"{run_dir} ended at its total_episodes={config.total_episodes}, which more steps do "
             "not raise; train a new run with a larger --total-episodes"
         )
-    if config.total_minutes and training_s >= 60.0 * config.total_minutes:
+    if ended_by == "total_minutes":
         raise DQNRefError(
             f"{run_dir} ended at its total_minutes={config.total_minutes:g} of training, which "
             "more steps do not raise; train a new run with a larger --minutes"
         )
-    metrics = run_dir / "metrics.csv"
-    rows = read_metrics(metrics) if metrics.is_file() else []
-    if config.stop_when_solved and solved_in_every_episode(rows, config.solved_threshold):
+    if ended_by == "stop_when_solved":
         raise DQNRefError(
             f"{run_dir} stopped at step {step} once solved (stop_when_solved), as a longer "
             "run would have; to train on past a solve, train a new run with "
             "--no-stop-when-solved"
         )
+
+
+def ended_early_by(
+    config: DQNConfig,
+    episode: int,
+    training_s: float,
+    metrics_rows: Callable[[], Sequence[Mapping[str, str]]],
+) -> str | None:
+    """The limit short of total_steps that ended a checkpointed run's loop, named as
+    summary.json's stopped_by names it, or None: total_episodes episodes, total_minutes of
+    training (`training_s`, the checkpoint's seconds less its evaluations), or with
+    stop_when_solved an evaluation solved in every episode (read off `metrics_rows()`, only
+    then)."""
+    if config.total_episodes and episode >= config.total_episodes:
+        return "total_episodes"
+    if config.total_minutes and training_s >= 60.0 * config.total_minutes:
+        return "total_minutes"
+    if config.stop_when_solved and solved_in_every_episode(metrics_rows(), config.solved_threshold):
+        return "stop_when_solved"
+    return None
 
 
 def check_config_json_matches(

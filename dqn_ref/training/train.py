@@ -6,8 +6,9 @@ checkpoint_minutes), show progress and honour stop requests; at the end, the fin
 evaluation, the curve and the summary.
 
 Longer than 300 lines for a reason: one concept, the run around the loop, read top to bottom in
-the order a run does it (build, then each step's bookkeeping, then the end); the bookkeeping's
-parts (checkpoints, metrics, progress, plots) are already modules of their own.
+the order a run does it (build or resume, then each step's bookkeeping and its stops: solved, a
+callback, the time limit; then the end); the bookkeeping's parts (checkpoints, metrics, logs,
+progress, plots, callbacks) are already modules of their own.
 """
 
 from __future__ import annotations
